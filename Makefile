@@ -1,0 +1,59 @@
+# Two commands do all the set-up on a fresh machine: `make plan` and `make test`.
+# Each creates .venv (the virtualenv Pulumi.yaml names) and installs pyproject.toml into it.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+STACK  ?= dev
+
+PLAN_ARGS := --stack $(STACK)
+ifdef CONFIG_FILE
+PLAN_ARGS += --config-file $(CONFIG_FILE)
+endif
+ifdef JSON
+PLAN_ARGS += --json $(JSON)
+endif
+ifdef MARKDOWN
+PLAN_ARGS += --markdown $(MARKDOWN)
+endif
+
+.PHONY: plan plan-all test lint format bench venv clean
+
+## plan: offline plan of STACK (default dev) [CONFIG_FILE=f] [JSON=f] [MARKDOWN=f]
+plan: $(STAMP)
+	$(PY) -m scripts.plan $(PLAN_ARGS)
+
+## plan-all: offline plan of every shipped stack, quietly
+plan-all: $(STAMP)
+	@for f in stacks/Pulumi.*.yaml; do s=$${f#stacks/Pulumi.}; s=$${s%.yaml}; \
+		printf '%-8s ' $$s; $(PY) -m scripts.plan --stack $$s --quiet 2>/dev/null || exit 1; done
+
+## test: the whole test suite (no network, no cloud account)
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+## lint: ruff (lint + format check) and mypy
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+## bench: time the offline plan of every shipped stack and the bare SDK imports
+bench: $(STAMP)
+	$(PY) -m scripts.bench
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

@@ -1,0 +1,376 @@
+"""Instance and price catalog for the GPU platform.
+
+This package is the single place that knows hardware facts about the EC2 instance types the
+platform supports and what they (and a handful of supporting AWS services) cost. It imports
+nothing else of the project, only the standard library, and reads two plain JSON files that sit
+next to this module:
+
+``instances.json``
+    Hardware facts copied from EC2 ``DescribeInstanceTypes`` (AWS's own data, taken from the
+    offline copy that ``moto`` ships). The unit test ``tests/unit/test_catalog.py`` re-checks
+    every entry against ``moto`` so the two sources cannot drift silently. ``moto`` is NOT
+    needed at runtime.
+
+``prices.json``
+    A dated price snapshot (us-east-1, Linux, on-demand). Top-level ``snapshot`` holds a
+    ``{date, region, source}`` object per group of prices (``instances`` and ``services``);
+    ``instances`` maps instance type to USD/hour; ``services`` maps a service price key to
+    ``{usd, unit, source}``. The file is plain data so a ``prices refresh`` script can rewrite
+    it from the AWS Pricing API.
+
+Service price keys (see :data:`SERVICE_PRICE_KEYS`; units and sources are in ``prices.json``):
+
+- ``eks_cluster_hour``: EKS control plane, standard support, per cluster-hour.
+- ``eks_cluster_extended_support_hour``: EKS control plane in extended support, per
+  cluster-hour (the total rate, not an add-on to ``eks_cluster_hour``).
+- ``nat_gateway_hour``: NAT gateway, per gateway-hour.
+- ``nat_gateway_gb``: NAT gateway data processing, per GB.
+- ``vpc_interface_endpoint_az_hour``: interface VPC endpoint, per endpoint per AZ per hour.
+- ``fsx_lustre_persistent2_125_gb_month``: FSx for Lustre PERSISTENT_2 SSD at
+  125 MB/s/TiB, per GB-month.
+- ``s3_standard_gb_month``: S3 Standard (first 50 TB), per GB-month.
+- ``s3_standard_ia_gb_month``: S3 Standard-IA, per GB-month.
+- ``s3_intelligent_tiering_gb_month``: S3 Intelligent-Tiering frequent access tier, per
+  GB-month (the per-object monitoring fee is not included).
+- ``s3_glacier_ir_gb_month``: S3 Glacier Instant Retrieval, per GB-month.
+- ``s3_glacier_flexible_gb_month``: S3 Glacier Flexible Retrieval, per GB-month.
+- ``s3_deep_archive_gb_month``: S3 Glacier Deep Archive, per GB-month.
+- ``ebs_gp3_gb_month``: EBS gp3 storage, per GB-month.
+- ``cloudwatch_logs_ingest_gb``: CloudWatch Logs ingestion (standard class), per GB.
+- ``kms_key_month``: KMS customer managed key, per key-month.
+
+The FSx for Lustre PERSISTENT_2 250/500/1000 MB/s/TiB tiers are deliberately absent: no
+verifiable public figure was found when the snapshot was compiled. Add them (with a source)
+through the prices refresh rather than guessing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+__all__ = [
+    "MIG_CAPABLE_GPU_MODELS",
+    "SERVICE_PRICE_KEYS",
+    "InstanceType",
+    "PriceSnapshot",
+    "UnknownInstanceTypeError",
+    "all_instance_types",
+    "eks_max_pods",
+    "get_instance_type",
+    "price_snapshot",
+    "service_price",
+    "service_price_snapshot",
+    "service_price_source",
+    "supported_instance_types",
+    "types_meeting",
+]
+
+_INSTANCES_FILE = "instances.json"
+_PRICES_FILE = "prices.json"
+
+#: GPU models that support NVIDIA Multi-Instance GPU (MIG). T4, A10G and L4 do not: share
+#: those with time-slicing instead.
+MIG_CAPABLE_GPU_MODELS: frozenset[str] = frozenset({"A100", "H100", "H200"})
+
+#: The documented service price keys. ``prices.json`` must provide exactly these.
+SERVICE_PRICE_KEYS: tuple[str, ...] = (
+    "eks_cluster_hour",
+    "eks_cluster_extended_support_hour",
+    "nat_gateway_hour",
+    "nat_gateway_gb",
+    "vpc_interface_endpoint_az_hour",
+    "fsx_lustre_persistent2_125_gb_month",
+    "s3_standard_gb_month",
+    "s3_standard_ia_gb_month",
+    "s3_intelligent_tiering_gb_month",
+    "s3_glacier_ir_gb_month",
+    "s3_glacier_flexible_gb_month",
+    "s3_deep_archive_gb_month",
+    "ebs_gp3_gb_month",
+    "cloudwatch_logs_ingest_gb",
+    "kms_key_month",
+)
+
+# EKS max-pods constants, as in awslabs/amazon-eks-ami max-pods-calculator.sh.
+_IPS_PER_PREFIX = 16
+_HOST_NETWORK_PODS = 2
+_MAX_PODS_CEILING_LOW_CPU = 110
+_MAX_PODS_CEILING_HIGH_CPU = 250
+_HIGH_CPU_THRESHOLD = 30  # the script uses the high ceiling when vCPUs > 30
+
+
+class UnknownInstanceTypeError(ValueError):
+    """Raised for an instance type the catalog does not support."""
+
+
+@dataclass(frozen=True)
+class PriceSnapshot:
+    """Where and when a group of prices was taken."""
+
+    date: str  # ISO date, e.g. "2026-01-19"
+    region: str
+    source: str
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    """Hardware facts and on-demand price of one EC2 instance type."""
+
+    name: str
+    family: str
+    architecture: str
+    vcpus: int
+    memory_mib: int
+    gpu_model: str | None
+    gpu_count: int
+    gpu_memory_mib: int
+    network_performance: str
+    network_bandwidth_gbps: float
+    network_cards: int
+    max_network_interfaces: int
+    max_interfaces_per_card: int
+    ipv4_addresses_per_interface: int
+    efa_supported: bool
+    max_efa_interfaces: int
+    instance_store_disks: int
+    instance_store_disk_gb: int
+    placement_group_strategies: tuple[str, ...]
+    quota_class: str
+    on_demand_usd_per_hour: float
+
+    @property
+    def is_gpu(self) -> bool:
+        """True when the type has at least one GPU."""
+        return self.gpu_count > 0
+
+    @property
+    def total_gpu_memory_mib(self) -> int:
+        """GPU memory summed over all GPUs (0 for CPU types)."""
+        return self.gpu_count * self.gpu_memory_mib
+
+    @property
+    def instance_store_total_gb(self) -> int:
+        """Local NVMe instance store summed over all disks (0 when there is none)."""
+        return self.instance_store_disks * self.instance_store_disk_gb
+
+    @property
+    def mig_supported(self) -> bool:
+        """True when the GPU supports Multi-Instance GPU (H100/H200/A100)."""
+        return self.gpu_model in MIG_CAPABLE_GPU_MODELS
+
+
+def _quota_class(family: str) -> str:
+    """EC2 vCPU service quota a family counts against: P, G (G and VT) or standard."""
+    if family.startswith("p"):
+        return "P"
+    if family.startswith(("g", "vt")):
+        return "G"
+    return "standard"
+
+
+def _read_json(filename: str) -> dict[str, Any]:
+    text = resources.files(__name__).joinpath(filename).read_text(encoding="utf-8")
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{filename}: expected a JSON object at the top level")
+    return data
+
+
+@lru_cache(maxsize=1)
+def _prices() -> dict[str, Any]:
+    data = _read_json(_PRICES_FILE)
+    for group in ("instances", "services"):
+        snap = data.get("snapshot", {}).get(group)
+        if not isinstance(snap, dict) or not {"date", "region", "source"} <= snap.keys():
+            raise ValueError(f"{_PRICES_FILE}: snapshot.{group} needs date, region and source")
+        date.fromisoformat(snap["date"])  # fail fast on a malformed date
+    return data
+
+
+@lru_cache(maxsize=1)
+def _catalog() -> dict[str, InstanceType]:
+    entries: dict[str, Any] = _read_json(_INSTANCES_FILE)["instance_types"]
+    prices: dict[str, Any] = _prices()["instances"]
+    catalog: dict[str, InstanceType] = {}
+    for name, raw in entries.items():
+        if name not in prices:
+            raise ValueError(f"{_PRICES_FILE}: no on-demand price for instance type {name!r}")
+        price = float(prices[name])
+        if not math.isfinite(price) or price <= 0:
+            raise ValueError(f"{_PRICES_FILE}: price for {name!r} must be positive, got {price}")
+        family = str(raw["family"])
+        catalog[name] = InstanceType(
+            name=name,
+            family=family,
+            architecture=str(raw["architecture"]),
+            vcpus=int(raw["vcpus"]),
+            memory_mib=int(raw["memory_mib"]),
+            gpu_model=None if raw["gpu_model"] is None else str(raw["gpu_model"]),
+            gpu_count=int(raw["gpu_count"]),
+            gpu_memory_mib=int(raw["gpu_memory_mib"]),
+            network_performance=str(raw["network_performance"]),
+            network_bandwidth_gbps=float(raw["network_bandwidth_gbps"]),
+            network_cards=int(raw["network_cards"]),
+            max_network_interfaces=int(raw["max_network_interfaces"]),
+            max_interfaces_per_card=int(raw["max_interfaces_per_card"]),
+            ipv4_addresses_per_interface=int(raw["ipv4_addresses_per_interface"]),
+            efa_supported=bool(raw["efa_supported"]),
+            max_efa_interfaces=int(raw["max_efa_interfaces"]),
+            instance_store_disks=int(raw["instance_store_disks"]),
+            instance_store_disk_gb=int(raw["instance_store_disk_gb"]),
+            placement_group_strategies=tuple(str(s) for s in raw["placement_group_strategies"]),
+            quota_class=_quota_class(family),
+            on_demand_usd_per_hour=price,
+        )
+    return catalog
+
+
+def supported_instance_types(gpu_only: bool = False) -> tuple[str, ...]:
+    """Names of all supported instance types, sorted; only GPU types when ``gpu_only``."""
+    return tuple(sorted(name for name, it in _catalog().items() if it.is_gpu or not gpu_only))
+
+
+def all_instance_types() -> tuple[InstanceType, ...]:
+    """Every supported instance type, sorted by name."""
+    catalog = _catalog()
+    return tuple(catalog[name] for name in sorted(catalog))
+
+
+def get_instance_type(name: str) -> InstanceType:
+    """Look up one instance type by its exact EC2 name (e.g. ``"p5.48xlarge"``).
+
+    Raises:
+        UnknownInstanceTypeError: the name is not supported. The message names the bad value,
+            suggests the closest supported name and lists every supported type.
+    """
+    catalog = _catalog()
+    found = catalog.get(name) if isinstance(name, str) else None
+    if found is not None:
+        return found
+    supported = sorted(catalog)
+    message = f"unknown instance type {name!r}"
+    if isinstance(name, str):
+        lowered = {s.lower(): s for s in supported}
+        close = difflib.get_close_matches(name.strip().lower(), list(lowered), n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean {lowered[close[0]]!r}?"
+    message += f" Supported instance types: {', '.join(supported)}"
+    raise UnknownInstanceTypeError(message)
+
+
+def types_meeting(
+    gpu_model: str | None = None,
+    min_gpus: int = 1,
+    max_gpus: int | None = None,
+    min_gpu_memory_gib: float = 0,
+) -> tuple[InstanceType, ...]:
+    """GPU instance types that meet a need, cheapest on-demand price first.
+
+    Meant for building diversified (e.g. spot) pools of interchangeable types.
+
+    Args:
+        gpu_model: GPU model such as ``"T4"`` or ``"H100"`` (case-insensitive); ``None`` for any.
+        min_gpus: minimum GPUs per instance (at least 1).
+        max_gpus: maximum GPUs per instance; ``None`` for no upper bound.
+        min_gpu_memory_gib: minimum memory of EACH GPU, in GiB (AWS reports e.g. 22888 MiB,
+            about 22.35 GiB, for A10G and L4).
+
+    Returns:
+        Matching types sorted by on-demand price, then name; empty when nothing qualifies.
+    """
+    if min_gpus < 1:
+        raise ValueError(f"min_gpus must be at least 1, got {min_gpus}")
+    if max_gpus is not None and max_gpus < min_gpus:
+        raise ValueError(f"max_gpus ({max_gpus}) must not be below min_gpus ({min_gpus})")
+    if min_gpu_memory_gib < 0:
+        raise ValueError(f"min_gpu_memory_gib must not be negative, got {min_gpu_memory_gib}")
+    wanted_model = None if gpu_model is None else gpu_model.strip().lower()
+    matches = [
+        it
+        for it in _catalog().values()
+        if it.is_gpu
+        and (wanted_model is None or (it.gpu_model or "").lower() == wanted_model)
+        and it.gpu_count >= min_gpus
+        and (max_gpus is None or it.gpu_count <= max_gpus)
+        and it.gpu_memory_mib / 1024 >= min_gpu_memory_gib
+    ]
+    return tuple(sorted(matches, key=lambda it: (it.on_demand_usd_per_hour, it.name)))
+
+
+def eks_max_pods(instance_type: InstanceType, prefix_delegation: bool = True) -> int:
+    """Recommended kubelet ``maxPods`` for the Amazon VPC CNI, as AWS computes it.
+
+    Follows awslabs/amazon-eks-ami ``max-pods-calculator.sh`` and ``eni-max-pods.txt``:
+
+    * ENIs are counted on the default network card only
+      (``NetworkCards[DefaultNetworkCardIndex].MaximumNetworkInterfaces``, card 0 for every
+      supported type): the VPC CNI puts pods on that card alone, so a p5.48xlarge counts 2
+      ENIs, not 64.
+    * Without prefix delegation: ``ENIs * (IPv4 per ENI - 1) + 2``. This is the value published
+      in ``eni-max-pods.txt`` and used by nodeadm (m5.large: 29, p5.48xlarge: 100); no ceiling
+      is applied.
+    * With prefix delegation (VPC CNI >= 1.9, Nitro): ``ENIs * (IPv4 per ENI - 1) * 16 + 2``,
+      then capped like the calculator's recommended value: 110 when the type has 30 vCPUs or
+      fewer, 250 above 30 vCPUs (m5.large: 110, p5.48xlarge: 250).
+
+    Custom networking (one ENI fewer) and ``--cni-max-eni`` are not modelled.
+    """
+    enis = instance_type.max_interfaces_per_card
+    ips_per_eni = instance_type.ipv4_addresses_per_interface - 1
+    if not prefix_delegation:
+        return enis * ips_per_eni + _HOST_NETWORK_PODS
+    max_pods = enis * ips_per_eni * _IPS_PER_PREFIX + _HOST_NETWORK_PODS
+    ceiling = (
+        _MAX_PODS_CEILING_HIGH_CPU
+        if instance_type.vcpus > _HIGH_CPU_THRESHOLD
+        else _MAX_PODS_CEILING_LOW_CPU
+    )
+    return min(max_pods, ceiling)
+
+
+def _snapshot(group: str) -> PriceSnapshot:
+    snap = _prices()["snapshot"][group]
+    return PriceSnapshot(
+        date=str(snap["date"]), region=str(snap["region"]), source=str(snap["source"])
+    )
+
+
+def price_snapshot() -> PriceSnapshot:
+    """Date, region and source of the instance on-demand prices."""
+    return _snapshot("instances")
+
+
+def service_price_snapshot() -> PriceSnapshot:
+    """Date, region and overall source of the service prices (each key also has its own)."""
+    return _snapshot("services")
+
+
+def _service_entry(key: str) -> dict[str, Any]:
+    services: dict[str, Any] = _prices()["services"]
+    if key not in services:
+        raise KeyError(
+            f"unknown service price key {key!r}; known keys: {', '.join(sorted(services))}"
+        )
+    entry: dict[str, Any] = services[key]
+    return entry
+
+
+def service_price(key: str) -> float:
+    """USD price of a supporting service, by key (see the module docstring for the keys).
+
+    Raises:
+        KeyError: the key is unknown; the message names it.
+    """
+    return float(_service_entry(key)["usd"])
+
+
+def service_price_source(key: str) -> str:
+    """Where the price behind ``key`` was taken from."""
+    return str(_service_entry(key)["source"])

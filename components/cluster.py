@@ -1,0 +1,366 @@
+"""Cluster: the EKS control plane and what every node and add-on relies on.
+
+KMS envelope encryption of Secrets, control-plane logs with a retention, access entries (API
+authentication mode), an OIDC provider for IRSA plus the Pod Identity agent, the managed add-ons
+pinned in components/versions.py, a small on-demand system node group and a Kubernetes provider
+for the components that deploy into the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components import iam, launch_template, versions
+from components.config import AccessEntry, AccessPolicy, EndpointAccess, LogType, SystemPool
+from components.sizing import WARM_PREFIX_TARGET
+
+ACCESS_POLICIES = {
+    AccessPolicy.CLUSTER_ADMIN: "AmazonEKSClusterAdminPolicy",
+    AccessPolicy.ADMIN: "AmazonEKSAdminPolicy",
+    AccessPolicy.EDIT: "AmazonEKSEditPolicy",
+    AccessPolicy.VIEW: "AmazonEKSViewPolicy",
+}
+
+SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
+NODE_POOL_LABEL = "gpu-platform/pool"
+
+
+class ClusterArgs(TypedDict):
+    cluster_name: str
+    """Physical EKS cluster name (also in the log group name and kubeconfig)."""
+    region: str
+    kubernetes_version: str
+    """Must be a key of versions.EKS_ADDONS."""
+    subnet_ids: Sequence[pulumi.Input[str]]
+    """Private subnets for the control-plane ENIs and the system node group."""
+    endpoint_access: EndpointAccess
+    public_access_cidrs: Sequence[str]
+    """Only used with a public endpoint."""
+    log_types: Sequence[LogType]
+    log_retention_days: int
+    access_entries: Sequence[AccessEntry]
+    system_pool: SystemPool
+    tags: Mapping[str, str]
+    """Stack tags, copied into launch template tag specifications."""
+    protect: bool
+    """Protect the secrets KMS key (prod)."""
+
+
+@dataclass(frozen=True)
+class ResolvedCluster:
+    addons: versions.AddonVersions
+    endpoint_public: bool
+    public_access_cidrs: list[str]
+    log_types: list[str]
+    access: list[tuple[str, str, list[str] | None]]
+    """(principal ARN, access policy ARN, namespaces or None for cluster scope)."""
+    system_desired: int
+    vpc_cni_configuration: str
+
+
+def resolve(args: ClusterArgs) -> ResolvedCluster:
+    """Pure: pick add-on versions, endpoint exposure, log types and access policy ARNs."""
+    part = iam.partition(args["region"])
+    public = args["endpoint_access"] is EndpointAccess.PUBLIC
+    log_types = list(dict.fromkeys(t.value for t in args["log_types"]))
+    access = [
+        (
+            entry.principal_arn,
+            f"arn:{part}:eks::aws:cluster-access-policy/{ACCESS_POLICIES[entry.policy]}",
+            list(entry.namespaces) if entry.namespaces else None,
+        )
+        for entry in args["access_entries"]
+    ]
+    pool = args["system_pool"]
+    return ResolvedCluster(
+        addons=versions.EKS_ADDONS[args["kubernetes_version"]],
+        endpoint_public=public,
+        public_access_cidrs=list(args["public_access_cidrs"]) if public else [],
+        log_types=log_types,
+        access=access,
+        system_desired=pool.min_size if pool.desired_size is None else pool.desired_size,
+        vpc_cni_configuration=json.dumps(
+            {
+                "enableNetworkPolicy": "true",
+                "env": {
+                    "ENABLE_PREFIX_DELEGATION": "true",
+                    "WARM_PREFIX_TARGET": str(WARM_PREFIX_TARGET),
+                },
+            },
+            sort_keys=True,
+        ),
+    )
+
+
+def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
+    """A kubeconfig that authenticates with `aws eks get-token` (the deployer's AWS identity)."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}
+            ],
+            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+            "current-context": cluster_name,
+            "users": [
+                {
+                    "name": cluster_name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": [
+                                "eks", "get-token", "--cluster-name", cluster_name,
+                                "--region", region, "--output", "json",
+                            ],
+                        }
+                    },
+                }
+            ],
+        }
+    )
+
+
+class Cluster(pulumi.ComponentResource):
+    """EKS control plane, add-ons, system node group and a Kubernetes provider."""
+
+    cluster_name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_issuer: pulumi.Output[str]
+    cluster_security_group_id: pulumi.Output[str]
+    node_role_arn: pulumi.Output[str]
+    provider: k8s.Provider
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gpuplatform:index:Cluster", name, {}, opts)
+        spec = resolve(args)
+        child = pulumi.ResourceOptions(parent=self)
+        region = args["region"]
+        cluster_name = args["cluster_name"]
+
+        key = aws.kms.Key(
+            f"{name}-secrets",
+            description=f"EKS secrets envelope encryption for {cluster_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=pulumi.ResourceOptions(parent=self, protect=args["protect"], retain_on_delete=args["protect"]),
+        )
+        aws.kms.Alias(
+            f"{name}-secrets", name=f"alias/{cluster_name}-eks-secrets", target_key_id=key.key_id, opts=child
+        )
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane",
+            name=f"/aws/eks/{cluster_name}/cluster",
+            retention_in_days=args["log_retention_days"],
+            opts=child,
+        )
+
+        role = aws.iam.Role(
+            f"{name}-control-plane",
+            assume_role_policy=iam.service_trust("eks.amazonaws.com", tag_session=True),
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-control-plane-eks",
+            role=role.name,
+            policy_arn=iam.managed_policy_arn(region, "AmazonEKSClusterPolicy"),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-control-plane-kms",
+            role=role.id,
+            policy=key.arn.apply(
+                lambda arn: iam.document(
+                    [iam.allow(["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"], [arn])]
+                )
+            ),
+            opts=child,
+        )
+
+        cluster = aws.eks.Cluster(
+            f"{name}-eks",
+            name=cluster_name,
+            version=args["kubernetes_version"],
+            role_arn=role.arn,
+            vpc_config={
+                "subnet_ids": list(args["subnet_ids"]),
+                "endpoint_private_access": True,
+                "endpoint_public_access": spec.endpoint_public,
+                **({"public_access_cidrs": spec.public_access_cidrs} if spec.endpoint_public else {}),
+            },
+            encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
+            enabled_cluster_log_types=spec.log_types,
+            access_config={
+                "authentication_mode": "API",
+                "bootstrap_cluster_creator_admin_permissions": True,
+            },
+            upgrade_policy={"support_type": versions.EKS_SUPPORT_TYPE},
+            bootstrap_self_managed_addons=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+        )
+
+        issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+        oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], opts=child
+        )
+
+        for index, (principal, policy_arn, namespaces) in enumerate(spec.access):
+            entry = aws.eks.AccessEntry(
+                f"{name}-access-{index}",
+                cluster_name=cluster.name,
+                principal_arn=principal,
+                type="STANDARD",
+                opts=child,
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"{name}-access-{index}",
+                cluster_name=cluster.name,
+                principal_arn=entry.principal_arn,
+                policy_arn=policy_arn,
+                access_scope=(
+                    {"type": "namespace", "namespaces": namespaces} if namespaces else {"type": "cluster"}
+                ),
+                opts=child,
+            )
+
+        def addon(
+            short: str,
+            addon_name: str,
+            version: str,
+            *,
+            configuration: str | None = None,
+            service_account: str | None = None,
+            policies: Sequence[str] = (),
+            after: Sequence[pulumi.Resource] = (),
+        ) -> aws.eks.Addon:
+            extra: dict[str, Any] = {}
+            if service_account:
+                addon_role = aws.iam.Role(
+                    f"{name}-{short}", assume_role_policy=iam.pod_identity_trust(), opts=child
+                )
+                for policy in policies:
+                    aws.iam.RolePolicyAttachment(
+                        f"{name}-{short}-{policy.rsplit('/', 1)[-1]}",
+                        role=addon_role.name,
+                        policy_arn=iam.managed_policy_arn(region, policy),
+                        opts=child,
+                    )
+                extra["pod_identity_associations"] = [
+                    {"role_arn": addon_role.arn, "service_account": service_account}
+                ]
+            return aws.eks.Addon(
+                f"{name}-{short}",
+                cluster_name=cluster.name,
+                addon_name=addon_name,
+                addon_version=version,
+                configuration_values=configuration,
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
+                **extra,
+            )
+
+        # Before nodes: networking and credentials must be there when the first node joins.
+        pod_identity = addon("pod-identity-agent", "eks-pod-identity-agent", spec.addons.pod_identity_agent)
+        vpc_cni = addon(
+            "vpc-cni",
+            "vpc-cni",
+            spec.addons.vpc_cni,
+            configuration=spec.vpc_cni_configuration,
+            service_account="aws-node",
+            policies=["AmazonEKS_CNI_Policy"],
+            after=[pod_identity],
+        )
+        kube_proxy = addon("kube-proxy", "kube-proxy", spec.addons.kube_proxy)
+
+        node_role = aws.iam.Role(
+            f"{name}-node", assume_role_policy=iam.service_trust("ec2.amazonaws.com"), opts=child
+        )
+        for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"):
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{policy}",
+                role=node_role.name,
+                policy_arn=iam.managed_policy_arn(region, policy),
+                opts=child,
+            )
+
+        pool = args["system_pool"]
+        system_lt = aws.ec2.LaunchTemplate(
+            f"{name}-system",
+            description=f"System node group of {cluster_name}",
+            metadata_options=launch_template.metadata_options(),
+            block_device_mappings=[launch_template.root_volume(pool.disk_size_gib)],
+            tag_specifications=launch_template.tag_specifications(args["tags"], f"{cluster_name}-system"),
+            update_default_version=True,
+            opts=child,
+        )
+        system = aws.eks.NodeGroup(
+            f"{name}-system",
+            cluster_name=cluster.name,
+            node_role_arn=node_role.arn,
+            subnet_ids=list(args["subnet_ids"]),
+            instance_types=list(pool.instance_types),
+            ami_type=SYSTEM_AMI_TYPE,
+            capacity_type="ON_DEMAND",
+            scaling_config={
+                "min_size": pool.min_size,
+                "desired_size": spec.system_desired,
+                "max_size": pool.max_size,
+            },
+            update_config={"max_unavailable": 1},
+            launch_template={"id": system_lt.id, "version": system_lt.latest_version.apply(str)},
+            labels={NODE_POOL_LABEL: "system"},
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[vpc_cni, kube_proxy, pod_identity],
+                ignore_changes=["scalingConfig.desiredSize"],
+            ),
+        )
+
+        # After nodes: these run pods and report DEGRADED until a node can schedule them.
+        addon("coredns", "coredns", spec.addons.coredns, after=[system])
+        addon(
+            "ebs-csi",
+            "aws-ebs-csi-driver",
+            spec.addons.ebs_csi_driver,
+            service_account="ebs-csi-controller-sa",
+            policies=["service-role/AmazonEBSCSIDriverPolicy"],
+            after=[system],
+        )
+
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=pulumi.Output.all(
+                cluster.name, cluster.endpoint, cluster.certificate_authority.data
+            ).apply(lambda v: kubeconfig(v[0], v[1], v[2], region)),
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[system]),
+        )
+
+        self.cluster_name = cluster.name
+        self.endpoint = cluster.endpoint
+        self.oidc_provider_arn = oidc.arn
+        self.oidc_issuer = issuer
+        self.cluster_security_group_id = cluster.vpc_config.cluster_security_group_id
+        self.node_role_arn = node_role.arn
+        self.node_role_name = node_role.name
+        self.kms_key_arn = key.arn
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "endpoint": self.endpoint,
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "node_role_arn": self.node_role_arn,
+                "kms_key_arn": self.kms_key_arn,
+            }
+        )

@@ -1,0 +1,256 @@
+"""Network: a VPC over 2-3 AZs sized for the largest fleet the stack allows.
+
+Private subnets carry every node and pod (VPC CNI prefix delegation); public subnets carry NAT
+gateways and internet-facing load balancers. An S3 gateway endpoint and ECR/STS interface endpoints
+keep image pulls, dataset reads and credential calls off the NAT gateways.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam
+from components.config import ConfigError, InterfaceEndpoint, NatGateways, PROJECT_NAMESPACE
+from components.sizing import PoolFootprint, SubnetPlan, SubnetPlanError, ip_demand_per_az, plan_subnets
+
+
+class NetworkArgs(TypedDict):
+    region: str
+    """AWS region (endpoint service names)."""
+    availability_zones: Sequence[str]
+    """2-3 AZs; one private and one public subnet each."""
+    vpc_cidr: str
+    """VPC range. Subnets are carved from it; too small a range is an error naming `vpcCidr`."""
+    pools: Sequence[PoolFootprint]
+    """Every node pool at its maximum size: decides the private subnet size."""
+    nat_gateways: NatGateways
+    """single | one_per_az."""
+    interface_endpoints: Sequence[InterfaceEndpoint]
+    """Interface endpoints to create (the S3 gateway endpoint is always created)."""
+    flow_logs: bool
+    """Send VPC flow logs to CloudWatch Logs."""
+    flow_log_retention_days: int
+    """Flow log retention."""
+    flow_log_traffic_type: str
+    """ACCEPT | REJECT | ALL."""
+    name_prefix: str
+    """Prefix for `Name` tags (the cluster name)."""
+
+
+@dataclass(frozen=True)
+class ResolvedNetwork:
+    subnets: list[SubnetPlan]
+    nat_azs: list[str]
+    """AZs that get a NAT gateway."""
+    interface_services: list[str]
+    s3_service: str
+
+
+def resolve(args: NetworkArgs) -> ResolvedNetwork:
+    """Pure: size and place subnets, decide NAT placement and endpoint service names."""
+    azs = list(args["availability_zones"])
+    demand = ip_demand_per_az(args["pools"], azs)
+    try:
+        subnets = plan_subnets(args["vpc_cidr"], demand)
+    except SubnetPlanError as exc:
+        raise ConfigError([(f"{PROJECT_NAMESPACE}:vpcCidr", str(exc))]) from None
+    nat_azs = azs if args["nat_gateways"] is NatGateways.ONE_PER_AZ else azs[:1]
+    region = args["region"]
+    domain = "com.amazonaws"
+    return ResolvedNetwork(
+        subnets=subnets,
+        nat_azs=nat_azs,
+        interface_services=[f"{domain}.{region}.{svc.value}" for svc in args["interface_endpoints"]],
+        s3_service=f"{domain}.{region}.s3",
+    )
+
+
+class Network(pulumi.ComponentResource):
+    """VPC, subnets, NAT, route tables, VPC endpoints and (optionally) flow logs."""
+
+    vpc_id: pulumi.Output[str]
+    private_subnet_ids: list[pulumi.Output[str]]
+    public_subnet_ids: list[pulumi.Output[str]]
+    private_subnet_ids_by_az: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gpuplatform:index:Network", name, {}, opts)
+        spec = resolve(args)
+        self.spec = spec
+        child = pulumi.ResourceOptions(parent=self)
+        prefix = args["name_prefix"]
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args["vpc_cidr"],
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={"Name": f"{prefix}-vpc"},
+            opts=child,
+        )
+        igw = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{prefix}-igw"}, opts=child
+        )
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public-rt", vpc_id=vpc.id, tags={"Name": f"{prefix}-public"}, opts=child
+        )
+        aws.ec2.Route(
+            f"{name}-public-default",
+            route_table_id=public_rt.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=igw.id,
+            opts=child,
+        )
+
+        public: dict[str, aws.ec2.Subnet] = {}
+        private: dict[str, aws.ec2.Subnet] = {}
+        for plan in spec.subnets:
+            az = plan.az
+            public[az] = aws.ec2.Subnet(
+                f"{name}-public-{az}",
+                vpc_id=vpc.id,
+                cidr_block=plan.public_cidr,
+                availability_zone=az,
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{prefix}-public-{az}", "kubernetes.io/role/elb": "1"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{az}", subnet_id=public[az].id, route_table_id=public_rt.id, opts=child
+            )
+            private[az] = aws.ec2.Subnet(
+                f"{name}-private-{az}",
+                vpc_id=vpc.id,
+                cidr_block=plan.private_cidr,
+                availability_zone=az,
+                tags={"Name": f"{prefix}-private-{az}", "kubernetes.io/role/internal-elb": "1"},
+                opts=child,
+            )
+
+        nats: dict[str, aws.ec2.NatGateway] = {}
+        for az in spec.nat_azs:
+            eip = aws.ec2.Eip(f"{name}-nat-{az}", domain="vpc", tags={"Name": f"{prefix}-nat-{az}"}, opts=child)
+            nats[az] = aws.ec2.NatGateway(
+                f"{name}-nat-{az}",
+                allocation_id=eip.allocation_id,
+                subnet_id=public[az].id,
+                tags={"Name": f"{prefix}-nat-{az}"},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+            )
+
+        private_rts: list[aws.ec2.RouteTable] = []
+        for plan in spec.subnets:
+            az = plan.az
+            nat = nats.get(az, nats[spec.nat_azs[0]])
+            rt = aws.ec2.RouteTable(
+                f"{name}-private-{az}", vpc_id=vpc.id, tags={"Name": f"{prefix}-private-{az}"}, opts=child
+            )
+            aws.ec2.Route(
+                f"{name}-private-{az}-default",
+                route_table_id=rt.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=nat.id,
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{az}", subnet_id=private[az].id, route_table_id=rt.id, opts=child
+            )
+            private_rts.append(rt)
+
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=vpc.id,
+            service_name=spec.s3_service,
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[rt.id for rt in private_rts],
+            tags={"Name": f"{prefix}-s3"},
+            opts=child,
+        )
+        if spec.interface_services:
+            endpoint_sg = aws.ec2.SecurityGroup(
+                f"{name}-endpoints",
+                vpc_id=vpc.id,
+                description="HTTPS from the VPC to interface endpoints",
+                tags={"Name": f"{prefix}-endpoints"},
+                opts=child,
+            )
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-endpoints-https",
+                security_group_id=endpoint_sg.id,
+                cidr_ipv4=args["vpc_cidr"],
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description="HTTPS from inside the VPC",
+                opts=child,
+            )
+            for service in spec.interface_services:
+                short = service.split(".", 3)[3].replace(".", "-")
+                aws.ec2.VpcEndpoint(
+                    f"{name}-{short}",
+                    vpc_id=vpc.id,
+                    service_name=service,
+                    vpc_endpoint_type="Interface",
+                    private_dns_enabled=True,
+                    subnet_ids=[private[p.az].id for p in spec.subnets],
+                    security_group_ids=[endpoint_sg.id],
+                    tags={"Name": f"{prefix}-{short}"},
+                    opts=child,
+                )
+
+        if args["flow_logs"]:
+            self._flow_logs(name, vpc, args)
+
+        self.vpc_id = vpc.id
+        self.vpc_cidr = args["vpc_cidr"]
+        self.private_subnet_ids = [private[p.az].id for p in spec.subnets]
+        self.public_subnet_ids = [public[p.az].id for p in spec.subnets]
+        self.private_subnet_ids_by_az = {p.az: private[p.az].id for p in spec.subnets}
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "private_subnet_ids": self.private_subnet_ids,
+                "public_subnet_ids": self.public_subnet_ids,
+            }
+        )
+
+    def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, args: NetworkArgs) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs", retention_in_days=args["flow_log_retention_days"], opts=child
+        )
+        role = aws.iam.Role(
+            f"{name}-flow-logs",
+            assume_role_policy=iam.service_trust("vpc-flow-logs.amazonaws.com"),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-flow-logs",
+            role=role.id,
+            policy=log_group.arn.apply(
+                lambda arn: iam.document(
+                    [
+                        iam.allow(
+                            ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                            [arn, f"{arn}:*"],
+                        )
+                    ]
+                )
+            ),
+            opts=child,
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-logs",
+            vpc_id=vpc.id,
+            traffic_type=args["flow_log_traffic_type"],
+            log_destination_type="cloud-watch-logs",
+            log_destination=log_group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=60,
+            opts=child,
+        )

@@ -1,0 +1,55 @@
+"""Pure facts about node pools that several components need (sizing, node groups, capacity)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from components.catalog import InstanceType, get_instance_type, types_meeting
+from components.config import GpuPool, SystemPool
+from components.sizing import PoolFootprint
+
+
+def pool_instance_types(pool: GpuPool) -> list[InstanceType]:
+    """Explicit types, or the cheapest catalog types meeting the pool's GPU need."""
+    if pool.instance_types:
+        return [get_instance_type(name) for name in pool.instance_types]
+    need = pool.gpu_need
+    assert need is not None  # the config model requires one of the two
+    found = types_meeting(
+        gpu_model=need.gpu_model,
+        min_gpus=need.gpus_per_node,
+        max_gpus=need.gpus_per_node,
+        min_gpu_memory_gib=need.min_gpu_memory_gib,
+    )
+    return list(found[: need.max_instance_types])
+
+
+def pool_azs(pool: GpuPool, stack_azs: Sequence[str]) -> list[str]:
+    """The pool's AZs: as configured, else the first AZ for EFA pools, else all of them."""
+    if pool.availability_zones:
+        return list(pool.availability_zones)
+    return [stack_azs[0]] if pool.efa else list(stack_azs)
+
+
+def footprints(
+    system: SystemPool, gpu_pools: Sequence[GpuPool], stack_azs: Sequence[str]
+) -> list[PoolFootprint]:
+    """Every pool at its maximum, for subnet sizing."""
+    result = [
+        PoolFootprint(
+            name="system",
+            instance_types=[get_instance_type(n) for n in system.instance_types],
+            max_size=system.max_size,
+            availability_zones=list(stack_azs),
+        )
+    ]
+    result += [
+        PoolFootprint(
+            name=pool.name,
+            instance_types=pool_instance_types(pool),
+            max_size=pool.max_size,
+            availability_zones=pool_azs(pool, stack_azs),
+        )
+        for pool in gpu_pools
+    ]
+    return result

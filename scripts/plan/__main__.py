@@ -1,0 +1,110 @@
+"""Offline plan: `python -m scripts.plan --stack dev [--config-file F] [--json F] [--markdown F]`.
+
+Runs the real program (`stacks/__main__.py`) under the Pulumi SDK's mocks with the stack's config,
+records a `pulumi preview --json`-shaped document, runs every stage on it and reports.
+With `--preview-json F` it skips the program and runs the stages on an existing preview document
+(a real `pulumi preview --json` output works too).
+
+Exit codes: 0 ok; 1 a stage found a mandatory violation; 2 the config or the program is invalid
+(nothing is written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from components.config import ConfigError, StackConfig, load_stack_config
+from scripts.plan.report import markdown_report, terminal_report
+from scripts.plan.runner import (
+    PlanError,
+    preview_document,
+    read_stack_config,
+    run_program,
+    stack_config_path,
+)
+from scripts.plan.stages import STAGES, PlanContext, StageResult
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def plan(
+    stack: str,
+    config_file: Path | None = None,
+    preview_json: Path | None = None,
+) -> tuple[dict[str, Any], dict[str, tuple[str, StageResult]]]:
+    """Produce the document with every stage's result under its key. Raises PlanError."""
+    config: StackConfig | None = None
+    if preview_json is not None:
+        try:
+            document = json.loads(preview_json.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise PlanError(f"cannot read preview document {preview_json}: {exc}") from None
+        document.setdefault("stack", stack)
+    else:
+        path = config_file or stack_config_path(stack)
+        raw = read_stack_config(path)
+        try:
+            config = load_stack_config(raw)
+        except ConfigError as exc:
+            raise PlanError(f"invalid stack config ({path}):\n{exc}") from None
+        _progress(f"plan: running stacks/__main__.py for stack {stack!r} under mocks ({path.name})")
+        started = time.perf_counter()
+        run = run_program(stack, raw)
+        document = preview_document(run)
+        _progress(
+            f"plan: {len(document['steps'])} steps recorded in {time.perf_counter() - started:.1f}s"
+        )
+    context = PlanContext(stack=stack, document=document, config=config)
+    results: dict[str, tuple[str, StageResult]] = {}
+    for stage in STAGES:
+        started = time.perf_counter()
+        result = stage.run(context)
+        document[stage.key] = result.data
+        results[stage.key] = (stage.title, result)
+        _progress(f"plan: stage {stage.key} done in {time.perf_counter() - started:.2f}s")
+    return document, results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.plan", description=__doc__.split("\n")[0])
+    parser.add_argument("--stack", default="dev", help="stack name (default: dev)")
+    parser.add_argument(
+        "--config-file", type=Path, help="stack config to use instead of stacks/Pulumi.<stack>.yaml"
+    )
+    parser.add_argument("--json", type=Path, help="write the preview document here")
+    parser.add_argument("--markdown", type=Path, help="write a pull-request summary here")
+    parser.add_argument(
+        "--preview-json", type=Path, help="run the stages on this preview document instead"
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the result line")
+    args = parser.parse_args(argv)
+
+    try:
+        document, results = plan(args.stack, args.config_file, args.preview_json)
+    except PlanError as exc:
+        print(f"plan: error: {exc}", file=sys.stderr)
+        return 2
+
+    text = terminal_report(document, results)
+    print(text.splitlines()[-1] if args.quiet else text, end="" if not args.quiet else "\n")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+        _progress(f"plan: wrote {args.json}")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(markdown_report(document, results))
+        _progress(f"plan: wrote {args.markdown}")
+    blocked = any(result.blocking for _, result in results.values())
+    return 1 if blocked else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""Run the real Pulumi program under the SDK's mocks and record a preview document.
+
+The document mirrors `pulumi preview --json`: a `steps` list of `{"op": "create", "urn", "newState":
+{urn, type, custom, parent, protect, inputs, dependencies, provider, propertyDependencies}}` and a
+`changeSummary`. Inputs carry the engine's property names (camelCase), exactly what the program
+sent to the resource monitor. Default providers, which the engine creates on its own, get steps of
+their own as they do in a real preview.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as sdk_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from scripts.plan.mocks import PlanMocks
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = ROOT / "stacks" / "__main__.py"
+STACK_ROOT_TYPE = "pulumi:pulumi:Stack"
+
+
+class PlanError(Exception):
+    """The program could not be planned (bad config, a failing program). Message is user-facing."""
+
+
+def project_name(root: Path = ROOT) -> str:
+    data = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    return str(data["name"])
+
+
+def stack_config_path(stack: str, root: Path = ROOT) -> Path:
+    return root / "stacks" / f"Pulumi.{stack}.yaml"
+
+
+def read_stack_config(path: Path) -> dict[str, str]:
+    """A stack file's `config:` as the engine passes it: strings, objects and lists as JSON."""
+    if not path.is_file():
+        raise PlanError(f"no stack config file {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise PlanError(f"{path} is not valid YAML: {exc}") from None
+    config = data.get("config") or {}
+    if not isinstance(config, dict):
+        raise PlanError(f"{path}: `config` must be a mapping")
+    raw: dict[str, str] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            raise PlanError(
+                f"{path}: {key} is a secret; the offline plan cannot decrypt it "
+                "(give it a placeholder in a CONFIG_FILE copy)"
+            )
+        raw[str(key)] = value if isinstance(value, str) else json.dumps(value)
+    return raw
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, pulumi.Resource):
+        return "<resource>"
+    return str(value)
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    inputs: dict[str, Any]
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    provider: str
+    protect: bool
+    retain_on_delete: bool
+    version: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+class RecordingMonitor(sdk_mocks.MockMonitor):
+    """The SDK's mock monitor, also recording every registration the way the engine sees it."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        inputs = rpc.deserialize_properties(request.object) if request.type != STACK_ROOT_TYPE else {}
+        registered = self.resources.get(urn)
+        registration = Registration(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent,
+            inputs=_json_safe(inputs),
+            dependencies=sorted(set(request.dependencies)),
+            property_dependencies={
+                key: sorted(set(deps.urns)) for key, deps in request.propertyDependencies.items()
+            },
+            provider=request.provider,
+            protect=bool(request.protect),
+            retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
+            version=request.version,
+            outputs=_json_safe(registered.state) if registered else {},
+        )
+        with self._lock:
+            self.registrations.append(registration)
+        return response
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    project: str
+    config: dict[str, str]
+    registrations: list[Registration]
+    outputs: dict[str, Any]
+
+
+def run_program(stack: str, raw_config: Mapping[str, str], *, project: str | None = None) -> ProgramRun:
+    """Run `stacks/__main__.py` under mocks with `raw_config`; return what it registered.
+
+    Raises PlanError with the program's own message when it fails (an invalid config among them).
+    """
+    project = project or project_name()
+    region = raw_config.get("aws:region", "us-east-1")
+    monitor = RecordingMonitor(PlanMocks(region=region))
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+    settings.set_root_resource(None)  # type: ignore[arg-type]
+    pulumi.runtime.set_all_config(dict(raw_config))
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor
+    )
+    root = settings.get_root_resource()
+    try:
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
+    except pulumi.RunError as exc:
+        raise PlanError(str(exc)) from None
+    outputs: dict[str, Any] = {}
+    if root is not None:
+        for key, value in getattr(root, "outputs", {}).items():
+            outputs[key] = _resolved(value)
+    return ProgramRun(
+        stack=stack,
+        project=project,
+        config=dict(raw_config),
+        registrations=list(monitor.registrations),
+        outputs=outputs,
+    )
+
+
+def _resolved(value: Any) -> Any:
+    try:
+        return _json_safe(_sync_await(pulumi.Output.from_input(value).future()))
+    except Exception:  # noqa: BLE001 - an output the mocks cannot settle is shown as unknown
+        return None
+
+
+# --------------------------------------------------------------------------- the document
+
+
+def _default_provider_urn(stack: str, project: str, package: str, version: str) -> str:
+    name = f"default_{version.replace('.', '_')}" if version else "default"
+    return f"urn:pulumi:{stack}::{project}::pulumi:providers:{package}::{name}"
+
+
+def preview_document(run: ProgramRun) -> dict[str, Any]:
+    """The recorded run as a `pulumi preview --json` document, steps in dependency order."""
+    steps: list[dict[str, Any]] = []
+    providers: dict[str, dict[str, Any]] = {}
+    states: list[dict[str, Any]] = []
+    for reg in run.registrations:
+        provider = reg.provider
+        package = reg.type.split(":", 1)[0]
+        if reg.custom and not provider and not reg.type.startswith("pulumi:providers:"):
+            urn = _default_provider_urn(run.stack, run.project, package, reg.version)
+            pid = str(uuid.uuid5(uuid.NAMESPACE_URL, urn))
+            provider = f"{urn}::{pid}"
+            if urn not in providers:
+                inputs: dict[str, Any] = {"version": reg.version} if reg.version else {}
+                if package == "aws" and "aws:region" in run.config:
+                    inputs["region"] = run.config["aws:region"]
+                providers[urn] = {
+                    "urn": urn,
+                    "type": f"pulumi:providers:{package}",
+                    "custom": True,
+                    "parent": "",
+                    "protect": False,
+                    "inputs": inputs,
+                    "dependencies": [],
+                    "provider": "",
+                    "propertyDependencies": {},
+                }
+        state: dict[str, Any] = {
+            "urn": reg.urn,
+            "type": reg.type,
+            "custom": reg.custom,
+            "parent": reg.parent,
+            "protect": reg.protect,
+            "inputs": reg.inputs,
+            "dependencies": reg.dependencies,
+            "provider": provider,
+            "propertyDependencies": reg.property_dependencies,
+        }
+        if reg.retain_on_delete:
+            state["retainOnDelete"] = True
+        if reg.type == STACK_ROOT_TYPE:
+            state["outputs"] = run.outputs
+        states.append(state)
+    ordered = _dependency_order(list(providers.values()) + states)
+    steps = [{"op": "create", "urn": s["urn"], "newState": s} for s in ordered]
+    return {
+        "steps": steps,
+        "changeSummary": {"create": len(steps)},
+        "stack": run.stack,
+        "project": run.project,
+    }
+
+
+def _dependency_order(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parents, providers and dependencies before dependents; ties broken by URN (stable output)."""
+    by_urn = {s["urn"]: s for s in states}
+
+    def needs(state: dict[str, Any]) -> set[str]:
+        wanted = set(state["dependencies"]) | {state["parent"]}
+        if state["provider"]:
+            wanted.add(state["provider"].rsplit("::", 1)[0])
+        return {u for u in wanted if u in by_urn and u != state["urn"]}
+
+    pending = {s["urn"]: needs(s) for s in states}
+    done: list[dict[str, Any]] = []
+    placed: set[str] = set()
+    while pending:
+        ready = sorted(u for u, deps in pending.items() if deps <= placed)
+        if not ready:  # a cycle cannot come from the engine; keep whatever is left in URN order
+            ready = sorted(pending)
+        for urn in ready:
+            done.append(by_urn[urn])
+            placed.add(urn)
+            del pending[urn]
+    return done

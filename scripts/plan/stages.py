@@ -1,0 +1,92 @@
+"""Stages: checks and reports that read the preview document.
+
+A stage takes the document (from the offline run, or a real `pulumi preview --json` file) and
+returns a result: the data stored under its key in the JSON document, lines for the terminal and
+for Markdown, and the blocking findings that make the plan exit 1. New stages (policies, cost,
+capacity, Kubernetes schemas) register in `STAGES` without touching the runner.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from components.config import StackConfig
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    stack: str
+    document: dict[str, Any]
+    config: StackConfig | None = None
+    """The validated stack config when the plan ran the program; None for a real preview file."""
+
+
+@dataclass
+class StageResult:
+    data: Any
+    terminal: list[str] = field(default_factory=list)
+    markdown: list[str] = field(default_factory=list)
+    blocking: list[str] = field(default_factory=list)
+    """Mandatory findings: any makes the plan exit 1."""
+
+
+class Stage(Protocol):
+    key: str
+    """Top-level key of the JSON document this stage writes."""
+    title: str
+
+    def run(self, context: PlanContext) -> StageResult: ...
+
+
+def states(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every step's new state (the resources the preview would create or keep)."""
+    return [step["newState"] for step in document.get("steps", []) if step.get("newState")]
+
+
+def is_provider(state: dict[str, Any]) -> bool:
+    return str(state.get("type", "")).startswith("pulumi:providers:")
+
+
+class IntegrityStage:
+    """Structural checks on the document: unique URNs, every resource parented to a known
+    resource (except the stack root and providers), every provider reference resolvable."""
+
+    key = "integrity"
+    title = "Document integrity"
+
+    def run(self, context: PlanContext) -> StageResult:
+        all_states = states(context.document)
+        urns = [s["urn"] for s in all_states]
+        known = set(urns)
+        problems: list[str] = []
+        for urn, count in Counter(urns).items():
+            if count > 1:
+                problems.append(f"{urn} appears {count} times")
+        for state in all_states:
+            kind = state["type"]
+            if kind == "pulumi:pulumi:Stack" or is_provider(state):
+                continue
+            parent = state.get("parent") or ""
+            if not parent:
+                problems.append(f"{state['urn']} has no parent")
+            elif parent not in known:
+                problems.append(f"{state['urn']} has unknown parent {parent}")
+            provider = state.get("provider") or ""
+            if state.get("custom") and provider and provider.rsplit("::", 1)[0] not in known:
+                problems.append(f"{state['urn']} uses unknown provider {provider}")
+        data = {"resources": len(all_states), "problems": problems}
+        line = f"{len(all_states)} resources, " + (
+            "every one parented and its provider known" if not problems else f"{len(problems)} problems"
+        )
+        return StageResult(
+            data=data,
+            terminal=[line, *(f"  ! {p}" for p in problems)],
+            markdown=[line, *(f"- {p}" for p in problems)],
+            blocking=problems,
+        )
+
+
+STAGES: list[Stage] = [IntegrityStage()]
+"""Stages in the order they run."""

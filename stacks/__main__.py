@@ -1,0 +1,99 @@
+"""The Pulumi program: load the stack config, resolve every component, then build them.
+
+`pulumi up` runs this file; so does the offline plan (`make plan`), under the SDK's mocks. It is the
+only place that reads stack config. Everything that can reject the config runs before the first
+resource is registered.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pulumi  # noqa: E402
+from pulumi.runtime.config import CONFIG, get_config_env  # noqa: E402
+
+from components import network as network_mod  # noqa: E402
+from components.cluster import Cluster, ClusterArgs  # noqa: E402
+from components.cluster import resolve as resolve_cluster  # noqa: E402
+from components.config import ConfigError, StackConfig, load_stack_config  # noqa: E402
+from components.network import Network, NetworkArgs  # noqa: E402
+from components.pools import footprints  # noqa: E402
+from components.tagging import auto_tag  # noqa: E402
+
+
+def raw_config() -> dict[str, str]:
+    """Every config key the engine passed (namespaced), as the engine passed it."""
+    return {**get_config_env(), **CONFIG.get()}
+
+
+def stack_tags(config: StackConfig) -> dict[str, str]:
+    return {
+        **config.tags,
+        "environment": config.environment.value,
+        "project": pulumi.get_project(),
+        "stack": pulumi.get_stack(),
+        "managed-by": "pulumi",
+    }
+
+
+def main() -> None:
+    try:
+        config = load_stack_config(raw_config())
+        cluster_name = config.cluster_name or f"{pulumi.get_project()}-{pulumi.get_stack()}"
+        tags = stack_tags(config)
+        network_args = NetworkArgs(
+            region=config.region,
+            availability_zones=config.availability_zones,
+            vpc_cidr=config.vpc_cidr,
+            pools=footprints(config.system_pool, config.gpu_pools, config.availability_zones),
+            nat_gateways=config.nat_gateways,
+            interface_endpoints=config.interface_endpoints,
+            flow_logs=config.flow_logs.enabled,
+            flow_log_retention_days=config.flow_logs.retention_days,
+            flow_log_traffic_type=config.flow_logs.traffic_type,
+            name_prefix=cluster_name,
+        )
+        network_mod.resolve(network_args)
+        cluster_args = ClusterArgs(
+            cluster_name=cluster_name,
+            region=config.region,
+            kubernetes_version=config.kubernetes_version,
+            subnet_ids=[],
+            endpoint_access=config.endpoint_access,
+            public_access_cidrs=config.public_access_cidrs,
+            log_types=config.cluster_log_types,
+            log_retention_days=config.cluster_log_retention_days,
+            access_entries=config.access_entries,
+            system_pool=config.system_pool,
+            tags=tags,
+            protect=config.protect,
+        )
+        resolve_cluster(cluster_args)
+    except ConfigError as exc:
+        raise pulumi.RunError(f"invalid stack config:\n{exc}") from None
+
+    # Nothing is registered above this line.
+    pulumi.runtime.register_stack_transformation(auto_tag(tags))
+
+    network = Network("network", network_args)
+    cluster = Cluster("cluster", {**cluster_args, "subnet_ids": network.private_subnet_ids})
+
+    pulumi.export("environment", config.environment.value)
+    pulumi.export("region", config.region)
+    pulumi.export("vpcId", network.vpc_id)
+    pulumi.export("privateSubnetIds", network.private_subnet_ids)
+    pulumi.export("clusterName", cluster.cluster_name)
+    pulumi.export("clusterEndpoint", cluster.endpoint)
+    pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
+    pulumi.export(
+        "kubeconfigCommand",
+        pulumi.Output.concat(
+            "aws eks update-kubeconfig --region ", config.region, " --name ", cluster.cluster_name
+        ),
+    )
+
+
+main()

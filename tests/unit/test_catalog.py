@@ -1,0 +1,527 @@
+"""Tests for the instance and price catalog (components.catalog).
+
+The hardware facts in instances.json are cross-checked against moto's offline copy of EC2
+DescribeInstanceTypes, so a wrong or stale catalog entry fails here with the type's name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from components.catalog import (
+    SERVICE_PRICE_KEYS,
+    InstanceType,
+    PriceSnapshot,
+    UnknownInstanceTypeError,
+    all_instance_types,
+    eks_max_pods,
+    get_instance_type,
+    price_snapshot,
+    service_price,
+    service_price_snapshot,
+    service_price_source,
+    supported_instance_types,
+    types_meeting,
+)
+
+CATALOG_DIR = Path(__file__).resolve().parents[2] / "components" / "catalog"
+ALL_TYPES = supported_instance_types()
+
+REQUIRED_GPU_TYPES = (
+    "p5.48xlarge",
+    "p5en.48xlarge",
+    "p4d.24xlarge",
+    "g4dn.xlarge",
+    "g4dn.2xlarge",
+    "g4dn.4xlarge",
+    "g4dn.8xlarge",
+    "g4dn.12xlarge",
+    "g4dn.16xlarge",
+    "g5.xlarge",
+    "g5.2xlarge",
+    "g5.4xlarge",
+    "g5.12xlarge",
+    "g6.xlarge",
+    "g6.2xlarge",
+    "g6.4xlarge",
+    "g6.12xlarge",
+)
+REQUIRED_CPU_TYPES = (
+    "m7i.large",
+    "m7i.xlarge",
+    "m7i.2xlarge",
+    "m6i.large",
+    "m6i.xlarge",
+    "m6i.2xlarge",
+    "m5.large",
+    "m5.xlarge",
+    "m5.2xlarge",
+    "c7i.xlarge",
+    "c7i.2xlarge",
+)
+
+# On-demand USD/hour given in /work/shared/FACTS.md (karpenter-provider-aws
+# zz_generated.pricing_aws.go, generated 2026-01-19).
+FACTS_PRICES = {
+    "p5.48xlarge": 55.04,
+    "p4d.24xlarge": 21.957642,
+    "g4dn.xlarge": 0.526,
+    "g4dn.12xlarge": 3.912,
+    "g5.xlarge": 1.006,
+    "g6.xlarge": 0.8048,
+    "m7i.xlarge": 0.2016,
+}
+
+# maxPods without prefix delegation, as published in awslabs/amazon-eks-ami
+# nodeadm/internal/kubelet/eni-max-pods.txt (computed on network card 0 only).
+ENI_MAX_PODS = {
+    "c7i.2xlarge": 58,
+    "c7i.xlarge": 58,
+    "g4dn.12xlarge": 234,
+    "g4dn.16xlarge": 58,
+    "g4dn.2xlarge": 29,
+    "g4dn.4xlarge": 29,
+    "g4dn.8xlarge": 58,
+    "g4dn.xlarge": 29,
+    "g5.12xlarge": 737,
+    "g5.2xlarge": 58,
+    "g5.4xlarge": 234,
+    "g5.xlarge": 58,
+    "g6.12xlarge": 234,
+    "g6.2xlarge": 58,
+    "g6.4xlarge": 234,
+    "g6.xlarge": 58,
+    "m5.2xlarge": 58,
+    "m5.large": 29,
+    "m5.xlarge": 58,
+    "m6i.2xlarge": 58,
+    "m6i.large": 29,
+    "m6i.xlarge": 58,
+    "m7i.2xlarge": 58,
+    "m7i.large": 29,
+    "m7i.xlarge": 58,
+    "p4d.24xlarge": 737,
+    "p5.48xlarge": 100,
+    "p5en.48xlarge": 198,
+}
+
+# maxPods with prefix delegation: max-pods-calculator.sh --cni-prefix-delegation-enabled
+# caps the prefix count at 110 (<= 30 vCPUs) or 250 (> 30 vCPUs).
+PREFIX_DELEGATION_MAX_PODS = {
+    "m5.large": 110,
+    "m7i.xlarge": 110,
+    "g4dn.xlarge": 110,
+    "g4dn.4xlarge": 110,
+    "g4dn.8xlarge": 250,
+    "g4dn.12xlarge": 250,
+    "g5.12xlarge": 250,
+    "p4d.24xlarge": 250,
+    "p5.48xlarge": 250,
+    "p5en.48xlarge": 250,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Cross-check against moto's copy of DescribeInstanceTypes
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def aws_instance_types() -> Iterator[dict[str, dict[str, Any]]]:
+    """DescribeInstanceTypes for every catalog type, from moto (AWS's data, offline)."""
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        described: dict[str, dict[str, Any]] = {}
+        for name in ALL_TYPES:
+            # one call per type so a type moto lacks cannot hide behind another
+            result = ec2.describe_instance_types(InstanceTypes=[name])["InstanceTypes"]
+            if result:
+                described[name] = result[0]
+        yield described
+
+
+def _expected_from_aws(info: dict[str, Any]) -> dict[str, Any]:
+    network = info["NetworkInfo"]
+    gpus = info.get("GpuInfo", {}).get("Gpus", [])
+    disks = info.get("InstanceStorageInfo", {}).get("Disks", [])
+    cards = network["NetworkCards"]
+    return {
+        "architecture": "arm64"
+        if "arm64" in info["ProcessorInfo"]["SupportedArchitectures"]
+        else "x86_64",
+        "vcpus": info["VCpuInfo"]["DefaultVCpus"],
+        "memory_mib": info["MemoryInfo"]["SizeInMiB"],
+        "gpu_model": gpus[0]["Name"] if gpus else None,
+        "gpu_count": sum(g["Count"] for g in gpus),
+        "gpu_memory_mib": gpus[0]["MemoryInfo"]["SizeInMiB"] if gpus else 0,
+        "total_gpu_memory_mib": info.get("GpuInfo", {}).get("TotalGpuMemoryInMiB", 0),
+        "network_performance": network["NetworkPerformance"],
+        "network_bandwidth_gbps": sum(c["PeakBandwidthInGbps"] for c in cards),
+        "network_cards": network["MaximumNetworkCards"],
+        "max_network_interfaces": network["MaximumNetworkInterfaces"],
+        "max_interfaces_per_card": cards[0]["MaximumNetworkInterfaces"],
+        "ipv4_addresses_per_interface": network["Ipv4AddressesPerInterface"],
+        "efa_supported": bool(network.get("EfaSupported", False)),
+        "max_efa_interfaces": (network.get("EfaInfo") or {}).get("MaximumEfaInterfaces", 0),
+        "instance_store_disks": sum(d["Count"] for d in disks),
+        "instance_store_disk_gb": disks[0]["SizeInGB"] if disks else 0,
+        "instance_store_total_gb": info.get("InstanceStorageInfo", {}).get("TotalSizeInGB", 0),
+        "placement_group_strategies": tuple(
+            info.get("PlacementGroupInfo", {}).get("SupportedStrategies", [])
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", ALL_TYPES)
+def test_catalog_entry_matches_describe_instance_types(
+    name: str, aws_instance_types: dict[str, dict[str, Any]]
+) -> None:
+    assert name in aws_instance_types, f"{name}: not known to EC2 DescribeInstanceTypes (moto)"
+    info = aws_instance_types[name]
+    expected = _expected_from_aws(info)
+    it = get_instance_type(name)
+    actual = {field: getattr(it, field) for field in expected}
+    mismatches = {
+        field: (actual[field], expected[field])
+        for field in expected
+        if actual[field] != expected[field]
+    }
+    assert not mismatches, f"{name}: catalog != DescribeInstanceTypes (catalog, aws): {mismatches}"
+    assert it.family == name.split(".")[0]
+    # eks_max_pods counts ENIs on card 0; that is only right when card 0 is the default card
+    assert info["NetworkInfo"].get("DefaultNetworkCardIndex", 0) == 0, name
+    assert info["NetworkInfo"]["NetworkCards"][0]["NetworkCardIndex"] == 0, name
+
+
+def test_required_types_are_supported() -> None:
+    assert set(REQUIRED_GPU_TYPES) <= set(supported_instance_types(gpu_only=True))
+    assert set(REQUIRED_CPU_TYPES) <= set(supported_instance_types())
+    assert not set(REQUIRED_CPU_TYPES) & set(supported_instance_types(gpu_only=True))
+
+
+def test_supported_instance_types_sorted() -> None:
+    assert list(ALL_TYPES) == sorted(ALL_TYPES)
+    gpu = supported_instance_types(gpu_only=True)
+    assert list(gpu) == sorted(gpu)
+    assert all(get_instance_type(n).is_gpu for n in gpu)
+    assert tuple(it.name for it in all_instance_types()) == ALL_TYPES
+
+
+# --------------------------------------------------------------------------------------------
+# Known facts
+# --------------------------------------------------------------------------------------------
+
+
+def test_p5_48xlarge_facts() -> None:
+    p5 = get_instance_type("p5.48xlarge")
+    assert p5.family == "p5"
+    assert p5.architecture == "x86_64"
+    assert (p5.gpu_model, p5.gpu_count) == ("H100", 8)
+    assert p5.gpu_memory_mib == 80 * 1024
+    assert p5.total_gpu_memory_mib == 8 * 80 * 1024
+    assert p5.network_cards == 32
+    assert p5.max_interfaces_per_card == 2
+    assert p5.efa_supported
+    assert p5.max_efa_interfaces == 32
+    assert p5.network_bandwidth_gbps == 3200
+    assert p5.network_performance == "3200 Gigabit"
+    assert p5.instance_store_disks == 8
+    assert p5.mig_supported
+    assert p5.quota_class == "P"
+    assert p5.is_gpu
+    assert "cluster" in p5.placement_group_strategies
+
+
+def test_g4dn_efa_support() -> None:
+    small = get_instance_type("g4dn.xlarge")
+    assert not small.efa_supported
+    assert small.max_efa_interfaces == 0
+    assert (small.gpu_model, small.gpu_count) == ("T4", 1)
+    assert small.network_bandwidth_gbps == 25
+    assert small.instance_store_total_gb == 125
+    assert not small.mig_supported
+    assert small.quota_class == "G"
+
+    big = get_instance_type("g4dn.12xlarge")
+    assert big.efa_supported
+    assert big.max_efa_interfaces == 1
+    assert big.gpu_count == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "mig"),
+    [
+        ("p5.48xlarge", True),
+        ("p5en.48xlarge", True),
+        ("p4d.24xlarge", True),
+        ("g4dn.xlarge", False),
+        ("g5.xlarge", False),
+        ("g6.xlarge", False),
+        ("m7i.xlarge", False),
+    ],
+)
+def test_mig_supported(name: str, mig: bool) -> None:
+    assert get_instance_type(name).mig_supported is mig
+
+
+@pytest.mark.parametrize("name", ALL_TYPES)
+def test_quota_class_and_cpu_defaults(name: str) -> None:
+    it = get_instance_type(name)
+    expected = {"p": "P", "g": "G"}.get(name[0], "standard")
+    assert it.quota_class == expected
+    if not it.is_gpu:
+        assert it.gpu_model is None
+        assert it.gpu_count == 0
+        assert it.gpu_memory_mib == 0
+        assert it.total_gpu_memory_mib == 0
+
+
+def test_instance_type_is_frozen() -> None:
+    it = get_instance_type("m5.large")
+    with pytest.raises(AttributeError):
+        it.vcpus = 4  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------------------------
+# Lookup errors
+# --------------------------------------------------------------------------------------------
+
+
+def test_unknown_name_suggests_close_match_and_lists_supported() -> None:
+    with pytest.raises(UnknownInstanceTypeError) as excinfo:
+        get_instance_type("p5.48xlarg")
+    message = str(excinfo.value)
+    assert "'p5.48xlarg'" in message
+    assert "did you mean 'p5.48xlarge'" in message
+    for name in ALL_TYPES:
+        assert name in message
+    assert isinstance(excinfo.value, ValueError)
+
+
+def test_unknown_name_without_close_match() -> None:
+    with pytest.raises(UnknownInstanceTypeError) as excinfo:
+        get_instance_type("z9.nonsense")
+    message = str(excinfo.value)
+    assert "z9.nonsense" in message
+    assert "did you mean" not in message
+    assert "g4dn.xlarge" in message
+
+
+def test_lookup_is_exact() -> None:
+    with pytest.raises(UnknownInstanceTypeError, match=re.escape("did you mean 'g4dn.xlarge'")):
+        get_instance_type("G4DN.XLARGE")
+
+
+# --------------------------------------------------------------------------------------------
+# types_meeting
+# --------------------------------------------------------------------------------------------
+
+
+def test_types_meeting_single_t4_cheapest_first() -> None:
+    result = types_meeting(gpu_model="T4", min_gpus=1, max_gpus=1)
+    names = [it.name for it in result]
+    assert names == [
+        "g4dn.xlarge",
+        "g4dn.2xlarge",
+        "g4dn.4xlarge",
+        "g4dn.8xlarge",
+        "g4dn.16xlarge",
+    ]
+    prices = [it.on_demand_usd_per_hour for it in result]
+    assert prices == sorted(prices)
+
+
+def test_types_meeting_at_least_one_t4_includes_multi_gpu() -> None:
+    names = [it.name for it in types_meeting(gpu_model="t4")]
+    assert names[0] == "g4dn.xlarge"
+    assert "g4dn.12xlarge" in names
+    assert all(n.startswith("g4dn.") for n in names)
+
+
+def test_types_meeting_nothing_qualifies() -> None:
+    assert types_meeting(gpu_model="T4", min_gpus=8) == ()
+    assert types_meeting(gpu_model="H100", min_gpu_memory_gib=200) == ()
+    assert types_meeting(gpu_model="B300") == ()
+
+
+def test_types_meeting_eight_gpus_with_big_memory() -> None:
+    names = [it.name for it in types_meeting(min_gpus=8, min_gpu_memory_gib=80)]
+    assert names == ["p5.48xlarge", "p5en.48xlarge"]
+
+
+def test_types_meeting_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError):
+        types_meeting(min_gpus=0)
+    with pytest.raises(ValueError):
+        types_meeting(min_gpus=4, max_gpus=2)
+    with pytest.raises(ValueError):
+        types_meeting(min_gpu_memory_gib=-1)
+
+
+@given(
+    model=st.sampled_from([None, "T4", "A10G", "L4", "A100", "H100", "H200"]),
+    min_gpus=st.integers(min_value=1, max_value=9),
+    extra=st.one_of(st.none(), st.integers(min_value=0, max_value=8)),
+    memory=st.floats(min_value=0, max_value=160, allow_nan=False),
+)
+def test_types_meeting_properties(
+    model: str | None, min_gpus: int, extra: int | None, memory: float
+) -> None:
+    max_gpus = None if extra is None else min_gpus + extra
+    result = types_meeting(model, min_gpus, max_gpus, memory)
+    keys = [(it.on_demand_usd_per_hour, it.name) for it in result]
+    assert keys == sorted(keys)
+    for it in result:
+        assert it.is_gpu
+        assert model is None or it.gpu_model == model
+        assert it.gpu_count >= min_gpus
+        assert max_gpus is None or it.gpu_count <= max_gpus
+        assert it.gpu_memory_mib / 1024 >= memory
+    # and nothing that qualifies is left out
+    qualifying = {
+        it.name
+        for it in all_instance_types()
+        if it.is_gpu
+        and (model is None or it.gpu_model == model)
+        and min_gpus <= it.gpu_count <= (max_gpus if max_gpus is not None else 10**6)
+        and it.gpu_memory_mib / 1024 >= memory
+    }
+    assert {it.name for it in result} == qualifying
+
+
+# --------------------------------------------------------------------------------------------
+# eks_max_pods
+# --------------------------------------------------------------------------------------------
+
+
+def test_eni_max_pods_table_covers_catalog() -> None:
+    assert set(ENI_MAX_PODS) == set(ALL_TYPES)
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(ENI_MAX_PODS.items()))
+def test_eks_max_pods_without_prefix_delegation(name: str, expected: int) -> None:
+    assert eks_max_pods(get_instance_type(name), prefix_delegation=False) == expected
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(PREFIX_DELEGATION_MAX_PODS.items()))
+def test_eks_max_pods_with_prefix_delegation(name: str, expected: int) -> None:
+    assert eks_max_pods(get_instance_type(name)) == expected
+    assert eks_max_pods(get_instance_type(name), prefix_delegation=True) == expected
+
+
+@pytest.mark.parametrize("name", ALL_TYPES)
+def test_eks_max_pods_prefix_delegation_ceiling(name: str) -> None:
+    it = get_instance_type(name)
+    ceiling = 250 if it.vcpus > 30 else 110
+    uncapped = it.max_interfaces_per_card * (it.ipv4_addresses_per_interface - 1) * 16 + 2
+    assert eks_max_pods(it) == min(uncapped, ceiling)
+    assert eks_max_pods(it) >= min(eks_max_pods(it, prefix_delegation=False), ceiling)
+
+
+# --------------------------------------------------------------------------------------------
+# Prices
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ALL_TYPES)
+def test_every_type_has_a_positive_price(name: str) -> None:
+    price = get_instance_type(name).on_demand_usd_per_hour
+    assert isinstance(price, float)
+    assert price > 0
+
+
+@pytest.mark.parametrize(("name", "price"), sorted(FACTS_PRICES.items()))
+def test_prices_match_facts_snapshot(name: str, price: float) -> None:
+    assert get_instance_type(name).on_demand_usd_per_hour == pytest.approx(price, abs=1e-9)
+
+
+def test_gpu_prices_grow_with_size_within_family() -> None:
+    for family in ("g4dn", "g5", "g6"):
+        members = [it for it in all_instance_types() if it.family == family]
+        by_vcpu = sorted(members, key=lambda it: it.vcpus)
+        prices = [it.on_demand_usd_per_hour for it in by_vcpu]
+        assert prices == sorted(prices), family
+
+
+def test_price_snapshot() -> None:
+    snap = price_snapshot()
+    assert isinstance(snap, PriceSnapshot)
+    assert date.fromisoformat(snap.date) == date(2026, 1, 19)
+    assert snap.region == "us-east-1"
+    assert "karpenter-provider-aws" in snap.source
+    services = service_price_snapshot()
+    date.fromisoformat(services.date)
+    assert services.region == "us-east-1"
+    assert services.source
+
+
+def test_service_price_keys_match_prices_json() -> None:
+    data = json.loads((CATALOG_DIR / "prices.json").read_text(encoding="utf-8"))
+    assert set(data["services"]) == set(SERVICE_PRICE_KEYS)
+    assert set(data["instances"]) == set(ALL_TYPES)
+    for group in ("instances", "services"):
+        assert set(data["snapshot"][group]) >= {"date", "region", "source"}
+        date.fromisoformat(data["snapshot"][group]["date"])
+
+
+@pytest.mark.parametrize("key", SERVICE_PRICE_KEYS)
+def test_service_prices_positive_with_source(key: str) -> None:
+    assert service_price(key) > 0
+    assert service_price_source(key).strip()
+
+
+def test_known_service_prices() -> None:
+    assert service_price("eks_cluster_hour") == pytest.approx(0.10)
+    assert service_price("eks_cluster_extended_support_hour") == pytest.approx(0.60)
+    assert service_price("nat_gateway_hour") == pytest.approx(0.045)
+    assert service_price("nat_gateway_gb") == pytest.approx(0.045)
+    assert service_price("vpc_interface_endpoint_az_hour") == pytest.approx(0.01)
+    assert service_price("fsx_lustre_persistent2_125_gb_month") == pytest.approx(0.145)
+    assert service_price("s3_standard_gb_month") == pytest.approx(0.023)
+    assert service_price("s3_standard_ia_gb_month") == pytest.approx(0.0125)
+    assert service_price("s3_glacier_ir_gb_month") == pytest.approx(0.004)
+    assert service_price("s3_deep_archive_gb_month") == pytest.approx(0.00099)
+
+
+def test_unknown_service_price_key() -> None:
+    with pytest.raises(KeyError, match="fsx_lustre_persistent2_9999_gb_month"):
+        service_price("fsx_lustre_persistent2_9999_gb_month")
+
+
+# --------------------------------------------------------------------------------------------
+# Packaging
+# --------------------------------------------------------------------------------------------
+
+
+def test_catalog_loads_without_moto_or_boto3() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['moto'] = None\n"
+        "sys.modules['boto3'] = None\n"
+        "sys.modules['botocore'] = None\n"
+        "import components.catalog as c\n"
+        "assert c.get_instance_type('p5.48xlarge').gpu_count == 8\n"
+        "assert 'moto' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
+
+
+def test_instance_type_fields_are_typed() -> None:
+    it: InstanceType = get_instance_type("g5.xlarge")
+    assert isinstance(it.placement_group_strategies, tuple)
+    assert isinstance(it.network_bandwidth_gbps, float)
+    assert isinstance(it.efa_supported, bool)
