@@ -106,9 +106,14 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> s
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
-                {"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}
+                {
+                    "name": cluster_name,
+                    "cluster": {"server": endpoint, "certificate-authority-data": ca_data},
+                }
             ],
-            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+            "contexts": [
+                {"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}
+            ],
             "current-context": cluster_name,
             "users": [
                 {
@@ -118,8 +123,14 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> s
                             "apiVersion": "client.authentication.k8s.io/v1beta1",
                             "command": "aws",
                             "args": [
-                                "eks", "get-token", "--cluster-name", cluster_name,
-                                "--region", region, "--output", "json",
+                                "eks",
+                                "get-token",
+                                "--cluster-name",
+                                cluster_name,
+                                "--region",
+                                region,
+                                "--output",
+                                "json",
                             ],
                         }
                     },
@@ -141,8 +152,8 @@ class Cluster(pulumi.ComponentResource):
     provider: k8s.Provider
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        spec = resolve(args)  # first: invalid input registers nothing
         super().__init__("gpuplatform:index:Cluster", name, {}, opts)
-        spec = resolve(args)
         child = pulumi.ResourceOptions(parent=self)
         region = args["region"]
         cluster_name = args["cluster_name"]
@@ -152,10 +163,15 @@ class Cluster(pulumi.ComponentResource):
             description=f"EKS secrets envelope encryption for {cluster_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            opts=pulumi.ResourceOptions(parent=self, protect=args["protect"], retain_on_delete=args["protect"]),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args["protect"], retain_on_delete=args["protect"]
+            ),
         )
         aws.kms.Alias(
-            f"{name}-secrets", name=f"alias/{cluster_name}-eks-secrets", target_key_id=key.key_id, opts=child
+            f"{name}-secrets",
+            name=f"alias/{cluster_name}-eks-secrets",
+            target_key_id=key.key_id,
+            opts=child,
         )
 
         log_group = aws.cloudwatch.LogGroup(
@@ -181,23 +197,30 @@ class Cluster(pulumi.ComponentResource):
             role=role.id,
             policy=key.arn.apply(
                 lambda arn: iam.document(
-                    [iam.allow(["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"], [arn])]
+                    [
+                        iam.allow(
+                            ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
+                            [arn],
+                        )
+                    ]
                 )
             ),
             opts=child,
         )
 
+        vpc_config: aws.eks.ClusterVpcConfigArgsDict = {
+            "subnet_ids": list(args["subnet_ids"]),
+            "endpoint_private_access": True,
+            "endpoint_public_access": spec.endpoint_public,
+        }
+        if spec.endpoint_public:
+            vpc_config["public_access_cidrs"] = spec.public_access_cidrs
         cluster = aws.eks.Cluster(
             f"{name}-eks",
             name=cluster_name,
             version=args["kubernetes_version"],
             role_arn=role.arn,
-            vpc_config={
-                "subnet_ids": list(args["subnet_ids"]),
-                "endpoint_private_access": True,
-                "endpoint_public_access": spec.endpoint_public,
-                **({"public_access_cidrs": spec.public_access_cidrs} if spec.endpoint_public else {}),
-            },
+            vpc_config=vpc_config,
             encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
             enabled_cluster_log_types=spec.log_types,
             access_config={
@@ -209,7 +232,7 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )
 
-        issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+        issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)  # type: ignore[index]
         oidc = aws.iam.OpenIdConnectProvider(
             f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], opts=child
         )
@@ -228,7 +251,9 @@ class Cluster(pulumi.ComponentResource):
                 principal_arn=entry.principal_arn,
                 policy_arn=policy_arn,
                 access_scope=(
-                    {"type": "namespace", "namespaces": namespaces} if namespaces else {"type": "cluster"}
+                    {"type": "namespace", "namespaces": namespaces}
+                    if namespaces
+                    else {"type": "cluster"}
                 ),
                 opts=child,
             )
@@ -271,7 +296,9 @@ class Cluster(pulumi.ComponentResource):
             )
 
         # Before nodes: networking and credentials must be there when the first node joins.
-        pod_identity = addon("pod-identity-agent", "eks-pod-identity-agent", spec.addons.pod_identity_agent)
+        pod_identity = addon(
+            "pod-identity-agent", "eks-pod-identity-agent", spec.addons.pod_identity_agent
+        )
         vpc_cni = addon(
             "vpc-cni",
             "vpc-cni",
@@ -300,7 +327,9 @@ class Cluster(pulumi.ComponentResource):
             description=f"System node group of {cluster_name}",
             metadata_options=launch_template.metadata_options(),
             block_device_mappings=[launch_template.root_volume(pool.disk_size_gib)],
-            tag_specifications=launch_template.tag_specifications(args["tags"], f"{cluster_name}-system"),
+            tag_specifications=launch_template.tag_specifications(
+                args["tags"], f"{cluster_name}-system"
+            ),
             update_default_version=True,
             opts=child,
         )

@@ -1,9 +1,10 @@
 """Typed stack configuration: everything a stack file (`stacks/Pulumi.<env>.yaml`) may set.
 
-The stack config lives in the project's namespace (`gpu-platform:<key>`, keys in camelCase), plus the
-AWS provider's `aws:region`. `load_stack_config` turns the raw key/value map the Pulumi engine hands
-the program (every value a string; objects and lists as JSON) into a validated `StackConfig`, or
-raises `ConfigError` naming every offending key path and value, before any resource is registered.
+The stack config lives in the project's namespace (`gpu-platform:<key>`, keys in camelCase),
+plus the AWS provider's `aws:region`. `load_stack_config` turns the raw key/value map the Pulumi
+engine hands the program (every value a string; objects and lists as JSON) into a validated
+`StackConfig`, or raises `ConfigError` naming every offending key path and value, before any
+resource is registered.
 
 Defaults live here, on the fields, and nowhere else. Derived facts that depend on several fields
 (pool AZs, placement groups) are worked out by the components' `resolve()` functions.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import itertools
 import json
 import re
 from collections.abc import Mapping
@@ -111,7 +113,7 @@ class AccessPolicy(StrEnum):
 
 
 class InterfaceEndpoint(StrEnum):
-    """VPC interface endpoints the network may create (service suffix after `com.amazonaws.<region>.`)."""
+    """VPC interface endpoints the network may create (service after `com.amazonaws.<region>.`)."""
 
     ECR_API = "ecr.api"
     ECR_DKR = "ecr.dkr"
@@ -147,6 +149,7 @@ _K8S_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$")
 _AZ = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _RESERVATION = re.compile(r"^cr-[0-9a-f]{8,17}$")
+_PRIVATE_BLOCKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 
 
 # --------------------------------------------------------------------------- sections
@@ -235,14 +238,15 @@ class GpuPool(_Model):
     name: str
     """Pool name: lowercase letters, digits and dashes (it becomes a node label)."""
     purpose: PoolPurpose = PoolPurpose.BATCH
-    """training | inference | batch: decides labels and which workloads land here. Default: batch."""
+    """training | inference | batch: decides labels and which workloads land here.
+    Default: batch."""
     instance_types: list[InstanceTypeName] | None = Field(default=None, min_length=1)
     """Explicit instance types. Give this or `gpuNeed`, not both."""
-    gpu_need: GpuNeed | None = None
+    gpu_need: GpuNeed | None = Field(default=None, validate_default=True)
     """Derive a diversified list of instance types (spot pools). Give this or `instanceTypes`."""
     capacity_type: CapacityType = CapacityType.ON_DEMAND
     """ON_DEMAND | SPOT | CAPACITY_BLOCK. Default: ON_DEMAND."""
-    capacity_reservation_id: str | None = None
+    capacity_reservation_id: str | None = Field(default=None, validate_default=True)
     """Capacity Block or ODCR id (cr-...). Required for CAPACITY_BLOCK."""
     reservation_in_placement_group: bool = False
     """True when the reservation was created inside this pool's placement group. Default: false."""
@@ -254,7 +258,7 @@ class GpuPool(_Model):
     """Required: the largest node count this pool may reach."""
     efa: bool = False
     """Attach EFA devices on every network card (multi-node training). Default: false."""
-    availability_zones: list[str] | None = None
+    availability_zones: list[str] | None = Field(default=None, min_length=1)
     """Subset of the stack's AZs. Default: all of them; EFA pools default to the first one."""
     ami_type: GpuAmiType = GpuAmiType.AL2023_NVIDIA
     """Default: AL2023_x86_64_NVIDIA (driver and container toolkit on the AMI)."""
@@ -268,7 +272,8 @@ class GpuPool(_Model):
     def _name_shape(cls, value: str) -> str:
         if not _K8S_NAME.match(value):
             raise ValueError(
-                f"{value!r} must be 1-30 lowercase letters, digits or dashes, starting with a letter"
+                f"{value!r} must be 1-30 lowercase letters, digits or dashes, "
+                "starting with a letter"
             )
         return value
 
@@ -343,7 +348,9 @@ class GpuPool(_Model):
             from components.catalog import supported_instance_types
 
             with_efa = [
-                n for n in supported_instance_types(gpu_only=True) if get_instance_type(n).efa_supported
+                n
+                for n in supported_instance_types(gpu_only=True)
+                if get_instance_type(n).efa_supported
             ]
             raise ValueError(
                 f"{', '.join(lacking)} {'does' if len(lacking) == 1 else 'do'} not support EFA "
@@ -418,7 +425,7 @@ class BucketConfig(_Model):
     @field_validator("transitions")
     @classmethod
     def _ordered(cls, value: list[Transition]) -> list[Transition]:
-        for before, after in zip(value, value[1:], strict=False):
+        for before, after in itertools.pairwise(value):
             if after.days <= before.days:
                 raise ValueError(
                     f"transition to {after.storage_class} at day {after.days} must come after "
@@ -474,7 +481,8 @@ class StackConfig(_Model):
             InterfaceEndpoint.STS,
         ]
     )
-    """Interface endpoints (an S3 gateway endpoint is always created). Default: ecr.api, ecr.dkr, sts."""
+    """Interface endpoints (an S3 gateway endpoint is always created).
+    Default: ecr.api, ecr.dkr, sts."""
     flow_logs: FlowLogs = Field(default_factory=FlowLogs)
     cluster_name: str | None = Field(default=None, pattern=r"^[a-zA-Z][-a-zA-Z0-9]{0,99}$")
     """EKS cluster name. Default: `<project>-<stack>`."""
@@ -496,7 +504,7 @@ class StackConfig(_Model):
     gpu_pools: list[GpuPool] = Field(default_factory=list)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     addons: Addons = Field(default_factory=Addons)
-    monthly_budget_usd: float = Field(gt=0)
+    monthly_budget_usd: float = Field(gt=0, allow_inf_nan=False)
     """Monthly budget for the whole stack. Required."""
     tags: dict[str, str] = Field(default_factory=dict)
     """Tags on every taggable resource (environment and project are added)."""
@@ -532,16 +540,25 @@ class StackConfig(_Model):
             raise ValueError(f"{value!r} is not an IPv4 CIDR ({exc})") from None
         if not 16 <= net.prefixlen <= 24:
             raise ValueError(f"{value} must be between /16 and /24 (AWS VPC limits)")
-        if not net.is_private:
-            raise ValueError(f"{value} is not a private (RFC 1918) range")
+        if not any(net.subnet_of(ipaddress.IPv4Network(block)) for block in _PRIVATE_BLOCKS):
+            raise ValueError(
+                f"{value} is not a private range (RFC 1918: {', '.join(_PRIVATE_BLOCKS[:3])}; "
+                f"or RFC 6598: {_PRIVATE_BLOCKS[3]})"
+            )
         return value
 
     @field_validator("kubernetes_version")
     @classmethod
     def _k8s(cls, value: str) -> str:
         if value not in versions.EKS_ADDONS:
+            quoted = (
+                " (quote versions in YAML: a bare 1.30 reads as 1.3)"
+                if value.endswith(".3")
+                else ""
+            )
             raise ValueError(
-                f"{value!r} is not a supported version (supported: {', '.join(versions.EKS_ADDONS)})"
+                f"{value!r} is not a supported version "
+                f"(supported: {', '.join(versions.EKS_ADDONS)}){quoted}"
             )
         return value
 
@@ -576,7 +593,11 @@ class StackConfig(_Model):
 
     @property
     def protect(self) -> bool:
-        return self.environment is Environment.PROD if self.protect_stateful is None else self.protect_stateful
+        return (
+            self.environment is Environment.PROD
+            if self.protect_stateful is None
+            else self.protect_stateful
+        )
 
 
 # --------------------------------------------------------------------------- loading
@@ -643,14 +664,29 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _aliased(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """Errors on defaulted fields carry Python names; show the config's (camelCase) keys."""
+    model: type[BaseModel] | None = StackConfig
+    out: list[int | str] = []
+    for part in loc:
+        if isinstance(part, str) and model is not None and part in model.model_fields:
+            info = model.model_fields[part]
+            out.append(info.alias or part)
+            model = _model_in(info.annotation)
+        else:
+            out.append(part)
+            if isinstance(part, str) and model is not None and part not in _field_aliases(model):
+                model = None
+            elif isinstance(part, str) and model is not None:
+                model = _model_in(model.model_fields[_field_aliases(model)[part]].annotation)
+    return tuple(out)
+
+
 def _describe(error: Any, data: Mapping[str, Any]) -> tuple[str, str]:
-    loc = tuple(error["loc"])
+    loc = _aliased(tuple(error["loc"]))
     # Errors inside an Annotated item validator report the list index last; keep it.
     path = _format_loc(loc)
-    if path == "region":
-        path = REGION_KEY
-    else:
-        path = f"{PROJECT_NAMESPACE}:{path}"
+    path = REGION_KEY if path == "region" else f"{PROJECT_NAMESPACE}:{path}"
     kind = error["type"]
     if kind == "extra_forbidden":
         hint = difflib.get_close_matches(str(loc[-1]), _siblings(loc), n=1)
@@ -695,11 +731,9 @@ def load_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     except ValidationError as exc:
         problems.extend(_describe(error, data) for error in exc.errors())
         raise ConfigError(problems) from None
+    problems.extend(_cross_checks(config))
     if problems:
         raise ConfigError(problems)
-    cross = _cross_checks(config)
-    if cross:
-        raise ConfigError(cross)
     return config
 
 
@@ -713,7 +747,11 @@ def _cross_checks(config: StackConfig) -> list[tuple[str, str]]:
         unknown = [az for az in pool.availability_zones if az not in config.availability_zones]
         if unknown:
             problems.append(
-                (path, f"{unknown} not among the stack's availabilityZones {config.availability_zones}")
+                (
+                    path,
+                    f"{unknown} not among the stack's availabilityZones "
+                    f"{config.availability_zones}",
+                )
             )
         if pool.efa and len(pool.availability_zones) != 1:
             problems.append(

@@ -27,9 +27,7 @@ def document(statements: Sequence[dict[str, Any]]) -> str:
 def service_trust(service: str, *, tag_session: bool = False) -> str:
     """Trust policy letting an AWS service principal assume the role."""
     actions = ["sts:AssumeRole", "sts:TagSession"] if tag_session else "sts:AssumeRole"
-    return document(
-        [{"Effect": "Allow", "Principal": {"Service": service}, "Action": actions}]
-    )
+    return document([{"Effect": "Allow", "Principal": {"Service": service}, "Action": actions}])
 
 
 def pod_identity_trust() -> str:
@@ -37,7 +35,9 @@ def pod_identity_trust() -> str:
     return service_trust("pods.eks.amazonaws.com", tag_session=True)
 
 
-def allow(actions: Sequence[str], resources: Sequence[str], sid: str | None = None) -> dict[str, Any]:
+def allow(
+    actions: Sequence[str], resources: Sequence[str], sid: str | None = None
+) -> dict[str, Any]:
     statement: dict[str, Any] = {
         "Effect": "Allow",
         "Action": sorted(actions),

@@ -4,7 +4,8 @@ instances, volumes and network interfaces (managed node group tags stop at the n
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+
+import pulumi_aws as aws
 
 IMDS_HOP_LIMIT = 1
 """1 keeps pods off the node's instance metadata (they use Pod Identity); host-network add-ons
@@ -13,7 +14,7 @@ still reach it."""
 TAGGED_RESOURCE_TYPES = ("instance", "volume", "network-interface")
 
 
-def metadata_options() -> dict[str, Any]:
+def metadata_options() -> aws.ec2.LaunchTemplateMetadataOptionsArgsDict:
     return {
         "http_endpoint": "enabled",
         "http_tokens": "required",
@@ -22,8 +23,13 @@ def metadata_options() -> dict[str, Any]:
     }
 
 
-def root_volume(size_gib: int, device_name: str = "/dev/xvda") -> dict[str, Any]:
-    """Encrypted gp3 root volume (AL2023 root device is /dev/xvda; Bottlerocket's data volume is /dev/xvdb)."""
+def root_volume(
+    size_gib: int, device_name: str = "/dev/xvda"
+) -> aws.ec2.LaunchTemplateBlockDeviceMappingArgsDict:
+    """Encrypted gp3 root volume.
+
+    AL2023's root device is /dev/xvda; Bottlerocket's data volume is /dev/xvdb.
+    """
     return {
         "device_name": device_name,
         "ebs": {
@@ -37,6 +43,8 @@ def root_volume(size_gib: int, device_name: str = "/dev/xvda") -> dict[str, Any]
     }
 
 
-def tag_specifications(tags: Mapping[str, str], name: str) -> list[dict[str, Any]]:
+def tag_specifications(
+    tags: Mapping[str, str], name: str
+) -> list[aws.ec2.LaunchTemplateTagSpecificationArgsDict]:
     merged = {**tags, "Name": name}
     return [{"resource_type": kind, "tags": dict(merged)} for kind in TAGGED_RESOURCE_TYPES]

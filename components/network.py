@@ -15,8 +15,14 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from components.config import ConfigError, InterfaceEndpoint, NatGateways, PROJECT_NAMESPACE
-from components.sizing import PoolFootprint, SubnetPlan, SubnetPlanError, ip_demand_per_az, plan_subnets
+from components.config import PROJECT_NAMESPACE, ConfigError, InterfaceEndpoint, NatGateways
+from components.sizing import (
+    PoolFootprint,
+    SubnetPlan,
+    SubnetPlanError,
+    ip_demand_per_az,
+    plan_subnets,
+)
 
 
 class NetworkArgs(TypedDict):
@@ -65,7 +71,9 @@ def resolve(args: NetworkArgs) -> ResolvedNetwork:
     return ResolvedNetwork(
         subnets=subnets,
         nat_azs=nat_azs,
-        interface_services=[f"{domain}.{region}.{svc.value}" for svc in args["interface_endpoints"]],
+        interface_services=[
+            f"{domain}.{region}.{svc.value}" for svc in args["interface_endpoints"]
+        ],
         s3_service=f"{domain}.{region}.s3",
     )
 
@@ -79,8 +87,8 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids_by_az: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        spec = resolve(args)  # first: invalid input registers nothing
         super().__init__("gpuplatform:index:Network", name, {}, opts)
-        spec = resolve(args)
         self.spec = spec
         child = pulumi.ResourceOptions(parent=self)
         prefix = args["name_prefix"]
@@ -121,7 +129,10 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
-                f"{name}-public-{az}", subnet_id=public[az].id, route_table_id=public_rt.id, opts=child
+                f"{name}-public-{az}",
+                subnet_id=public[az].id,
+                route_table_id=public_rt.id,
+                opts=child,
             )
             private[az] = aws.ec2.Subnet(
                 f"{name}-private-{az}",
@@ -134,7 +145,9 @@ class Network(pulumi.ComponentResource):
 
         nats: dict[str, aws.ec2.NatGateway] = {}
         for az in spec.nat_azs:
-            eip = aws.ec2.Eip(f"{name}-nat-{az}", domain="vpc", tags={"Name": f"{prefix}-nat-{az}"}, opts=child)
+            eip = aws.ec2.Eip(
+                f"{name}-nat-{az}", domain="vpc", tags={"Name": f"{prefix}-nat-{az}"}, opts=child
+            )
             nats[az] = aws.ec2.NatGateway(
                 f"{name}-nat-{az}",
                 allocation_id=eip.allocation_id,
@@ -148,7 +161,10 @@ class Network(pulumi.ComponentResource):
             az = plan.az
             nat = nats.get(az, nats[spec.nat_azs[0]])
             rt = aws.ec2.RouteTable(
-                f"{name}-private-{az}", vpc_id=vpc.id, tags={"Name": f"{prefix}-private-{az}"}, opts=child
+                f"{name}-private-{az}",
+                vpc_id=vpc.id,
+                tags={"Name": f"{prefix}-private-{az}"},
+                opts=child,
             )
             aws.ec2.Route(
                 f"{name}-private-{az}-default",
@@ -236,7 +252,11 @@ class Network(pulumi.ComponentResource):
                 lambda arn: iam.document(
                     [
                         iam.allow(
-                            ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                            [
+                                "logs:CreateLogStream",
+                                "logs:PutLogEvents",
+                                "logs:DescribeLogStreams",
+                            ],
                             [arn, f"{arn}:*"],
                         )
                     ]

@@ -104,10 +104,7 @@ def plan_subnets(vpc_cidr: str, demand_per_az: Mapping[str, int]) -> list[Subnet
     azs = list(demand_per_az)
     private_prefix = min(private_prefix_for(d) for d in demand_per_az.values())
     if private_prefix < vpc.prefixlen:
-        raise SubnetPlanError(
-            f"{vpc_cidr} is smaller than one private subnet the fleet needs "
-            f"(/{private_prefix} for {max(demand_per_az.values())} addresses)"
-        )
+        raise SubnetPlanError(_too_small(vpc_cidr, len(azs), private_prefix))
     private_blocks = list(vpc.subnets(new_prefix=private_prefix))
     if len(private_blocks) < len(azs):
         raise SubnetPlanError(_too_small(vpc_cidr, len(azs), private_prefix))
@@ -133,5 +130,6 @@ def _too_small(vpc_cidr: str, azs: int, private_prefix: int) -> str:
     fitting = 32 - math.ceil(math.log2(needed))
     return (
         f"{vpc_cidr} cannot hold {azs} private /{private_prefix} subnets plus {azs} public "
-        f"/{PUBLIC_PREFIX} subnets ({needed} addresses); use /{fitting} or larger, or lower pool maxSize"
+        f"/{PUBLIC_PREFIX} subnets ({needed} addresses); use /{fitting} or larger, "
+        "or lower pool maxSize"
     )

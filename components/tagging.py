@@ -26,16 +26,16 @@ def merged_tags(existing: Any, required: Mapping[str, str]) -> Any:
         return dict(required)
     if isinstance(existing, Mapping):
         return {**required, **existing}
-    return pulumi.Output.from_input(existing).apply(
-        lambda own: {**required, **(own or {})}
-    )
+    return pulumi.Output.from_input(existing).apply(lambda own: {**required, **(own or {})})
 
 
 def auto_tag(required: Mapping[str, str]) -> pulumi.ResourceTransformation:
     """A stack transformation that adds `required` tags to every taggable AWS resource."""
     tags = dict(required)
 
-    def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+    def transform(
+        args: pulumi.ResourceTransformationArgs,
+    ) -> pulumi.ResourceTransformationResult | None:
         if not is_taggable(args.resource):
             return None
         props = dict(args.props)

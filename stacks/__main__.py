@@ -12,16 +12,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pulumi  # noqa: E402
-from pulumi.runtime.config import CONFIG, get_config_env  # noqa: E402
+import pulumi
+from pulumi.runtime.config import CONFIG, get_config_env
 
-from components import network as network_mod  # noqa: E402
-from components.cluster import Cluster, ClusterArgs  # noqa: E402
-from components.cluster import resolve as resolve_cluster  # noqa: E402
-from components.config import ConfigError, StackConfig, load_stack_config  # noqa: E402
-from components.network import Network, NetworkArgs  # noqa: E402
-from components.pools import footprints  # noqa: E402
-from components.tagging import auto_tag  # noqa: E402
+from components import network as network_mod
+from components.cluster import Cluster, ClusterArgs
+from components.cluster import resolve as resolve_cluster
+from components.config import ConfigError, StackConfig, load_stack_config
+from components.network import Network, NetworkArgs
+from components.pools import footprints
+from components.tagging import auto_tag
 
 
 def raw_config() -> dict[str, str]:

@@ -73,7 +73,9 @@ def plan(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.plan", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.plan", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--stack", default="dev", help="stack name (default: dev)")
     parser.add_argument(
         "--config-file", type=Path, help="stack config to use instead of stacks/Pulumi.<stack>.yaml"

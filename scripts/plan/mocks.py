@@ -67,7 +67,9 @@ class PlanMocks(pulumi.runtime.Mocks):
         self.region = region
         self.account_id = account_id
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
         token = args.typ
         state: dict[str, Any] = dict(args.inputs)
         seed = f"{token}::{args.name}"
@@ -82,7 +84,13 @@ class PlanMocks(pulumi.runtime.Mocks):
                 state["tagsAll"] = dict(state["tags"] or {})
         state.update(self._specific(token, state, seed, resource_id))
         if token.startswith("pulumi:providers:"):
-            resource_id = _digest(seed, 8) + "-" + _digest(seed + "#", 4) + "-4000-8000-" + _digest(seed + "!", 12)
+            resource_id = (
+                _digest(seed, 8)
+                + "-"
+                + _digest(seed + "#", 4)
+                + "-4000-8000-"
+                + _digest(seed + "!", 12)
+            )
         return resource_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
@@ -135,8 +143,13 @@ class PlanMocks(pulumi.runtime.Mocks):
             return {"latestVersion": 1, "defaultVersion": 1}
         if token == "aws:kms/key:Key":
             key_id = "-".join(
-                (_digest(seed, 8), _digest(seed + "1", 4), _digest(seed + "2", 4),
-                 _digest(seed + "3", 4), _digest(seed + "4", 12))
+                (
+                    _digest(seed, 8),
+                    _digest(seed + "1", 4),
+                    _digest(seed + "2", 4),
+                    _digest(seed + "3", 4),
+                    _digest(seed + "4", 12),
+                )
             )
             return {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{account}:key/{key_id}"}
         if token == "aws:iam/role:Role":

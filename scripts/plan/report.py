@@ -24,7 +24,7 @@ def _short_type(kind: str) -> str:
     """`aws:ec2/vpc:Vpc` -> `aws:ec2:Vpc`, `gpuplatform:index:Network` -> `Network`."""
     if kind.startswith("gpuplatform:index:"):
         return kind.rsplit(":", 1)[1]
-    package, module, name = (kind.split(":") + ["", ""])[:3]
+    package, module, name = [*kind.split(":"), "", ""][:3]
     return f"{package}:{module.split('/')[0]}:{name}"
 
 
@@ -59,7 +59,11 @@ def tree(document: dict[str, Any]) -> list[str]:
             children[state["parent"]].append(state)
         else:
             roots.append(state)
-    lines = [f"provider  {_name(s['urn'])} ({s['type']})" for s in all_states if is_provider(s) and not s.get("parent")]
+    lines = [
+        f"provider  {_name(s['urn'])} ({s['type']})"
+        for s in all_states
+        if is_provider(s) and not s.get("parent")
+    ]
 
     def walk(state: dict[str, Any], prefix: str, last: bool, top: bool) -> None:
         flags = " [protected]" if state.get("protect") else ""
@@ -71,7 +75,9 @@ def tree(document: dict[str, Any]) -> list[str]:
             lines.append(f"{prefix}{'└─ ' if last else '├─ '}{label}")
             child_prefix = prefix + ("   " if last else "│  ")
         kids = children.get(state["urn"], [])
-        kids = sorted(kids, key=lambda s: (not s["type"].startswith("gpuplatform:"), s["type"], s["urn"]))
+        kids = sorted(
+            kids, key=lambda s: (not s["type"].startswith("gpuplatform:"), s["type"], s["urn"])
+        )
         for index, kid in enumerate(kids):
             walk(kid, child_prefix, index == len(kids) - 1, False)
 
@@ -96,7 +102,9 @@ def terminal_report(document: dict[str, Any], results: dict[str, tuple[str, Stag
         lines.append("")
     blocking = [b for _, r in results.values() for b in r.blocking]
     lines.append(
-        "RESULT: blocked by " + f"{len(blocking)} mandatory finding(s)" if blocking else "RESULT: ok"
+        "RESULT: blocked by " + f"{len(blocking)} mandatory finding(s)"
+        if blocking
+        else "RESULT: ok"
     )
     return "\n".join(lines) + "\n"
 

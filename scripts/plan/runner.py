@@ -13,7 +13,7 @@ import json
 import runpy
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,14 @@ def stack_config_path(stack: str, root: Path = ROOT) -> Path:
 def read_stack_config(path: Path) -> dict[str, str]:
     """A stack file's `config:` as the engine passes it: strings, objects and lists as JSON."""
     if not path.is_file():
-        raise PlanError(f"no stack config file {path}")
+        shipped = sorted(
+            p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+            for p in path.parent.glob("Pulumi.*.yaml")
+        )
+        raise PlanError(
+            f"no stack config file {path}"
+            + (f" (stacks here: {', '.join(shipped)})" if shipped else "")
+        )
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -72,6 +79,8 @@ def _json_safe(value: Any) -> Any:
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_json_safe(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf carries every number as a double; JSON shows 14, not 14.0
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, pulumi.Resource):
@@ -93,6 +102,8 @@ class Registration:
     protect: bool
     retain_on_delete: bool
     version: str
+    id: str = ""
+    """The id the mocks gave the resource (empty for components)."""
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -104,10 +115,12 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
         self.registrations: list[Registration] = []
         self._lock = threading.Lock()
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         urn = self.make_urn(request.parent, request.type, request.name)
-        inputs = rpc.deserialize_properties(request.object) if request.type != STACK_ROOT_TYPE else {}
+        inputs = (
+            rpc.deserialize_properties(request.object) if request.type != STACK_ROOT_TYPE else {}
+        )
         registered = self.resources.get(urn)
         registration = Registration(
             urn=urn,
@@ -124,6 +137,7 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
             protect=bool(request.protect),
             retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
             version=request.version,
+            id=registered.id or "" if registered else "",
             outputs=_json_safe(registered.state) if registered else {},
         )
         with self._lock:
@@ -140,35 +154,57 @@ class ProgramRun:
     outputs: dict[str, Any]
 
 
-def run_program(stack: str, raw_config: Mapping[str, str], *, project: str | None = None) -> ProgramRun:
+def run_function(
+    function: Callable[[], Any],
+    *,
+    stack: str,
+    project: str,
+    config: Mapping[str, str],
+    mocks: pulumi.runtime.Mocks | None = None,
+) -> tuple[list[Registration], dict[str, Any]]:
+    """Run `function` as a Pulumi program under recording mocks (`preview=False`, so every `apply`
+    runs). Returns the registrations and the stack outputs. Resets the SDK's global state first,
+    so it can run many times in one process (tests, benchmarks)."""
+    region = config.get("aws:region", "us-east-1")
+    monitor = RecordingMonitor(mocks or PlanMocks(region=region))
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+    settings.set_root_resource(None)  # type: ignore[arg-type]
+    pulumi.runtime.set_all_config(dict(config))
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor
+    )
+    root = settings.get_root_resource()
+    _sync_await(run_pulumi_func(function))
+    outputs: dict[str, Any] = {}
+    if root is not None:
+        for key, value in getattr(root, "outputs", {}).items():
+            outputs[key] = _resolved(value)
+    return list(monitor.registrations), outputs
+
+
+def run_program(
+    stack: str, raw_config: Mapping[str, str], *, project: str | None = None
+) -> ProgramRun:
     """Run `stacks/__main__.py` under mocks with `raw_config`; return what it registered.
 
     Raises PlanError with the program's own message when it fails (an invalid config among them).
     """
     project = project or project_name()
-    region = raw_config.get("aws:region", "us-east-1")
-    monitor = RecordingMonitor(PlanMocks(region=region))
-    settings.SETTINGS.rpc_manager.clear()
-    settings.SETTINGS.outputs.clear()
-    settings.set_root_resource(None)  # type: ignore[arg-type]
-    pulumi.runtime.set_all_config(dict(raw_config))
-    pulumi.runtime.set_mocks(
-        monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor
-    )
-    root = settings.get_root_resource()
     try:
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
+        registrations, outputs = run_function(
+            lambda: runpy.run_path(str(PROGRAM), run_name="__main__"),
+            stack=stack,
+            project=project,
+            config=raw_config,
+        )
     except pulumi.RunError as exc:
         raise PlanError(str(exc)) from None
-    outputs: dict[str, Any] = {}
-    if root is not None:
-        for key, value in getattr(root, "outputs", {}).items():
-            outputs[key] = _resolved(value)
     return ProgramRun(
         stack=stack,
         project=project,
         config=dict(raw_config),
-        registrations=list(monitor.registrations),
+        registrations=registrations,
         outputs=outputs,
     )
 
@@ -176,7 +212,7 @@ def run_program(stack: str, raw_config: Mapping[str, str], *, project: str | Non
 def _resolved(value: Any) -> Any:
     try:
         return _json_safe(_sync_await(pulumi.Output.from_input(value).future()))
-    except Exception:  # noqa: BLE001 - an output the mocks cannot settle is shown as unknown
+    except Exception:
         return None
 
 

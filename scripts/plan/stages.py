@@ -78,7 +78,9 @@ class IntegrityStage:
                 problems.append(f"{state['urn']} uses unknown provider {provider}")
         data = {"resources": len(all_states), "problems": problems}
         line = f"{len(all_states)} resources, " + (
-            "every one parented and its provider known" if not problems else f"{len(problems)} problems"
+            "every one parented and its provider known"
+            if not problems
+            else f"{len(problems)} problems"
         )
         return StageResult(
             data=data,

@@ -1,0 +1,394 @@
+"""Benchmark the offline plan against the bare cost of importing the Pulumi SDKs.
+
+Run it as `python -m scripts.bench [--stack S ...] [--repeat N] [--json FILE]` (`make bench`).
+
+What is measured, every figure in a fresh `python -c` subprocess of this interpreter so that no
+import is ever cached in memory:
+
+* **SDK imports**: `import pulumi`, `import pulumi_aws`, `import pulumi_kubernetes` alone, then
+  the three together in one process. The last one is the *import baseline*.
+* **Plans**: for each shipped stack (`stacks/Pulumi.<name>.yaml`, or the `--stack` ones) the full
+  offline plan as `python -m scripts.plan` does it: `plan(stack)` (the program under mocks, the
+  preview document, every stage) and the terminal report. The child reports the number of
+  resources (the document's `steps`, default providers and the stack root included).
+
+Each child is run `--repeat` times (default 3). The table shows the median and the fastest wall
+time, measured by this process around the whole child (interpreter start-up included, the same for
+every row), and the child's peak resident memory (`ru_maxrss` from `resource.getrusage` inside the
+child, the largest over the runs). Before timing anything, one untimed import of the three SDKs
+and one untimed plan of the first stack warm the disk cache and the `.pyc` files, so the first
+timed row is not penalised (`--no-warmup` skips them).
+
+How to read the overhead columns:
+
+* `x import` = plan median wall / import-baseline median wall. 1.0 would mean the plan costs
+  nothing beyond starting Python and importing the SDKs; 4.0 means it takes four times as long as
+  that start-up alone. Everything above 1.0 is the plan's own work.
+* `ms/res` = (plan median - baseline median) / resources, in milliseconds: the plan's own work
+  spread over its resources. It is an average, not a marginal cost: fixed work (the lazy SDK
+  submodule imports below, the stages' set-up) is part of it, so a small stack shows a higher
+  figure than a large one on the same code.
+
+The SDKs load most of themselves lazily: `import pulumi_aws` does not import `pulumi_aws.ec2` or
+`pulumi_aws.eks`. Those submodule imports happen while the program runs, so they count as the
+plan's own work, not as part of the baseline. A large `x import` therefore does not by itself mean
+slow plan code; compare `ms/res` between stacks and between revisions on the same machine.
+
+Exit status: 0 when every measurement succeeded, 1 when a child failed (its error is printed and
+its row shows `failed`), 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+STACKS_DIR = ROOT / "stacks"
+SDKS: tuple[str, ...] = ("pulumi", "pulumi_aws", "pulumi_kubernetes")
+MARKER = "BENCH_RESULT "
+
+# `ru_maxrss` is in KiB on Linux and in bytes on macOS; the child converts it to MiB itself.
+_CHILD_PRELUDE = """\
+import json, resource, sys, time
+_t0 = time.perf_counter()
+def _report(**extra):
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    mib = rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+    extra.update(seconds=time.perf_counter() - _t0, max_rss_mib=mib)
+    sys.stdout.flush()
+    print(MARKER + json.dumps(extra), flush=True)
+""".replace("MARKER", repr(MARKER))
+
+_IMPORT_CHILD = (
+    _CHILD_PRELUDE
+    + """\
+import importlib
+for _name in sys.argv[1:]:
+    importlib.import_module(_name)
+_report()
+"""
+)
+
+_PLAN_CHILD = (
+    _CHILD_PRELUDE
+    + """\
+from scripts.plan.__main__ import plan
+from scripts.plan.report import terminal_report
+from scripts.plan.runner import PlanError
+try:
+    _document, _results = plan(sys.argv[1])
+except PlanError as exc:
+    print(f"plan: error: {exc}", file=sys.stderr)
+    sys.exit(2)
+terminal_report(_document, _results)
+_report(
+    steps=len(_document["steps"]),
+    blocking=any(result.blocking for _, result in _results.values()),
+)
+"""
+)
+
+
+class ChildError(Exception):
+    """A benchmark child failed; the message carries its exit status and the end of its stderr."""
+
+
+@dataclass
+class Run:
+    wall_seconds: float
+    child_seconds: float
+    max_rss_mib: float
+    steps: int | None = None
+    blocking: bool | None = None
+
+
+@dataclass
+class Measurement:
+    label: str
+    runs: list[Run] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.runs)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(r.wall_seconds for r in self.runs)
+
+    @property
+    def fastest(self) -> float:
+        return min(r.wall_seconds for r in self.runs)
+
+    @property
+    def peak_mib(self) -> float:
+        return max(r.max_rss_mib for r in self.runs)
+
+    @property
+    def steps(self) -> int | None:
+        counts = {r.steps for r in self.runs if r.steps is not None}
+        return max(counts) if counts else None
+
+    @property
+    def steps_vary(self) -> bool:
+        return len({r.steps for r in self.runs}) > 1
+
+
+def _progress(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def shipped_stacks(stacks_dir: Path = STACKS_DIR) -> list[str]:
+    """Stack names from `stacks/Pulumi.<name>.yaml`, sorted."""
+    names = []
+    for path in stacks_dir.glob("Pulumi.*.yaml"):
+        names.append(path.name.removeprefix("Pulumi.").removesuffix(".yaml"))
+    return sorted(names)
+
+
+def run_child(code: str, args: list[str], timeout: float) -> Run:
+    """Run `python -c code *args` from the repository root; parse the child's result line."""
+    command = [sys.executable, "-c", code, *args]
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            command,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=dict(os.environ),
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ChildError(f"timed out after {timeout:.0f}s") from None
+    wall = time.perf_counter() - started
+    result: dict[str, Any] | None = None
+    for line in proc.stdout.splitlines():
+        if line.startswith(MARKER):
+            result = json.loads(line[len(MARKER) :])
+    if proc.returncode != 0 or result is None:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-8:]) or "(no stderr)"
+        raise ChildError(f"exit status {proc.returncode}:\n{tail}")
+    return Run(
+        wall_seconds=wall,
+        child_seconds=float(result["seconds"]),
+        max_rss_mib=float(result["max_rss_mib"]),
+        steps=result.get("steps"),
+        blocking=result.get("blocking"),
+    )
+
+
+def measure(label: str, code: str, args: list[str], repeat: int, timeout: float) -> Measurement:
+    measurement = Measurement(label=label)
+    for index in range(1, repeat + 1):
+        _progress(f"{label} {index}/{repeat} ...")
+        try:
+            run = run_child(code, args, timeout)
+        except ChildError as exc:
+            measurement.error = str(exc)
+            _progress(f"{label} {index}/{repeat} FAILED: {exc}")
+            return measurement
+        measurement.runs.append(run)
+        detail = f"{run.wall_seconds:.2f}s, {run.max_rss_mib:.0f} MiB"
+        if run.steps is not None:
+            detail += f", {run.steps} resources"
+        _progress(f"{label} {index}/{repeat} {detail}")
+    return measurement
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def _overheads(plan: Measurement, baseline: Measurement | None) -> tuple[float, float] | None:
+    """(plan / baseline, ms per resource above the baseline), when both are known."""
+    if baseline is None or not baseline.ok or not plan.ok or not plan.steps:
+        return None
+    ratio = plan.median / baseline.median
+    per_resource_ms = (plan.median - baseline.median) * 1000 / plan.steps
+    return ratio, per_resource_ms
+
+
+def render(
+    imports: list[Measurement], plans: list[Measurement], baseline: Measurement | None, repeat: int
+) -> str:
+    out = [
+        f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
+        f"{os.cpu_count()} CPUs; every figure from a fresh subprocess, median of {repeat} run(s)",
+        "",
+        "SDK imports",
+    ]
+    rows = []
+    for m in imports:
+        if m.ok:
+            rows.append([m.label, f"{m.median:.3f}", f"{m.fastest:.3f}", f"{m.peak_mib:.1f}"])
+        else:
+            rows.append([m.label, "failed", "", ""])
+    out.append(_table(["import", "median s", "fastest s", "peak MiB"], rows))
+    out += ["", "Offline plan (python -m scripts.plan)"]
+    rows = []
+    notes: list[str] = []
+    for m in plans:
+        if not m.ok:
+            rows.append([m.label, "failed", "", "", "", "", ""])
+            continue
+        over = _overheads(m, baseline)
+        ratio, per_res = (f"{over[0]:.2f}", f"{over[1]:.1f}") if over else ("n/a", "n/a")
+        steps = str(m.steps) if m.steps is not None else "?"
+        if m.steps_vary:
+            steps += "*"
+            notes.append(f"* {m.label}: resource count differed between runs")
+        if any(r.blocking for r in m.runs):
+            notes.append(f"{m.label}: a stage reported a mandatory violation (timed all the same)")
+        rows.append(
+            [
+                m.label,
+                steps,
+                f"{m.median:.3f}",
+                f"{m.fastest:.3f}",
+                f"{m.peak_mib:.1f}",
+                ratio,
+                per_res,
+            ]
+        )
+    out.append(
+        _table(
+            ["stack", "resources", "median s", "fastest s", "peak MiB", "x import", "ms/res"], rows
+        )
+    )
+    if baseline is not None and baseline.ok:
+        out.append(
+            f"\nimport baseline ({baseline.label}): {baseline.median:.3f}s, "
+            f"{baseline.peak_mib:.1f} MiB"
+        )
+    out.append(
+        "x import = plan wall / import-baseline wall; "
+        "ms/res = (plan - baseline) per resource, in ms"
+    )
+    out += notes
+    return "\n".join(out) + "\n"
+
+
+def to_json(
+    imports: list[Measurement], plans: list[Measurement], baseline: Measurement | None, repeat: int
+) -> dict[str, Any]:
+    def summary(m: Measurement) -> dict[str, Any]:
+        data: dict[str, Any] = {"label": m.label, "runs": [asdict(r) for r in m.runs]}
+        if m.error is not None:
+            data["error"] = m.error
+        if m.ok:
+            data.update(median_seconds=m.median, fastest_seconds=m.fastest, peak_rss_mib=m.peak_mib)
+        return data
+
+    stacks = []
+    for m in plans:
+        data = summary(m)
+        data["resources"] = m.steps
+        over = _overheads(m, baseline)
+        if over is not None:
+            data["ratio_to_import_baseline"] = over[0]
+            data["ms_per_resource_above_baseline"] = over[1]
+        stacks.append(data)
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "repeat": repeat,
+        "imports": [summary(m) for m in imports],
+        "import_baseline": summary(baseline) if baseline is not None else None,
+        "stacks": stacks,
+    }
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.bench",
+        description="Time the offline plan of each stack against the bare Pulumi SDK imports.",
+    )
+    parser.add_argument(
+        "--stack",
+        action="append",
+        dest="stacks",
+        metavar="NAME",
+        help="stack to plan (repeatable; default: every stacks/Pulumi.<name>.yaml)",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (default: 3)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds allowed per child (default: 600)"
+    )
+    parser.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up import")
+    args = parser.parse_args(argv)
+
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    available = shipped_stacks()
+    stacks: list[str] = args.stacks or available
+    unknown = [s for s in stacks if s not in available]
+    if unknown:
+        parser.error(
+            f"no stacks/Pulumi.<name>.yaml for {', '.join(unknown)} "
+            f"(available: {', '.join(available) or 'none'})"
+        )
+
+    if not args.no_warmup:
+        warmups = [("import", _IMPORT_CHILD, list(SDKS)), (stacks[0], _PLAN_CHILD, stacks[:1])]
+        for label, code, child_args in warmups:
+            _progress(f"warm-up {label} (untimed) ...")
+            try:
+                run_child(code, child_args, args.timeout)
+            except ChildError as exc:
+                _progress(f"warm-up {label} failed (measuring anyway): {exc}")
+
+    imports: list[Measurement] = []
+    for name in SDKS:
+        imports.append(measure(f"import {name}", _IMPORT_CHILD, [name], args.repeat, args.timeout))
+    baseline = measure(
+        "import " + " + ".join(SDKS), _IMPORT_CHILD, list(SDKS), args.repeat, args.timeout
+    )
+    imports.append(baseline)
+
+    plans = [measure(stack, _PLAN_CHILD, [stack], args.repeat, args.timeout) for stack in stacks]
+
+    sys.stdout.write(render(imports, plans, baseline, args.repeat))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        document = to_json(imports, plans, baseline, args.repeat)
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
+        _progress(f"wrote {args.json}")
+    failed = [m.label for m in [*imports, *plans] if not m.ok]
+    if failed:
+        _progress(f"failed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Cluster component under recording mocks: encryption, logs, endpoint exposure, access, add-ons."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components import versions
+from components.cluster import Cluster, ClusterArgs, kubeconfig
+from components.config import AccessEntry, AccessPolicy, EndpointAccess, LogType, SystemPool
+
+CLUSTER = "aws:eks/cluster:Cluster"
+
+
+def args(**overrides: object) -> ClusterArgs:
+    base = ClusterArgs(
+        cluster_name="gpu-test",
+        region="us-east-1",
+        kubernetes_version=versions.KUBERNETES_VERSION,
+        subnet_ids=["subnet-aaaa", "subnet-bbbb"],
+        endpoint_access=EndpointAccess.PUBLIC,
+        public_access_cidrs=["203.0.113.0/24"],
+        log_types=[LogType.API, LogType.AUDIT, LogType.AUTHENTICATOR],
+        log_retention_days=90,
+        access_entries=[],
+        system_pool=SystemPool(),
+        tags={"environment": "test", "owner": "me"},
+        protect=False,
+    )
+    base.update(overrides)  # type: ignore[typeddict-item]
+    return base
+
+
+def test_secrets_are_envelope_encrypted_with_a_rotating_key(run_pulumi):
+    recorded = run_pulumi(lambda: Cluster("c", args()))
+    key = recorded.one("aws:kms/key:Key")
+    cluster = recorded.one(CLUSTER)
+    assert key.inputs["enableKeyRotation"] is True
+    assert key.inputs["deletionWindowInDays"] == 30
+    encryption = cluster.inputs["encryptionConfig"]
+    assert encryption["resources"] == ["secrets"]
+    assert encryption["provider"]["keyArn"] == key.outputs["arn"]
+    # The control-plane role may use exactly that key, nothing wider.
+    policy = json.loads(recorded.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    assert policy["Statement"][0]["Resource"] == key.outputs["arn"]
+
+
+def test_control_plane_logs_and_their_retention(run_pulumi):
+    recorded = run_pulumi(lambda: Cluster("c", args(log_retention_days=14)))
+    cluster = recorded.one(CLUSTER)
+    assert cluster.inputs["enabledClusterLogTypes"] == ["api", "audit", "authenticator"]
+    group = recorded.one("aws:cloudwatch/logGroup:LogGroup")
+    assert group.inputs["name"] == "/aws/eks/gpu-test/cluster"
+    assert group.inputs["retentionInDays"] == 14
+    assert group.urn in cluster.dependencies  # exists before EKS would create its own
+
+
+@pytest.mark.parametrize(
+    ("access", "public", "cidrs"),
+    [
+        (EndpointAccess.PUBLIC, True, ["203.0.113.0/24"]),
+        (EndpointAccess.PRIVATE, False, None),
+    ],
+)
+def test_endpoint_access_per_environment(run_pulumi, access, public, cidrs):
+    recorded = run_pulumi(lambda: Cluster("c", args(endpoint_access=access)))
+    vpc_config = recorded.one(CLUSTER).inputs["vpcConfig"]
+    assert vpc_config["endpointPrivateAccess"] is True
+    assert vpc_config["endpointPublicAccess"] is public
+    assert vpc_config.get("publicAccessCidrs") == cidrs
+    assert vpc_config["subnetIds"] == ["subnet-aaaa", "subnet-bbbb"]
+
+
+def test_access_entries_grant_the_configured_policy_and_scope(run_pulumi):
+    entries = [
+        AccessEntry(
+            principal_arn="arn:aws:iam::111122223333:role/admins", policy=AccessPolicy.CLUSTER_ADMIN
+        ),
+        AccessEntry(
+            principal_arn="arn:aws:iam::111122223333:role/devs",
+            policy=AccessPolicy.EDIT,
+            namespaces=["team-a"],
+        ),
+    ]
+    recorded = run_pulumi(lambda: Cluster("c", args(access_entries=entries)))
+    cluster = recorded.one(CLUSTER)
+    assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
+    associations = sorted(
+        recorded.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation"),
+        key=lambda r: r.inputs["principalArn"],
+    )
+    assert [a.inputs["policyArn"].rsplit("/", 1)[1] for a in associations] == [
+        "AmazonEKSClusterAdminPolicy",
+        "AmazonEKSEditPolicy",
+    ]
+    assert associations[0].inputs["accessScope"] == {"type": "cluster"}
+    assert associations[1].inputs["accessScope"] == {"type": "namespace", "namespaces": ["team-a"]}
+
+
+def test_addons_are_pinned_and_vpc_cni_uses_prefix_delegation(run_pulumi):
+    recorded = run_pulumi(lambda: Cluster("c", args()))
+    addons = {a.inputs["addonName"]: a for a in recorded.of_type("aws:eks/addon:Addon")}
+    pinned = versions.EKS_ADDONS[versions.KUBERNETES_VERSION]
+    assert {name: a.inputs["addonVersion"] for name, a in addons.items()} == {
+        "vpc-cni": pinned.vpc_cni,
+        "coredns": pinned.coredns,
+        "kube-proxy": pinned.kube_proxy,
+        "eks-pod-identity-agent": pinned.pod_identity_agent,
+        "aws-ebs-csi-driver": pinned.ebs_csi_driver,
+    }
+    cni = json.loads(addons["vpc-cni"].inputs["configurationValues"])
+    assert cni["env"]["ENABLE_PREFIX_DELEGATION"] == "true"
+    # Networking before nodes; CoreDNS and the EBS driver after nodes (they run pods).
+    node_group = recorded.one("aws:eks/nodeGroup:NodeGroup")
+    assert addons["vpc-cni"].urn in node_group.dependencies
+    assert node_group.urn in addons["coredns"].dependencies
+    assert node_group.urn in addons["aws-ebs-csi-driver"].dependencies
+    # Add-on credentials come from Pod Identity roles, not the node role.
+    cni_role = addons["vpc-cni"].inputs["podIdentityAssociations"][0]
+    assert cni_role["serviceAccount"] == "aws-node"
+    trust = json.loads(
+        next(r for r in recorded.of_type("aws:iam/role:Role") if r.name == "c-vpc-cni").inputs[
+            "assumeRolePolicy"
+        ]
+    )
+    assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+
+
+def test_system_node_group_is_on_demand_imdsv2_and_tags_reach_instances(run_pulumi):
+    recorded = run_pulumi(
+        lambda: Cluster("c", args(system_pool=SystemPool(min_size=3, max_size=5)))
+    )
+    node_group = recorded.one("aws:eks/nodeGroup:NodeGroup")
+    assert node_group.inputs["amiType"] == "AL2023_x86_64_STANDARD"
+    assert node_group.inputs["capacityType"] == "ON_DEMAND"
+    assert node_group.inputs["scalingConfig"] == {"minSize": 3, "desiredSize": 3, "maxSize": 5}
+    template = recorded.one("aws:ec2/launchTemplate:LaunchTemplate")
+    assert node_group.inputs["launchTemplate"] == {"id": template.id, "version": "1"}
+    assert template.inputs["metadataOptions"]["httpTokens"] == "required"
+    assert template.inputs["blockDeviceMappings"][0]["ebs"]["encrypted"] == "true"
+    kinds = {spec["resourceType"]: spec["tags"] for spec in template.inputs["tagSpecifications"]}
+    assert set(kinds) == {"instance", "volume", "network-interface"}
+    assert all(tags["owner"] == "me" for tags in kinds.values())
+    # Node role: the two node policies only; the CNI policy lives on the vpc-cni Pod Identity role.
+    node_role = next(r for r in recorded.of_type("aws:iam/role:Role") if r.name == "c-node")
+    attached = [
+        a.inputs["policyArn"].rsplit("/", 1)[1]
+        for a in recorded.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.inputs["role"] == node_role.outputs["name"]
+    ]
+    assert sorted(attached) == ["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodePolicy"]
+
+
+@pytest.mark.parametrize("protect", [True, False])
+def test_secrets_key_protection_follows_the_flag(run_pulumi, protect):
+    recorded = run_pulumi(lambda: Cluster("c", args(protect=protect)))
+    key = recorded.one("aws:kms/key:Key")
+    assert key.protect is protect
+    assert key.retain_on_delete is protect
+
+
+def test_kubernetes_provider_targets_the_cluster(run_pulumi):
+    recorded = run_pulumi(lambda: Cluster("c", args()))
+    provider = recorded.one("pulumi:providers:kubernetes")
+    cluster = recorded.one(CLUSTER)
+    config = json.loads(provider.inputs["kubeconfig"])
+    assert config["clusters"][0]["cluster"]["server"] == cluster.outputs["endpoint"]
+    assert config["users"][0]["user"]["exec"]["args"][3] == "gpu-test"
+
+
+def test_kubeconfig_uses_aws_eks_get_token():
+    config = json.loads(kubeconfig("c1", "https://x", "Q0E=", "eu-west-1"))
+    exec_ = config["users"][0]["user"]["exec"]
+    assert exec_["command"] == "aws"
+    assert exec_["args"][:2] == ["eks", "get-token"]
+    assert exec_["args"][exec_["args"].index("--region") + 1] == "eu-west-1"
