@@ -135,6 +135,7 @@ class _Model(BaseModel):
         extra="forbid",
         frozen=True,
         use_enum_values=False,
+        use_attribute_docstrings=True,
     )
 
 
@@ -408,8 +409,12 @@ class StorageClass(StrEnum):
 
 
 class Transition(_Model):
+    """One lifecycle step: move current objects to a colder class after `days`."""
+
     days: int = Field(ge=0)
+    """Days after creation."""
     storage_class: StorageClass
+    """Target S3 storage class."""
 
 
 class BucketConfig(_Model):
@@ -435,10 +440,16 @@ class BucketConfig(_Model):
 
 
 class StorageConfig(_Model):
+    """Storage tiers: FSx for Lustre (hot), S3 buckets (warm) and their lifecycle (cold)."""
+
     fsx: FsxConfig = Field(default_factory=FsxConfig)
+    """Hot tier. Default: off."""
     datasets: BucketConfig = Field(default_factory=BucketConfig)
+    """Training data bucket (linked to FSx when the hot tier is on)."""
     checkpoints: BucketConfig = Field(default_factory=BucketConfig)
+    """Checkpoint bucket."""
     models: BucketConfig = Field(default_factory=BucketConfig)
+    """Model repository bucket (Triton reads it)."""
 
 
 class Addons(_Model):
@@ -484,6 +495,7 @@ class StackConfig(_Model):
     """Interface endpoints (an S3 gateway endpoint is always created).
     Default: ecr.api, ecr.dkr, sts."""
     flow_logs: FlowLogs = Field(default_factory=FlowLogs)
+    """VPC flow logs. Default: off."""
     cluster_name: str | None = Field(default=None, pattern=r"^[a-zA-Z][-a-zA-Z0-9]{0,99}$")
     """EKS cluster name. Default: `<project>-<stack>`."""
     kubernetes_version: str = versions.KUBERNETES_VERSION
@@ -501,9 +513,13 @@ class StackConfig(_Model):
     access_entries: list[AccessEntry] = Field(default_factory=list)
     """Extra principals granted cluster access (the deploying identity is admin)."""
     system_pool: SystemPool = Field(default_factory=SystemPool)
+    """The on-demand CPU node group for add-ons. Default: 2-4 x m7i.xlarge."""
     gpu_pools: list[GpuPool] = Field(default_factory=list)
+    """GPU node groups. Default: none."""
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    """Hot (FSx), warm (S3) and cold (lifecycle) tiers."""
     addons: Addons = Field(default_factory=Addons)
+    """Cluster software toggles."""
     monthly_budget_usd: float = Field(gt=0, allow_inf_nan=False)
     """Monthly budget for the whole stack. Required."""
     tags: dict[str, str] = Field(default_factory=dict)

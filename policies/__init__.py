@@ -1,0 +1,1 @@
+"""The CrossGuard policy pack: rules in importable modules; __main__.py builds the PolicyPack."""
