@@ -1,7 +1,8 @@
 """Generate the stack config reference (Markdown) from the typed config model.
 
 `python -m scripts.config_reference` prints it; `--write README.md` refreshes the README, which
-carries it between markers; a test keeps the two identical, so the documented keys are always the ones the model accepts.
+carries it between markers; a test keeps the two identical, so the documented keys are always
+the ones the model accepts.
 """
 
 from __future__ import annotations
