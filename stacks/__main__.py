@@ -16,9 +16,13 @@ import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from components import network as network_mod
+from components.autoscaler import ClusterAutoscaler, PoolRef
 from components.cluster import Cluster, ClusterArgs
 from components.cluster import resolve as resolve_cluster
-from components.config import ConfigError, StackConfig, load_stack_config
+from components.config import CapacityType, ConfigError, StackConfig, load_stack_config
+from components.efa_device_plugin import EfaDevicePlugin
+from components.gpu_node_group import GpuNodeGroup, GpuNodeGroupArgs, SpotPool, resolve_spot
+from components.gpu_node_group import resolve as resolve_gpu_pool
 from components.network import Network, NetworkArgs
 from components.pools import footprints
 from components.tagging import auto_tag
@@ -72,6 +76,24 @@ def main() -> None:
             protect=config.protect,
         )
         resolve_cluster(cluster_args)
+        pool_args = [
+            GpuNodeGroupArgs(
+                pool=pool,
+                config_path=f"gpuPools[{index}]",
+                stack_azs=config.availability_zones,
+                cluster_name="",
+                subnet_ids_by_az={},
+                node_role_arn="",
+                cluster_security_group_id="",
+                vpc_id="",
+                tags=tags,
+            )
+            for index, pool in enumerate(config.gpu_pools)
+        ]
+        pool_specs = [
+            (resolve_spot if a["pool"].capacity_type is CapacityType.SPOT else resolve_gpu_pool)(a)
+            for a in pool_args
+        ]
     except ConfigError as exc:
         raise pulumi.RunError(f"invalid stack config:\n{exc}") from None
 
@@ -80,6 +102,44 @@ def main() -> None:
 
     network = Network("network", network_args)
     cluster = Cluster("cluster", {**cluster_args, "subnet_ids": network.private_subnet_ids})
+
+    after_cluster = pulumi.ResourceOptions(depends_on=[cluster])
+    for args, spec in zip(pool_args, pool_specs, strict=True):
+        wired = GpuNodeGroupArgs(
+            **{
+                **args,
+                "cluster_name": cluster.cluster_name,
+                "subnet_ids_by_az": network.private_subnet_ids_by_az,
+                "node_role_arn": cluster.node_role_arn,
+                "cluster_security_group_id": cluster.cluster_security_group_id,
+                "vpc_id": network.vpc_id,
+            }
+        )
+        kind = SpotPool if spec.capacity_type is CapacityType.SPOT else GpuNodeGroup
+        kind(f"pool-{spec.name}", wired, after_cluster)
+
+    if config.addons.cluster_autoscaler:
+        ClusterAutoscaler(
+            "autoscaler",
+            {
+                "cluster_name": cluster_name,
+                "region": config.region,
+                "kubernetes_version": config.kubernetes_version,
+                "pools": [
+                    PoolRef(s.name, s.capacity_type, reserved=s.reservation_id is not None)
+                    for s in pool_specs
+                ],
+                "provider": cluster.provider,
+            },
+            after_cluster,
+        )
+    efa_types = sorted({t.name for s in pool_specs if s.efa for t in s.instance_types})
+    if config.addons.efa_device_plugin and efa_types:
+        EfaDevicePlugin(
+            "efa-device-plugin",
+            {"instance_types": efa_types, "provider": cluster.provider},
+            after_cluster,
+        )
 
     pulumi.export("environment", config.environment.value)
     pulumi.export("region", config.region)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config import ConfigError, StackConfig, load_stack_config
+from scripts.plan.pipeline import STAGES
 from scripts.plan.report import markdown_report, terminal_report
 from scripts.plan.runner import (
     PlanError,
@@ -27,7 +28,7 @@ from scripts.plan.runner import (
     run_program,
     stack_config_path,
 )
-from scripts.plan.stages import STAGES, PlanContext, StageResult
+from scripts.plan.stages import PlanContext, StageResult
 
 
 def _progress(message: str) -> None:

@@ -3,7 +3,7 @@
 A stage takes the document (from the offline run, or a real `pulumi preview --json` file) and
 returns a result: the data stored under its key in the JSON document, lines for the terminal and
 for Markdown, and the blocking findings that make the plan exit 1. New stages (policies, cost,
-capacity, Kubernetes schemas) register in `STAGES` without touching the runner.
+capacity, Kubernetes schemas) register in `scripts/plan/pipeline.py` without touching the runner.
 """
 
 from __future__ import annotations
@@ -88,7 +88,3 @@ class IntegrityStage:
             markdown=[line, *(f"- {p}" for p in problems)],
             blocking=problems,
         )
-
-
-STAGES: list[Stage] = [IntegrityStage()]
-"""Stages in the order they run."""
