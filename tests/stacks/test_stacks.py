@@ -73,3 +73,51 @@ def test_environment_shapes():
     assert states(dev, "aws:kms/key:Key")[0]["protect"] is False
     prod_logs = states(prod, "aws:eks/cluster:Cluster")[0]["inputs"]["enabledClusterLogTypes"]
     assert {"api", "audit", "authenticator"} <= set(prod_logs)
+
+
+def test_prod_gpu_compute_layout():
+    document, _ = plan("prod")
+    groups = {
+        s["inputs"]["labels"].get("gpu-platform/pool"): s
+        for s in states(document, "aws:eks/nodeGroup:NodeGroup")
+    }
+    templates = {s["urn"]: s for s in states(document, "aws:ec2/launchTemplate:LaunchTemplate")}
+    p5 = [g for g in groups.values() if g["inputs"].get("instanceTypes") == ["p5.48xlarge"]]
+    assert len(p5) == 1
+    (p5_group,) = p5
+    assert len(p5_group["inputs"]["subnetIds"]) == 1
+    assert p5_group["inputs"]["scalingConfig"]["maxSize"] >= 4
+    template = templates[p5_group["propertyDependencies"]["launchTemplate"][0]]
+    interfaces = template["inputs"]["networkInterfaces"]
+    cards = [i["networkCardIndex"] for i in interfaces]
+    assert sorted(set(cards)) == list(range(32))
+    assert max(cards.count(c) for c in set(cards)) <= 2
+    efa_cards = {i["networkCardIndex"] for i in interfaces if i["interfaceType"] == "efa-only"}
+    assert efa_cards == set(range(32))
+    (placement,) = states(document, "aws:ec2/placementGroup:PlacementGroup")
+    assert placement["inputs"]["strategy"] == "cluster"
+    assert any(
+        g["inputs"].get("instanceTypes") == ["g4dn.xlarge"] and len(g["inputs"]["subnetIds"]) == 3
+        for g in groups.values()
+    )
+    assert any(g["inputs"]["amiType"] == "AL2023_x86_64_NVIDIA" for g in groups.values())
+    spot = [g for g in groups.values() if g["inputs"]["capacityType"] == "SPOT"]
+    assert spot and all(len(g["inputs"]["instanceTypes"]) >= 2 for g in spot)
+
+
+def test_dev_gpu_pools_scale_to_zero_and_have_no_h100():
+    document, _ = plan("dev")
+    gpu_groups = [
+        s
+        for s in states(document, "aws:eks/nodeGroup:NodeGroup")
+        if s["inputs"]["amiType"].endswith("NVIDIA")
+    ]
+    assert gpu_groups
+    assert all(g["inputs"]["scalingConfig"]["minSize"] == 0 for g in gpu_groups)
+    types = [t for g in gpu_groups for t in g["inputs"].get("instanceTypes", [])]
+    types += [
+        s["inputs"]["instanceType"]
+        for s in states(document, "aws:ec2/launchTemplate:LaunchTemplate")
+        if "instanceType" in s["inputs"]
+    ]
+    assert types and not any(t.startswith("p5") for t in types)
