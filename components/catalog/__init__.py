@@ -374,3 +374,38 @@ def service_price(key: str) -> float:
 def service_price_source(key: str) -> str:
     """Where the price behind ``key`` was taken from."""
     return str(_service_entry(key)["source"])
+
+
+# EC2 vCPU service quotas (service code "ec2"): (market, quota class) -> (code, name).
+VCPU_QUOTAS: dict[tuple[str, str], tuple[str, str]] = {
+    ("on-demand", "P"): ("L-417A185B", "Running On-Demand P instances"),
+    ("on-demand", "G"): ("L-DB2E81BA", "Running On-Demand G and VT instances"),
+    ("on-demand", "standard"): ("L-1216C47A", "Running On-Demand Standard instances"),
+    ("spot", "P"): ("L-7212CCBC", "All P Spot Instance Requests"),
+    ("spot", "G"): ("L-3819A6DF", "All G and VT Spot Instance Requests"),
+    ("spot", "standard"): ("L-34B43A08", "All Standard Spot Instance Requests"),
+}
+
+
+def vcpu_quota(market: str, instance_type: InstanceType) -> tuple[str, str]:
+    """The (code, name) of the vCPU quota an instance of this type counts against.
+
+    `market` is "on-demand" or "spot" (Capacity Block instances are reserved, not counted)."""
+    return VCPU_QUOTAS[(market, instance_type.quota_class)]
+
+
+def vcpus_by_quota(
+    pools: list[tuple[str, list[InstanceType], int]],
+) -> dict[str, int]:
+    """vCPUs needed at maximum per quota code, for pools given as (capacity type, types, max size).
+
+    A pool counts at its largest type's vCPUs; `CAPACITY_BLOCK` pools are left out."""
+    needed: dict[str, int] = {}
+    for capacity_type, types, max_size in pools:
+        if capacity_type == "CAPACITY_BLOCK" or not types:
+            continue
+        market = "spot" if capacity_type == "SPOT" else "on-demand"
+        vcpus = max_size * max(t.vcpus for t in types)
+        for code in sorted({vcpu_quota(market, t)[0] for t in types}):
+            needed[code] = needed.get(code, 0) + vcpus
+    return needed

@@ -17,7 +17,13 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from components.catalog import InstanceType, UnknownInstanceTypeError, get_instance_type
+from components.catalog import (
+    VCPU_QUOTAS,
+    InstanceType,
+    UnknownInstanceTypeError,
+    get_instance_type,
+    vcpus_by_quota,
+)
 from components.sizing import node_ip_demand, usable_addresses
 from scripts.plan.stages import PlanContext, StageResult, states
 from scripts.plan.tables import markdown_table, text_table
@@ -26,15 +32,6 @@ NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 SUBNET = "aws:ec2/subnet:Subnet"
 POOL_LABEL = "gpu-platform/pool"
-
-QUOTAS = {
-    ("on-demand", "P"): ("L-417A185B", "Running On-Demand P instances"),
-    ("on-demand", "G"): ("L-DB2E81BA", "Running On-Demand G and VT instances"),
-    ("on-demand", "standard"): ("L-1216C47A", "Running On-Demand Standard instances"),
-    ("spot", "P"): ("L-7212CCBC", "All P Spot Instance Requests"),
-    ("spot", "G"): ("L-3819A6DF", "All G and VT Spot Instance Requests"),
-    ("spot", "standard"): ("L-34B43A08", "All Standard Spot Instance Requests"),
-}
 
 
 def _deps(state: dict[str, Any], prop: str) -> list[str]:
@@ -111,7 +108,6 @@ class CapacityStage:
         pools.sort(key=lambda p: p["name"])
 
         demand: dict[str, int] = defaultdict(int)
-        quotas: dict[tuple[str, str], int] = defaultdict(int)
         reserved_vcpus = 0
         blocking: list[str] = []
         for pool in pools:
@@ -124,14 +120,8 @@ class CapacityStage:
                 nodes = math.ceil(pool["maxSize"] / len(subnets))
                 for subnet in subnets:
                     demand[subnet] += nodes * per_node
-            vcpus = pool["maxSize"] * max(t.vcpus for t in types)
-            kind = pool["capacityType"]
-            if kind == "CAPACITY_BLOCK":
-                reserved_vcpus += vcpus
-                continue
-            market = "spot" if kind == "SPOT" else "on-demand"
-            for quota_class in sorted({t.quota_class for t in types}):
-                quotas[(market, quota_class)] += vcpus
+            if pool["capacityType"] == "CAPACITY_BLOCK":
+                reserved_vcpus += pool["maxSize"] * max(t.vcpus for t in types)
 
         subnet_rows = []
         for urn in sorted(demand):
@@ -154,9 +144,11 @@ class CapacityStage:
                 )
             subnet_rows.append(row)
 
+        needed = vcpus_by_quota([(p["capacityType"], p["types"], p["maxSize"]) for p in pools])
         quota_rows = [
-            {"code": QUOTAS[k][0], "name": QUOTAS[k][1], "market": k[0], "vcpusAtMax": v}
-            for k, v in sorted(quotas.items())
+            {"code": code, "name": name, "market": market, "vcpusAtMax": needed[code]}
+            for (market, _), (code, name) in VCPU_QUOTAS.items()
+            if code in needed
         ]
         for pool in pools:
             if pool["unknownInstanceTypes"]:
