@@ -56,8 +56,9 @@ class ResolvedClusterAutoscaler:
 
 def _pool_regex(pool: str) -> str:
     # Managed node group ASGs are named eks-<node group name>-<uuid>; our node group names are
-    # <pool>-<26-digit unique suffix>, so a pool never matches another pool's prefix.
-    return f"^eks-{pool}-[0-9]+-.*"
+    # <pool>-<26-character unique suffix> (timestamp digits and a hex counter), so pool `t4`
+    # never matches pool `t4-2`.
+    return f"^eks-{pool}-[0-9a-f]{{26}}-.*"
 
 
 def priorities(pools: Sequence[PoolRef]) -> dict[str, list[str]]:

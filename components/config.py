@@ -150,6 +150,7 @@ _K8S_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$")
 _AZ = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _RESERVATION = re.compile(r"^cr-[0-9a-f]{8,17}$")
+_RESERVED_LABEL_PREFIXES = ("gpu-platform", "nvidia.com", "eks.amazonaws.com", "kubernetes.io")
 _PRIVATE_BLOCKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 
 
@@ -267,6 +268,17 @@ class GpuPool(_Model):
     """Encrypted gp3 root volume (container images are large). Default: 200 GiB."""
     labels: dict[str, str] = Field(default_factory=dict)
     """Extra node labels."""
+
+    @field_validator("labels")
+    @classmethod
+    def _own_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(k for k in value if k.split("/")[0] in _RESERVED_LABEL_PREFIXES)
+        if reserved:
+            raise ValueError(
+                f"{reserved} use a reserved prefix ({', '.join(_RESERVED_LABEL_PREFIXES)}): "
+                "the platform sets those labels itself"
+            )
+        return value
 
     @field_validator("name")
     @classmethod
@@ -450,6 +462,12 @@ class StorageConfig(_Model):
     """Checkpoint bucket."""
     models: BucketConfig = Field(default_factory=BucketConfig)
     """Model repository bucket (Triton reads it)."""
+    checkpoint_size_gib: float = Field(default=0, ge=0)
+    """Size of one training checkpoint, for the plan's write-time estimate. Default: 0 (skip)."""
+    training_namespace: str = Field(
+        default="training", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+    )
+    """Namespace of the FSx claim and the training service account. Default: training."""
 
 
 class Addons(_Model):

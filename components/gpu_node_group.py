@@ -28,6 +28,7 @@ there.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -371,6 +372,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
         )
         for key, value in sorted(spec.autoscaler_tags.items()):
             slug = key.removeprefix(AUTOSCALER_TEMPLATE + "/").replace("/", "-").replace(".", "-")
+            slug += "-" + hashlib.sha256(key.encode()).hexdigest()[:6]  # `a.b` and `a-b` differ
             aws.autoscaling.Tag(
                 f"{name}-ca-{slug}",
                 autoscaling_group_name=asg_name,

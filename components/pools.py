@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from components.catalog import InstanceType, get_instance_type, types_meeting
-from components.config import GpuPool, SystemPool
+from components.config import GpuPool, PoolPurpose, SystemPool
 from components.sizing import PoolFootprint
 
 
@@ -53,3 +53,13 @@ def footprints(
         for pool in gpu_pools
     ]
     return result
+
+
+def training_az(gpu_pools: Sequence[GpuPool], stack_azs: Sequence[str]) -> str:
+    """The AZ of the hot storage tier: the first EFA pool's, else the first training pool's,
+    else the stack's first AZ (cross-AZ Lustre traffic costs money and latency)."""
+    for wanted in (lambda p: p.efa, lambda p: p.purpose is PoolPurpose.TRAINING):
+        for pool in gpu_pools:
+            if wanted(pool):
+                return pool_azs(pool, stack_azs)[0]
+    return stack_azs[0]

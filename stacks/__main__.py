@@ -24,7 +24,8 @@ from components.efa_device_plugin import EfaDevicePlugin
 from components.gpu_node_group import GpuNodeGroup, GpuNodeGroupArgs, SpotPool, resolve_spot
 from components.gpu_node_group import resolve as resolve_gpu_pool
 from components.network import Network, NetworkArgs
-from components.pools import footprints
+from components.pools import footprints, training_az
+from components.storage import TieredStorage
 from components.tagging import auto_tag
 
 
@@ -118,6 +119,24 @@ def main() -> None:
         kind = SpotPool if spec.capacity_type is CapacityType.SPOT else GpuNodeGroup
         kind(f"pool-{spec.name}", wired, after_cluster)
 
+    storage = TieredStorage(
+        "storage",
+        {
+            "config": config.storage,
+            "region": config.region,
+            "cluster_name": cluster_name,
+            "kubernetes_version": config.kubernetes_version,
+            "vpc_id": network.vpc_id,
+            "fsx_subnet_id": network.private_subnet_ids_by_az[
+                training_az(config.gpu_pools, config.availability_zones)
+            ],
+            "client_security_group_ids": [cluster.cluster_security_group_id],
+            "provider": cluster.provider,
+            "protect": config.protect,
+        },
+        after_cluster,
+    )
+
     if config.addons.cluster_autoscaler:
         ClusterAutoscaler(
             "autoscaler",
@@ -148,6 +167,9 @@ def main() -> None:
     pulumi.export("clusterName", cluster.cluster_name)
     pulumi.export("clusterEndpoint", cluster.endpoint)
     pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
+    pulumi.export("buckets", storage.bucket_names)
+    if storage.file_system_id is not None:
+        pulumi.export("fsxFileSystemId", storage.file_system_id)
     pulumi.export(
         "kubeconfigCommand",
         pulumi.Output.concat(

@@ -26,6 +26,8 @@ from components.catalog import (
 )
 from components.sizing import node_ip_demand, usable_addresses
 from scripts.plan.stages import PlanContext, StageResult, states
+from scripts.plan.storage import render as render_storage
+from scripts.plan.storage import storage_section
 from scripts.plan.tables import markdown_table, text_table
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -55,6 +57,7 @@ def _pool(state: dict[str, Any], by_urn: dict[str, dict[str, Any]]) -> dict[str,
     scaling = inputs.get("scalingConfig") or {}
     pool = {
         "name": (inputs.get("labels") or {}).get(POOL_LABEL) or state["urn"].rsplit("::", 1)[-1],
+        "purpose": (inputs.get("labels") or {}).get("gpu-platform/purpose"),
         "urn": state["urn"],
         "capacityType": inputs.get("capacityType") or "ON_DEMAND",
         "instanceTypes": names,
@@ -161,6 +164,7 @@ class CapacityStage:
             "subnets": subnet_rows,
             "quotas": quota_rows,
             "reservedVcpusAtMax": reserved_vcpus,
+            "storage": storage_section(all_states, pools, context.config),
             "totals": {
                 "gpusAtMin": sum(p["gpusAtMin"] for p in pools),
                 "gpusAtMax": sum(p["gpusAtMax"] for p in pools),
@@ -226,4 +230,5 @@ class CapacityStage:
             lines.append(
                 f"Capacity Block vCPUs (reserved, not counted): {data['reservedVcpusAtMax']}"
             )
+        lines += ["", *render_storage(data["storage"], table)]
         return lines

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import runpy
 import threading
+import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -200,6 +201,14 @@ def run_program(
         )
     except pulumi.RunError as exc:
         raise PlanError(str(exc)) from None
+    except Exception as exc:
+        frames = [
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
+            if "/site-packages/" not in f.filename
+        ]
+        where = "".join(traceback.format_list(frames[-3:]))
+        raise PlanError(f"the program failed: {type(exc).__name__}: {exc}\n{where}") from None
     return ProgramRun(
         stack=stack,
         project=project,

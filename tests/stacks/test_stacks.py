@@ -34,8 +34,9 @@ def test_stack_plans_clean_with_vpc_and_encrypted_cluster(planned):
     (cluster,) = states(document, "aws:eks/cluster:Cluster")
     key_arn = cluster["inputs"]["encryptionConfig"]["provider"]["keyArn"]
     assert key_arn.startswith("arn:aws:kms:")
-    (key,) = states(document, "aws:kms/key:Key")
-    assert key["urn"] in cluster["dependencies"]
+    secrets_keys = [k for k in states(document, "aws:kms/key:Key") if "cluster" in k["urn"]]
+    assert len(secrets_keys) == 1
+    assert secrets_keys[0]["urn"] in cluster["propertyDependencies"]["encryptionConfig"]
 
 
 def test_every_resource_but_root_and_providers_has_a_parent(planned):
@@ -69,8 +70,8 @@ def test_environment_shapes():
     assert len(states(prod, "aws:ec2/natGateway:NatGateway")) == 3
     assert not states(dev, "aws:ec2/flowLog:FlowLog")
     assert len(states(prod, "aws:ec2/flowLog:FlowLog")) == 1
-    assert states(prod, "aws:kms/key:Key")[0]["protect"] is True
-    assert states(dev, "aws:kms/key:Key")[0]["protect"] is False
+    assert all(k["protect"] for k in states(prod, "aws:kms/key:Key"))
+    assert not any(k["protect"] for k in states(dev, "aws:kms/key:Key"))
     prod_logs = states(prod, "aws:eks/cluster:Cluster")[0]["inputs"]["enabledClusterLogTypes"]
     assert {"api", "audit", "authenticator"} <= set(prod_logs)
 

@@ -1,0 +1,384 @@
+"""Pure GPU node group resolution: EFA layout, placement, capacity, user data, labels and taints.
+
+Per-type numbers come from the catalog; the only pinned ones are the facts in shared/FACTS.md
+(p5.48xlarge 32 EFA devices, p5en.48xlarge 16, p4d.24xlarge 4).
+"""
+
+from __future__ import annotations
+
+import base64
+import email
+import tomllib
+from collections import Counter
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from components.catalog import all_instance_types, get_instance_type, types_meeting
+from components.cluster import NODE_POOL_LABEL
+from components.config import CapacityType, ConfigError, GpuPool
+from components.gpu_node_group import (
+    AUTOSCALER_TEMPLATE,
+    EFA_LABEL,
+    GPU_TAINT,
+    SPOT_TAINT,
+    GpuNodeGroupArgs,
+    efa_layout,
+    resolve,
+    resolve_spot,
+)
+
+AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
+RESERVATION = "cr-0123456789abcdef0"
+EFA_GPU_TYPES = [t for t in all_instance_types() if t.is_gpu and t.efa_supported]
+
+
+def pool(**fields: Any) -> GpuPool:
+    """A GpuPool from camelCase config keys (defaults: a small on-demand T4 pool)."""
+    raw: dict[str, Any] = {"name": "gpu", "maxSize": 4}
+    if "gpuNeed" not in fields:
+        raw["instanceTypes"] = ["g4dn.xlarge"]
+    raw.update(fields)
+    return GpuPool.model_validate(raw)
+
+
+def args(gpu_pool: GpuPool, config_path: str = "gpuPools[0]") -> GpuNodeGroupArgs:
+    return GpuNodeGroupArgs(
+        pool=gpu_pool,
+        config_path=config_path,
+        stack_azs=AZS,
+        cluster_name="gpu-test",
+        subnet_ids_by_az={},
+        node_role_arn="",
+        cluster_security_group_id="",
+        vpc_id="",
+        tags={},
+    )
+
+
+def p5_pool(**fields: Any) -> GpuPool:
+    return pool(name="h100", purpose="training", instanceTypes=["p5.48xlarge"], efa=True, **fields)
+
+
+def config_keys(error: ConfigError) -> list[str]:
+    return [key for key, _ in error.problems]
+
+
+# --------------------------------------------------------------------------- EFA layout
+
+
+def test_the_catalog_has_efa_gpu_types():
+    names = {t.name for t in EFA_GPU_TYPES}
+    assert {"p5.48xlarge", "p5en.48xlarge", "p4d.24xlarge"} <= names
+
+
+@pytest.mark.parametrize("instance", EFA_GPU_TYPES, ids=lambda t: t.name)
+def test_efa_layout_puts_one_efa_device_on_every_network_card(instance):
+    layout = efa_layout(instance)
+    efa_only = [i for i in layout if i.interface_type == "efa-only"]
+    # One EFA device per card, on every card.
+    assert Counter(i.network_card_index for i in efa_only) == dict.fromkeys(
+        range(instance.network_cards), 1
+    )
+    assert len(efa_only) == instance.network_cards <= instance.max_efa_interfaces
+    # Card 0 keeps its ENA primary at device 0; its EFA device is device 1.
+    by_slot = {(i.network_card_index, i.device_index): i.interface_type for i in layout}
+    assert by_slot[(0, 0)] == "interface"
+    assert by_slot[(0, 1)] == "efa-only"
+    assert [i for i in layout if i.interface_type == "interface"] == [layout[0]]
+    # Every other card uses device 0 only.
+    for card in range(1, instance.network_cards):
+        assert {d for c, d in by_slot if c == card} == {0}
+    # No slot twice, no card over its interface limit.
+    assert len(by_slot) == len(layout)
+    per_card = Counter(i.network_card_index for i in layout)
+    assert max(per_card.values()) <= instance.max_interfaces_per_card
+    assert len(layout) <= instance.max_network_interfaces
+
+
+@pytest.mark.parametrize(
+    ("name", "efa_devices"),
+    [("p5.48xlarge", 32), ("p5en.48xlarge", 16), ("p4d.24xlarge", 4)],
+)
+def test_efa_device_counts_match_the_facts(name, efa_devices):
+    layout = efa_layout(get_instance_type(name))
+    assert sum(i.interface_type == "efa-only" for i in layout) == efa_devices
+    assert len(layout) == efa_devices + 1  # plus the ENA primary on card 0
+
+
+def test_p5_uses_both_devices_of_card_zero_only():
+    layout = efa_layout(get_instance_type("p5.48xlarge"))
+    per_card = Counter(i.network_card_index for i in layout)
+    assert per_card[0] == 2
+    assert set(per_card.values()) == {1, 2}
+    assert len(layout) == 33
+
+
+# --------------------------------------------------------------------------- an EFA p5 pool
+
+
+def test_p5_efa_pool_is_one_az_in_a_placement_group():
+    spec = resolve(args(p5_pool()))
+    assert spec.efa
+    assert spec.placement_group is True
+    assert spec.azs == [AZS[0]]
+    assert spec.efa_devices == 32
+    assert spec.network_interfaces == efa_layout(get_instance_type("p5.48xlarge"))
+    assert spec.gpus_per_node == get_instance_type("p5.48xlarge").gpu_count
+
+
+def test_p5_efa_pool_honours_its_configured_az():
+    spec = resolve(args(p5_pool(availabilityZones=["us-east-1c"])))
+    assert spec.azs == ["us-east-1c"]
+
+
+def test_p5_efa_pool_labels_and_taints():
+    spec = resolve(args(p5_pool(labels={"team": "research"})))
+    assert spec.labels == {
+        NODE_POOL_LABEL: "h100",
+        "gpu-platform/purpose": "training",
+        "gpu-platform/capacity-type": "on-demand",
+        "gpu-platform/gpu-model": "H100",
+        EFA_LABEL: "true",
+        "team": "research",
+    }
+    assert spec.taints == [("nvidia.com/gpu", "true", "NoSchedule")]
+    assert spec.taints == [GPU_TAINT]
+
+
+def test_p5_efa_pool_autoscaler_node_template_tags():
+    spec = resolve(args(p5_pool(labels={"team": "research"})))
+    tags = spec.autoscaler_tags
+    prefix = "k8s.io/cluster-autoscaler/node-template"
+    assert prefix == AUTOSCALER_TEMPLATE
+    assert tags[f"{prefix}/resources/nvidia.com/gpu"] == "8"
+    assert tags[f"{prefix}/resources/vpc.amazonaws.com/efa"] == "32"
+    assert tags[f"{prefix}/taint/nvidia.com/gpu"] == "true:NoSchedule"
+    for key, value in spec.labels.items():
+        assert tags[f"{prefix}/label/{key}"] == value
+    label_tags = {k for k in tags if k.startswith(f"{prefix}/label/")}
+    assert len(label_tags) == len(spec.labels)
+    assert not any(k.startswith(f"{prefix}/taint/gpu-platform/spot") for k in tags)
+
+
+def test_non_efa_pool_has_no_efa_label_resource_or_placement():
+    spec = resolve(args(pool(instanceTypes=["g4dn.xlarge"])))
+    assert not spec.efa
+    assert spec.network_interfaces == []
+    assert spec.placement_group is False
+    assert EFA_LABEL not in spec.labels
+    assert not any("vpc.amazonaws.com/efa" in k for k in spec.autoscaler_tags)
+    assert spec.azs == AZS
+    assert spec.labels["gpu-platform/gpu-model"] == "T4"
+
+
+@pytest.mark.parametrize(
+    ("types", "key"),
+    [
+        (["g4dn.xlarge", "g4dn.12xlarge"], "instanceTypes"),  # 1 and 4 GPUs
+        (["p4d.24xlarge", "g4dn.12xlarge"], "instanceTypes"),  # 8 and 4 GPUs
+    ],
+)
+def test_mixed_gpu_counts_in_one_pool_are_rejected(types, key):
+    with pytest.raises(ConfigError) as caught:
+        resolve(args(pool(instanceTypes=types), "gpuPools[3]"))
+    assert config_keys(caught.value) == [f"gpu-platform:gpuPools[3].{key}"]
+
+
+def test_efa_pool_with_different_network_cards_is_rejected():
+    with pytest.raises(ConfigError) as caught:
+        resolve(args(pool(instanceTypes=["p5.48xlarge", "p5en.48xlarge"], efa=True), "gpuPools[1]"))
+    assert config_keys(caught.value) == ["gpu-platform:gpuPools[1].instanceTypes"]
+
+
+# --------------------------------------------------------------------------- reservations
+
+
+@pytest.mark.parametrize(
+    ("in_group", "placement"),
+    [(False, False), (True, True)],
+)
+def test_odcr_placement_group_only_when_the_reservation_is_in_it(in_group, placement):
+    spec = resolve(
+        args(p5_pool(capacityReservationId=RESERVATION, reservationInPlacementGroup=in_group))
+    )
+    assert spec.placement_group is placement
+    assert spec.reservation_id == RESERVATION
+    assert spec.capacity_type is CapacityType.ON_DEMAND
+    assert spec.efa_devices == 32  # EFA stays on either way
+
+
+def test_capacity_block_pool_resolves_capacity_type_and_reservation():
+    spec = resolve(args(p5_pool(capacityType="CAPACITY_BLOCK", capacityReservationId=RESERVATION)))
+    assert spec.capacity_type is CapacityType.CAPACITY_BLOCK
+    assert spec.reservation_id == RESERVATION
+    assert [t.name for t in spec.instance_types] == ["p5.48xlarge"]
+    assert spec.labels["gpu-platform/capacity-type"] == "capacity-block"
+    assert spec.placement_group is False  # the block was not made in our group
+    assert spec.taints == [GPU_TAINT]
+
+
+def test_capacity_block_inside_the_placement_group_keeps_it():
+    spec = resolve(
+        args(
+            p5_pool(
+                capacityType="CAPACITY_BLOCK",
+                capacityReservationId=RESERVATION,
+                reservationInPlacementGroup=True,
+            )
+        )
+    )
+    assert spec.placement_group is True
+
+
+@pytest.mark.parametrize("index", [0, 4])
+def test_capacity_block_needs_exactly_one_instance_type(index):
+    two = pool(
+        name="cb",
+        instanceTypes=["p5.48xlarge", "p5en.48xlarge"],
+        capacityType="CAPACITY_BLOCK",
+        capacityReservationId=RESERVATION,
+    )
+    with pytest.raises(ConfigError) as caught:
+        resolve(args(two, f"gpuPools[{index}]"))
+    assert config_keys(caught.value) == [f"gpu-platform:gpuPools[{index}].instanceTypes"]
+
+
+# --------------------------------------------------------------------------- user data
+
+
+def decoded_user_data(gpu_pool: GpuPool) -> str:
+    spec = resolve(args(gpu_pool))
+    assert spec.user_data is not None
+    return base64.b64decode(spec.user_data, validate=True).decode()
+
+
+@pytest.mark.parametrize("types", [["p5.48xlarge"], ["g4dn.xlarge"], ["g6.xlarge"]])
+def test_al2023_user_data_is_a_nodeadm_raid0_mime_document(types):
+    gpu_pool = pool(instanceTypes=types)
+    assert all(get_instance_type(t).instance_store_disks > 0 for t in types)
+    text = decoded_user_data(gpu_pool)
+    assert "Content-Type: application/node.eks.aws" in text
+    message = email.message_from_string(text)
+    assert message.is_multipart()
+    assert message.get_content_type() == "multipart/mixed"
+    node_parts = [
+        part for part in message.walk() if part.get_content_type() == "application/node.eks.aws"
+    ]
+    assert len(node_parts) == 1
+    config = yaml.safe_load(str(node_parts[0].get_payload()))
+    assert config["apiVersion"] == "node.eks.aws/v1alpha1"
+    assert config["kind"] == "NodeConfig"
+    assert config["spec"]["instance"]["localStorage"] == {"strategy": "RAID0"}
+    assert resolve(args(gpu_pool)).root_device == "/dev/xvda"
+
+
+def test_bottlerocket_user_data_is_toml_with_ephemeral_storage_commands():
+    gpu_pool = pool(instanceTypes=["g4dn.xlarge"], amiType="BOTTLEROCKET_x86_64_NVIDIA")
+    document = tomllib.loads(decoded_user_data(gpu_pool))
+    command = document["settings"]["bootstrap-commands"]["k8s-ephemeral-storage"]
+    assert command["commands"][0] == ["apiclient", "ephemeral-storage", "init"]
+    bind = command["commands"][1]
+    assert bind[:4] == ["apiclient", "ephemeral-storage", "bind", "--dirs"]
+    assert {"/var/lib/containerd", "/var/lib/kubelet"} <= set(bind[4:])
+    assert command["essential"] is True
+    assert command["mode"] == "always"
+    spec = resolve(args(gpu_pool))
+    assert spec.root_device == "/dev/xvdb"
+    assert spec.ami_type == "BOTTLEROCKET_x86_64_NVIDIA"
+
+
+def test_ami_type_is_an_accelerated_al2023_by_default():
+    spec = resolve(args(pool()))
+    assert spec.ami_type == "AL2023_x86_64_NVIDIA"
+    assert not spec.ami_type.startswith("AL2_")
+
+
+# --------------------------------------------------------------------------- spot
+
+
+def spot_pool(**fields: Any) -> GpuPool:
+    return pool(
+        name="t4-spot",
+        capacityType="SPOT",
+        gpuNeed={"gpuModel": "T4", "gpusPerNode": 1},
+        **fields,
+    )
+
+
+def test_spot_pool_diversifies_over_cheapest_matching_types_and_every_az():
+    spec = resolve_spot(args(spot_pool()))
+    types = spec.instance_types
+    assert len(types) >= 2
+    assert all(t.gpu_model == "T4" and t.gpu_count == 1 for t in types)
+    prices = [t.on_demand_usd_per_hour for t in types]
+    assert prices == sorted(prices)
+    # The cheapest matching catalog types, in catalog order.
+    assert types == list(types_meeting(gpu_model="T4", min_gpus=1, max_gpus=1)[: len(types)])
+    assert spec.azs == AZS
+    assert spec.capacity_type is CapacityType.SPOT
+    assert spec.min_size == 0
+    assert spec.gpus_per_node == 1
+
+
+def test_spot_pool_carries_both_taints_and_their_autoscaler_tags():
+    spec = resolve_spot(args(spot_pool()))
+    assert spec.taints == [GPU_TAINT, SPOT_TAINT]
+    assert ("gpu-platform/spot", "true", "NoSchedule") in spec.taints
+    assert spec.labels["gpu-platform/capacity-type"] == "spot"
+    assert spec.autoscaler_tags[f"{AUTOSCALER_TEMPLATE}/taint/gpu-platform/spot"] == (
+        "true:NoSchedule"
+    )
+    assert spec.autoscaler_tags[f"{AUTOSCALER_TEMPLATE}/resources/nvidia.com/gpu"] == "1"
+
+
+def test_spot_respects_max_instance_types():
+    need = {"gpuModel": "T4", "gpusPerNode": 1, "maxInstanceTypes": 2}
+    spec = resolve_spot(args(pool(name="t4-spot", capacityType="SPOT", gpuNeed=need)))
+    assert len(spec.instance_types) == 2
+
+
+@pytest.mark.parametrize(
+    ("fields", "key"),
+    [
+        ({"instanceTypes": ["g4dn.xlarge"]}, "capacityType"),
+        (
+            {"instanceTypes": ["p5.48xlarge"], "capacityType": "CAPACITY_BLOCK"}
+            | {"capacityReservationId": RESERVATION},
+            "capacityType",
+        ),
+        ({"instanceTypes": ["p5.48xlarge"], "capacityType": "SPOT", "efa": True}, "efa"),
+    ],
+)
+def test_resolve_spot_rejects_non_spot_and_efa_pools(fields, key):
+    with pytest.raises(ConfigError) as caught:
+        resolve_spot(args(pool(**fields), "gpuPools[2]"))
+    assert config_keys(caught.value) == [f"gpu-platform:gpuPools[2].{key}"]
+
+
+# --------------------------------------------------------------------------- any type mix
+
+GPU_TYPE_NAMES = [t.name for t in all_instance_types() if t.is_gpu]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(GPU_TYPE_NAMES), min_size=1, max_size=4, unique=True))
+def test_any_type_mix_resolves_to_one_node_template_or_names_instance_types(names):
+    types = [get_instance_type(n) for n in names]
+    try:
+        spec = resolve(args(pool(instanceTypes=names), "gpuPools[0]"))
+    except ConfigError as error:
+        assert len({t.gpu_count for t in types}) > 1
+        assert config_keys(error) == ["gpu-platform:gpuPools[0].instanceTypes"]
+        return
+    assert len({t.gpu_count for t in types}) == 1
+    assert spec.gpus_per_node == types[0].gpu_count
+    gpu_tag = f"{AUTOSCALER_TEMPLATE}/resources/nvidia.com/gpu"
+    assert spec.autoscaler_tags[gpu_tag] == str(types[0].gpu_count)
+    assert spec.azs == AZS
+    assert spec.user_data is not None  # every catalog GPU type has instance-store NVMe
+    models = {t.gpu_model for t in types}
+    assert spec.labels.get("gpu-platform/gpu-model") == (models.pop() if len(models) == 1 else None)
