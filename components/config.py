@@ -151,6 +151,7 @@ _AZ = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _RESERVATION = re.compile(r"^cr-[0-9a-f]{8,17}$")
 _RESERVED_LABEL_PREFIXES = ("gpu-platform", "nvidia.com", "eks.amazonaws.com", "kubernetes.io")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PRIVATE_BLOCKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 
 
@@ -540,6 +541,8 @@ class StackConfig(_Model):
     """Cluster software toggles."""
     monthly_budget_usd: float = Field(gt=0, allow_inf_nan=False)
     """Monthly budget for the whole stack. Required."""
+    budget_alert_emails: list[str] = Field(default_factory=list)
+    """Who gets the budget alerts (80% actual, 100% forecast). Default: none (no alerts)."""
     tags: dict[str, str] = Field(default_factory=dict)
     """Tags on every taggable resource (environment and project are added)."""
     protect_stateful: bool | None = None
@@ -613,6 +616,14 @@ class StackConfig(_Model):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"pool names must be unique: {', '.join(dupes)}")
+        return value
+
+    @field_validator("budget_alert_emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        bad = [e for e in value if not _EMAIL.match(e)]
+        if bad:
+            raise ValueError(f"{bad} are not email addresses")
         return value
 
     @field_validator("tags")

@@ -46,6 +46,8 @@ NONCURRENT_CHECKPOINT_TRANSITION_DAYS = 30
 DEFAULT_STORAGE_CLASS = "gp3-encrypted"
 FSX_STORAGE_NAME = "fsx-lustre"
 TRAINING_SERVICE_ACCOUNT = "training-runner"
+EXPECTED_SIZE_TAG = "gpu-platform/expected-size-gib"
+"""Bucket tag carrying the configured expected size, so cost checks can price a preview alone."""
 
 
 class TieredStorageArgs(TypedDict):
@@ -192,7 +194,13 @@ class TieredStorage(pulumi.ComponentResource):
 
         buckets: dict[str, aws.s3.Bucket] = {}
         for bucket_name in BUCKETS:
-            bucket = aws.s3.Bucket(f"{name}-{bucket_name}", force_destroy=not protect, opts=keep)
+            size = getattr(args["config"], bucket_name).expected_size_gib
+            bucket = aws.s3.Bucket(
+                f"{name}-{bucket_name}",
+                force_destroy=not protect,
+                tags={EXPECTED_SIZE_TAG: f"{size:g}"},
+                opts=keep,
+            )
             buckets[bucket_name] = bucket
             aws.s3.BucketOwnershipControls(
                 f"{name}-{bucket_name}",

@@ -17,6 +17,7 @@ from pulumi.runtime.config import CONFIG, get_config_env
 
 from components import network as network_mod
 from components.autoscaler import ClusterAutoscaler, PoolRef
+from components.budget import Budget
 from components.cluster import Cluster, ClusterArgs
 from components.cluster import resolve as resolve_cluster
 from components.config import CapacityType, ConfigError, StackConfig, load_stack_config
@@ -159,6 +160,16 @@ def main() -> None:
             {"instance_types": efa_types, "provider": cluster.provider},
             after_cluster,
         )
+
+    Budget(
+        "budget",
+        {
+            "environment": config.environment.value,
+            "monthly_limit_usd": config.monthly_budget_usd,
+            "alert_emails": config.budget_alert_emails,
+            "cost_allocation_tags": sorted(tags),
+        },
+    )
 
     pulumi.export("environment", config.environment.value)
     pulumi.export("region", config.region)

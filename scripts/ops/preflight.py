@@ -1,0 +1,360 @@
+"""`preflight STACK`: can this AWS account and region run the stack? A go/no-go table.
+
+Checks, for the system pool and every GPU pool of the stack:
+
+- quota: each EC2 vCPU service quota the pools need at their maximum size
+  (`components.catalog.vcpus_by_quota`) against the account's applied value (the AWS default when
+  no value was ever applied);
+- offered: every instance type of every pool is offered in each of the pool's AZs (a type missing
+  from an AZ is only a warning when the pool's other types cover that AZ);
+- efa: EFA pools' types support EFA and have as many network cards as the catalog says;
+- reservation: a pool's capacity reservation (ODCR or Capacity Block) exists, is active or
+  scheduled, is for one of the pool's types and sits in one of the pool's AZs;
+- eks-version: EKS offers the stack's Kubernetes version in the region.
+
+Exit code 1 when any check says no-go, 0 otherwise (warnings do not fail).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from components.catalog import VCPU_QUOTAS, InstanceType, get_instance_type, vcpus_by_quota
+from components.config import StackConfig
+from components.pools import pool_azs, pool_instance_types
+from scripts.ops.aws import Aws, error_code
+from scripts.ops.common import Report, table
+
+GO = "go"
+NO_GO = "no-go"
+WARN = "warn"
+QUOTA_NAMES = {code: name for code, name in VCPU_QUOTAS.values()}
+USABLE_RESERVATION_STATES = ("active", "scheduled")
+
+
+@dataclass(frozen=True)
+class Pool:
+    """What preflight needs to know about one node group."""
+
+    name: str
+    capacity_type: str
+    types: tuple[InstanceType, ...]
+    max_size: int
+    azs: tuple[str, ...]
+    efa: bool = False
+    reservation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    check: str
+    subject: str
+    result: str
+    detail: str
+
+
+def stack_pools(config: StackConfig) -> list[Pool]:
+    """The system pool and every GPU pool, with their resolved instance types and AZs."""
+    system = config.system_pool
+    pools = [
+        Pool(
+            name="system",
+            capacity_type="ON_DEMAND",
+            types=tuple(get_instance_type(n) for n in system.instance_types),
+            max_size=system.max_size,
+            azs=tuple(config.availability_zones),
+        )
+    ]
+    for pool in config.gpu_pools:
+        pools.append(
+            Pool(
+                name=pool.name,
+                capacity_type=pool.capacity_type.value,
+                types=tuple(pool_instance_types(pool)),
+                max_size=pool.max_size,
+                azs=tuple(pool_azs(pool, config.availability_zones)),
+                efa=pool.efa,
+                reservation_id=pool.capacity_reservation_id,
+            )
+        )
+    return pools
+
+
+# --------------------------------------------------------------------------- quotas
+
+
+def _quota_value(client: Any, code: str) -> tuple[float, bool]:
+    """(value, is_default): the applied quota, or AWS's default when none was ever applied."""
+    try:
+        quota = client.get_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]
+        return float(quota["Value"]), False
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchResourceException":
+            raise
+    quota = client.get_aws_default_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]
+    return float(quota["Value"]), True
+
+
+def check_quotas(aws: Aws, pools: Sequence[Pool]) -> list[Check]:
+    needs = vcpus_by_quota([(p.capacity_type, list(p.types), p.max_size) for p in pools])
+    by_pool: dict[str, list[str]] = defaultdict(list)
+    for pool in pools:
+        for code, vcpus in vcpus_by_quota(
+            [(pool.capacity_type, list(pool.types), pool.max_size)]
+        ).items():
+            by_pool[code].append(f"{pool.name} {vcpus}")
+    client = aws.client("service-quotas")
+    checks = []
+    for code in sorted(needs):
+        need = needs[code]
+        value, default = _quota_value(client, code)
+        detail = (
+            f"need {need:,} vCPUs at max size ({', '.join(by_pool[code])}), "
+            f"{'default ' if default else ''}quota {value:,.0f}"
+        )
+        ok = value >= need
+        if not ok:
+            detail += f": request at least {need:,} (Service Quotas, ec2 {code})"
+        checks.append(
+            Check("quota", f"{code} {QUOTA_NAMES.get(code, '')}".strip(), GO if ok else NO_GO, detail)
+        )
+    return checks
+
+
+# --------------------------------------------------------------------------- offerings
+
+
+def check_offerings(aws: Aws, pools: Sequence[Pool]) -> list[Check]:
+    names = sorted({t.name for p in pools for t in p.types})
+    offered: dict[str, set[str]] = defaultdict(set)
+    paginator = aws.client("ec2").get_paginator("describe_instance_type_offerings")
+    for page in paginator.paginate(
+        LocationType="availability-zone",
+        Filters=[{"Name": "instance-type", "Values": names}],
+    ):
+        for offering in page["InstanceTypeOfferings"]:
+            offered[offering["InstanceType"]].add(offering["Location"])
+    checks = []
+    for pool in pools:
+        for kind in pool.types:
+            missing = [az for az in pool.azs if az not in offered[kind.name]]
+            subject = f"{pool.name}: {kind.name}"
+            if not missing:
+                checks.append(Check("offered", subject, GO, f"in {', '.join(pool.azs)}"))
+                continue
+            others = [t.name for t in pool.types if t.name != kind.name]
+            covered = all(any(az in offered[o] for o in others) for az in missing)
+            detail = f"not offered in {', '.join(missing)}"
+            if covered:
+                checks.append(
+                    Check("offered", subject, WARN, detail + " (the pool's other types cover it)")
+                )
+            else:
+                checks.append(Check("offered", subject, NO_GO, detail))
+    return checks
+
+
+# --------------------------------------------------------------------------- EFA
+
+
+def check_efa(aws: Aws, pools: Sequence[Pool]) -> list[Check]:
+    efa_pools = [p for p in pools if p.efa]
+    if not efa_pools:
+        return []
+    names = sorted({t.name for p in efa_pools for t in p.types})
+    client = aws.client("ec2")
+    info: dict[str, dict[str, Any]] = {}
+    for name in names:  # one call per type: an unknown type fails only its own check
+        try:
+            found = client.describe_instance_types(InstanceTypes=[name])["InstanceTypes"]
+        except ClientError as exc:
+            if error_code(exc) != "InvalidInstanceType":
+                raise
+            found = []
+        info.update({item["InstanceType"]: item for item in found})
+    checks = []
+    for pool in efa_pools:
+        for kind in pool.types:
+            subject = f"{pool.name}: {kind.name}"
+            item = info.get(kind.name)
+            if item is None:
+                checks.append(Check("efa", subject, NO_GO, "EC2 does not know this type here"))
+                continue
+            network = item.get("NetworkInfo", {})
+            cards = int(network.get("MaximumNetworkCards") or 1)
+            if not network.get("EfaSupported"):
+                checks.append(Check("efa", subject, NO_GO, "EC2 reports no EFA support"))
+            elif cards != kind.network_cards:
+                checks.append(
+                    Check(
+                        "efa",
+                        subject,
+                        NO_GO,
+                        f"EC2 reports {cards} network cards, the catalog {kind.network_cards}: "
+                        "the launch template would ask for devices that do not exist",
+                    )
+                )
+            else:
+                checks.append(Check("efa", subject, GO, f"EFA on {cards} network cards"))
+    return checks
+
+
+# --------------------------------------------------------------------------- reservations
+
+
+def _day(value: Any) -> str:
+    if isinstance(value, datetime | date):
+        return value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, datetime) else str(value)
+    return str(value)
+
+
+def check_reservations(aws: Aws, pools: Sequence[Pool]) -> list[Check]:
+    checks = []
+    client = aws.client("ec2")
+    for pool in pools:
+        if pool.reservation_id is None:
+            continue
+        subject = f"{pool.name}: {pool.reservation_id}"
+        try:
+            found = client.describe_capacity_reservations(
+                CapacityReservationIds=[pool.reservation_id]
+            )["CapacityReservations"]
+        except ClientError as exc:
+            if not error_code(exc).startswith("InvalidCapacityReservationId"):
+                raise
+            found = []
+        if not found:
+            checks.append(
+                Check("reservation", subject, NO_GO, f"no such capacity reservation in {aws.region}")
+            )
+            continue
+        reservation = found[0]
+        state = reservation.get("State", "?")
+        kind = reservation.get("InstanceType", "?")
+        az = reservation.get("AvailabilityZone", "?")
+        count = int(reservation.get("TotalInstanceCount") or 0)
+        problems = []
+        if state not in USABLE_RESERVATION_STATES:
+            problems.append(f"state is {state} (needs active or scheduled)")
+        if kind not in {t.name for t in pool.types}:
+            problems.append(f"it reserves {kind}, the pool runs {', '.join(t.name for t in pool.types)}")
+        if az not in pool.azs:
+            problems.append(f"it is in {az}, the pool in {', '.join(pool.azs)}")
+        span = ""
+        if reservation.get("StartDate") or reservation.get("EndDate"):
+            span = (
+                f", {_day(reservation.get('StartDate', '?'))} to "
+                f"{_day(reservation.get('EndDate', 'no end'))}"
+            )
+        summary = (
+            f"{state} {reservation.get('ReservationType', 'default')} reservation, "
+            f"{count} x {kind} in {az}{span}"
+        )
+        if problems:
+            checks.append(Check("reservation", subject, NO_GO, "; ".join(problems)))
+        elif pool.capacity_type == "CAPACITY_BLOCK" and count < pool.max_size:
+            checks.append(
+                Check(
+                    "reservation",
+                    subject,
+                    WARN,
+                    f"{summary}; pool maxSize {pool.max_size} exceeds the block's {count}",
+                )
+            )
+        else:
+            checks.append(Check("reservation", subject, GO, summary))
+    return checks
+
+
+# --------------------------------------------------------------------------- EKS version
+
+
+def check_eks_version(aws: Aws, version: str) -> list[Check]:
+    client = aws.client("eks")
+    subject = f"Kubernetes {version}"
+    if not hasattr(client, "describe_cluster_versions"):  # older botocore
+        addons = client.describe_addon_versions(kubernetesVersion=version).get("addons") or []
+        if addons:
+            return [Check("eks-version", subject, GO, f"{len(addons)} add-ons built for it")]
+        return [Check("eks-version", subject, NO_GO, f"EKS has no add-ons for {version}")]
+    found = [
+        v
+        for v in client.describe_cluster_versions(clusterVersions=[version]).get(
+            "clusterVersions", []
+        )
+        if v.get("clusterVersion") == version
+    ]
+    if not found:
+        return [Check("eks-version", subject, NO_GO, f"EKS does not offer {version} in {aws.region}")]
+    item = found[0]
+    status = str(item.get("versionStatus") or item.get("status") or "").upper().replace("-", "_")
+    if status == "STANDARD_SUPPORT":
+        end = item.get("endOfStandardSupportDate")
+        detail = "standard support" + (f" until {_day(end)[:10]}" if end else "")
+        return [Check("eks-version", subject, GO, detail)]
+    if status == "EXTENDED_SUPPORT":
+        end = item.get("endOfExtendedSupportDate")
+        detail = (
+            "extended support only (control plane $0.60/h instead of $0.10/h)"
+            + (f" until {_day(end)[:10]}" if end else "")
+            + ": plan an upgrade"
+        )
+        return [Check("eks-version", subject, WARN, detail)]
+    return [Check("eks-version", subject, NO_GO, f"status {status or 'unknown'}")]
+
+
+# --------------------------------------------------------------------------- command
+
+
+def run_preflight(aws: Aws, stack: str, config: StackConfig) -> Report:
+    pools = stack_pools(config)
+    checks = [
+        *check_quotas(aws, pools),
+        *check_offerings(aws, pools),
+        *check_efa(aws, pools),
+        *check_reservations(aws, pools),
+        *check_eks_version(aws, config.kubernetes_version),
+    ]
+    no_go = [c for c in checks if c.result == NO_GO]
+    warnings = [c for c in checks if c.result == WARN]
+    result = NO_GO if no_go else GO
+    lines = [
+        f"preflight: stack {stack}, region {aws.region}, "
+        f"{len(pools)} pools, Kubernetes {config.kubernetes_version}",
+        "",
+        *table(
+            ["check", "subject", "result", "detail"],
+            [[c.check, c.subject, c.result, c.detail] for c in checks],
+        ),
+        "",
+        f"RESULT: {result} ({len(checks)} checks, {len(no_go)} no-go, {len(warnings)} warnings)",
+    ]
+    data = {
+        "stack": stack,
+        "region": aws.region,
+        "result": result,
+        "checks": [asdict(c) for c in checks],
+    }
+    return Report(data=data, lines=lines, exit_code=1 if no_go else 0)
+
+
+def handle(args: argparse.Namespace, aws: Aws) -> Report:
+    return run_preflight(aws, args.stack, args.config)
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser, stack: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "preflight",
+        parents=[stack, common],
+        help="go/no-go checks: quotas, offerings, EFA, reservations, EKS version",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(handler=handle)
