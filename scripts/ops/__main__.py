@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_stack_argument(stack)
     parser = argparse.ArgumentParser(
         prog="python -m scripts.ops",
-        description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+        description="Operations commands against a real AWS account.",
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
