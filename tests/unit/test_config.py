@@ -263,7 +263,7 @@ def test_prod_stack_values() -> None:
     ]
     h100 = config.gpu_pools[0]
     assert (h100.name, h100.efa, h100.instance_types) == ("h100-train", True, ["p5.48xlarge"])
-    assert config.storage.fsx.storage_capacity_gib == 4800
+    assert config.storage.fsx.storage_capacity_gib == 9600
     assert [t.storage_class for t in config.storage.checkpoints.transitions] == [
         StorageClass.STANDARD_IA,
         StorageClass.GLACIER_IR,

@@ -1,0 +1,115 @@
+"""Cost stage: idle, expected and worst-case monthly cost of the document, by resource and tier.
+
+It prices the preview document with the same code as the pack's `cost-limits` policy
+(policies/pricing.py), so the figures shown are the figures enforced. The verdict itself belongs
+to the policy stage; this stage reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.catalog import price_snapshot, service_price_snapshot
+from policies.pricing import HOURS_PER_MONTH, SCALES, Res, estimate
+from scripts.plan.stages import PlanContext, StageResult, states
+from scripts.plan.tables import markdown_table, text_table
+
+
+def cost_report(document: dict[str, Any]) -> dict[str, Any]:
+    est = estimate(
+        Res(
+            type=s["type"],
+            urn=s["urn"],
+            props=s.get("inputs") or {},
+            property_dependencies=s.get("propertyDependencies") or {},
+        )
+        for s in states(document)
+    )
+    budget = min(est.budgets_usd) if est.budgets_usd else None
+    worst = est.total("worst")
+    instances, services = price_snapshot(), service_price_snapshot()
+    return {
+        "currency": "USD",
+        "hoursPerMonth": HOURS_PER_MONTH,
+        "priceSnapshot": {
+            "instances": {
+                "date": instances.date,
+                "region": instances.region,
+                "source": instances.source,
+            },
+            "services": {
+                "date": services.date,
+                "region": services.region,
+                "source": services.source,
+            },
+        },
+        "totals": {scale: est.total(scale) for scale in SCALES},
+        "byTier": {scale: est.by_tier(scale) for scale in SCALES},
+        "budgetUsd": budget,
+        "worstCasePercentOfBudget": round(100 * worst / budget, 1) if budget else None,
+        "resources": [
+            {
+                "urn": line.urn,
+                "name": line.name,
+                "tier": line.tier,
+                "monthlyUsd": line.monthly,
+                "detail": line.detail,
+            }
+            for line in sorted(est.lines, key=lambda item: -item.monthly["worst"])
+        ],
+        "unpriced": est.unpriced,
+        "notPriced": "data transfer, NAT data processing, EBS root volumes, CloudWatch Logs",
+    }
+
+
+class CostStage:
+    """Monthly cost at idle (min sizes), expected (desired sizes) and worst case (max sizes)."""
+
+    key = "cost"
+    title = "Cost (monthly, USD)"
+
+    def run(self, context: PlanContext) -> StageResult:
+        data = cost_report(context.document)
+        return StageResult(
+            data=data,
+            terminal=self._render(data, text_table),
+            markdown=self._render(data, markdown_table),
+        )
+
+    @staticmethod
+    def _render(data: dict[str, Any], table: Any) -> list[str]:
+        def usd(value: float | None) -> str:
+            return "-" if value is None else f"${value:,.2f}"
+
+        totals = data["totals"]
+        budget = data["budgetUsd"]
+        lines = [
+            f"idle {usd(totals['idle'])}  expected {usd(totals['expected'])}  "
+            f"worst case {usd(totals['worst'])}  budget {usd(budget)}"
+            + (f" (worst case {data['worstCasePercentOfBudget']:g}%)" if budget else ""),
+            "",
+        ]
+        tiers = sorted(data["byTier"]["worst"])
+        lines += table(
+            ["tier", "idle", "expected", "worst case"],
+            [[t, *(usd(data["byTier"][s].get(t, 0.0)) for s in SCALES)] for t in tiers],
+        )
+        lines.append("")
+        lines += table(
+            ["resource", "tier", "idle", "expected", "worst case", "detail"],
+            [
+                [r["name"], r["tier"], *(usd(r["monthlyUsd"][s]) for s in SCALES), r["detail"]]
+                for r in data["resources"][:15]
+            ],
+        )
+        if len(data["resources"]) > 15:
+            lines.append(f"... and {len(data['resources']) - 15} more in the JSON document")
+        if data["unpriced"]:
+            lines += ["", "Unpriced: " + "; ".join(data["unpriced"])]
+        snapshot = data["priceSnapshot"]["instances"]
+        lines += [
+            "",
+            f"Prices: {snapshot['region']} snapshot of {snapshot['date']} ({snapshot['source']}); "
+            f"{data['hoursPerMonth']} h/month; not priced: {data['notPriced']}.",
+        ]
+        return lines
