@@ -443,6 +443,12 @@ class BucketConfig(_Model):
     @field_validator("transitions")
     @classmethod
     def _ordered(cls, value: list[Transition]) -> list[Transition]:
+        for transition in value:
+            if transition.storage_class is StorageClass.STANDARD_IA and transition.days < 30:
+                raise ValueError(
+                    f"S3 moves objects to STANDARD_IA no earlier than day 30 "
+                    f"(got day {transition.days})"
+                )
         for before, after in itertools.pairwise(value):
             if after.days <= before.days:
                 raise ValueError(

@@ -27,7 +27,6 @@ from components.catalog import (
 )
 
 HOURS_PER_MONTH = 730
-GIB_TO_GB = 1.073741824
 EXPECTED_SIZE_TAG = "gpu-platform/expected-size-gib"
 POOL_LABEL = "gpu-platform/pool"
 
@@ -228,7 +227,7 @@ def _fixed_line(res: Res, result: Estimate) -> Line | None:
         if size is None:
             result.unpriced.append(f"bucket {res.name}: no {EXPECTED_SIZE_TAG} tag")
             return None
-        gb = float(size) * GIB_TO_GB
+        gb = float(size)  # S3 bills per binary GB (GiB)
         return Line(
             res.urn,
             res.name,

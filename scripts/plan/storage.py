@@ -18,6 +18,7 @@ from components.config import StackConfig
 LUSTRE = "aws:fsx/lustreFileSystem:LustreFileSystem"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 GIB_TO_GB = 1.073741824
+"""Decimal GB per GiB, for throughput (MB/s). Storage is billed per binary GB: no conversion."""
 S3_PRICE_KEYS = {
     "STANDARD": "s3_standard_gb_month",
     "STANDARD_IA": "s3_standard_ia_gb_month",
@@ -101,10 +102,16 @@ def bucket_tiers(states: list[dict[str, Any]], config: StackConfig | None) -> li
                 "bucket": name,
                 "expectedSizeGib": size,
                 "finalStorageClass": final,
-                "warmMonthlyUsd": round(size * GIB_TO_GB * warm, 2) if warm is not None else None,
-                "coldFloorMonthlyUsd": (
-                    round(size * GIB_TO_GB * cold, 2) if cold is not None else None
-                ),
+                "warmMonthlyUsd": round(size * warm, 2) if warm is not None else None,
+                "missingPrices": [
+                    key
+                    for key, price in (
+                        (S3_PRICE_KEYS["STANDARD"], warm),
+                        (S3_PRICE_KEYS.get(final, f"s3_{final.lower()}_gb_month"), cold),
+                    )
+                    if price is None
+                ],
+                "coldFloorMonthlyUsd": (round(size * cold, 2) if cold is not None else None),
             }
         )
     return rows
@@ -135,7 +142,10 @@ def storage_section(
             "warm": total([b["warmMonthlyUsd"] for b in buckets]),
             "coldFloor": total([b["coldFloorMonthlyUsd"] for b in buckets]),
         },
-        "unpriced": sorted({h["priceKey"] for h in hot if h["monthlyUsd"] is None}),
+        "unpriced": sorted(
+            {h["priceKey"] for h in hot if h["monthlyUsd"] is None}
+            | {key for b in buckets for key in b["missingPrices"]}
+        ),
     }
 
 

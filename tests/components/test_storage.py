@@ -1,0 +1,338 @@
+"""TieredStorage under recording mocks: buckets, lifecycle, FSx for Lustre and its S3 links,
+Kubernetes volumes, protection, and the training role's access."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi_kubernetes as k8s
+import pytest
+
+from components import versions
+from components.config import FsxConfig, StorageConfig
+from components.storage import TieredStorage, TieredStorageArgs
+from scripts.plan.runner import run_function
+from tests.conftest import Recorded
+
+COMPONENT = "gpuplatform:index:TieredStorage"
+BUCKET = "aws:s3/bucket:Bucket"
+KEY = "aws:kms/key:Key"
+LUSTRE = "aws:fsx/lustreFileSystem:LustreFileSystem"
+DRA = "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+PV = "kubernetes:core/v1:PersistentVolume"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+NAME = "st"
+NAMESPACE = "ml-train"
+CLIENT_SG = "sg-0c11e47000000001"
+SUBNET = "subnet-0a1b2c3d4e5f60001"
+BUCKETS = ("datasets", "checkpoints", "models")
+HOT = StorageConfig(
+    fsx=FsxConfig(enabled=True, storage_capacity_gib=2400, per_unit_storage_throughput=250),
+    training_namespace=NAMESPACE,
+)
+WARM_ONLY = StorageConfig(training_namespace=NAMESPACE)
+
+
+def program(config: StorageConfig, protect: bool) -> Recorded:
+    def body() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        args = TieredStorageArgs(
+            config=config,
+            region="us-east-1",
+            cluster_name="gpu-test",
+            kubernetes_version=versions.KUBERNETES_VERSION,
+            vpc_id="vpc-0123456789abcdef0",
+            fsx_subnet_id=SUBNET,
+            client_security_group_ids=[CLIENT_SG],
+            provider=provider,
+            protect=protect,
+        )
+        TieredStorage(NAME, args)
+
+    registrations, outputs = run_function(
+        body, stack="test", project="gpu-platform", config={"aws:region": "us-east-1"}
+    )
+    return Recorded(registrations, outputs)
+
+
+@pytest.fixture(scope="module")
+def protected() -> Recorded:
+    return program(HOT, protect=True)
+
+
+@pytest.fixture(scope="module")
+def unprotected() -> Recorded:
+    return program(HOT, protect=False)
+
+
+@pytest.fixture(scope="module")
+def warm_only() -> Recorded:
+    return program(WARM_ONLY, protect=False)
+
+
+def per_bucket(recorded: Recorded, type_token: str) -> dict[str, Any]:
+    """The resource of this type for each bucket (named `<component>-<bucket>`), checked to
+    point at that bucket."""
+    result = {}
+    for name in BUCKETS:
+        resource = recorded.one(type_token, f"{NAME}-{name}")
+        bucket = recorded.one(BUCKET, f"{NAME}-{name}")
+        assert resource.inputs["bucket"] == bucket.id
+        result[name] = resource
+    return result
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+# --------------------------------------------------------------------------- structure
+
+
+@pytest.mark.parametrize("variant", ["protected", "warm_only"])
+def test_every_child_is_parented_to_the_component_and_named_from_it(variant, request):
+    recorded: Recorded = request.getfixturevalue(variant)
+    component = recorded.one(COMPONENT)
+    assert component.name == NAME
+    others = [
+        r
+        for r in recorded.registrations
+        if r.type not in (COMPONENT, "pulumi:pulumi:Stack", "pulumi:providers:kubernetes")
+    ]
+    assert others
+    assert recorded.children(component.urn) == others
+    assert all(r.name.startswith(f"{NAME}-") for r in others), [r.name for r in others]
+    # Kubernetes objects go through the given provider, never a default one.
+    for r in others:
+        if r.type.startswith("kubernetes:"):
+            assert "pulumi:providers:kubernetes::k8s" in r.provider
+
+
+# --------------------------------------------------------------------------- warm tier
+
+
+def test_three_buckets_each_versioned_encrypted_private_and_tls_only(protected):
+    buckets = {b.name: b for b in protected.of_type(BUCKET)}
+    assert set(buckets) == {f"{NAME}-{n}" for n in BUCKETS}
+    key = protected.one(KEY)
+    assert key.inputs["enableKeyRotation"] is True
+
+    for name, versioning in per_bucket(
+        protected, "aws:s3/bucketVersioning:BucketVersioning"
+    ).items():
+        assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled", name
+
+    sse_type = (
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
+    for sse in per_bucket(protected, sse_type).values():
+        [rule] = sse.inputs["rules"]
+        assert rule["applyServerSideEncryptionByDefault"] == {
+            "sseAlgorithm": "aws:kms",
+            "kmsMasterKeyId": key.outputs["arn"],
+        }
+        assert rule["bucketKeyEnabled"] is True
+
+    pab_type = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+    for block in per_bucket(protected, pab_type).values():
+        flags = (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
+        assert all(block.inputs[flag] is True for flag in flags)
+
+    ownership_type = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+    for ownership in per_bucket(protected, ownership_type).values():
+        assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+
+    for name, policy in per_bucket(protected, "aws:s3/bucketPolicy:BucketPolicy").items():
+        arn = protected.one(BUCKET, f"{NAME}-{name}").outputs["arn"]
+        [deny] = json.loads(policy.inputs["policy"])["Statement"]
+        assert deny["Effect"] == "Deny"
+        assert deny["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+        assert sorted(as_list(deny["Resource"])) == sorted([arn, f"{arn}/*"])
+
+
+def test_lifecycle_waits_for_versioning_and_checkpoints_archive_noncurrent(protected):
+    lifecycle_type = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    lifecycles = per_bucket(protected, lifecycle_type)
+    for name, lifecycle in lifecycles.items():
+        versioning = protected.one("aws:s3/bucketVersioning:BucketVersioning", f"{NAME}-{name}")
+        assert versioning.urn in lifecycle.dependencies, name
+        [rule] = lifecycle.inputs["rules"]
+        assert rule["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
+    [rule] = lifecycles["checkpoints"].inputs["rules"]
+    assert rule["noncurrentVersionTransitions"] == [
+        {"noncurrentDays": 30, "storageClass": "GLACIER_IR"}
+    ]
+
+
+# --------------------------------------------------------------------------- protection
+
+
+def test_prod_protects_and_retains_buckets_key_and_file_system(protected):
+    stateful = [*protected.of_type(BUCKET), protected.one(KEY), protected.one(LUSTRE)]
+    assert len(stateful) == 5
+    for resource in stateful:
+        assert resource.protect is True, resource.name
+        assert resource.retain_on_delete is True, resource.name
+    assert {(r.type, r.name) for r in protected.registrations if r.protect} == {
+        (r.type, r.name) for r in stateful
+    }
+    assert all(b.inputs["forceDestroy"] is False for b in protected.of_type(BUCKET))
+    assert protected.one(LUSTRE).inputs["skipFinalBackup"] is False
+
+
+def test_without_protect_nothing_is_protected_and_teardown_is_clean(unprotected):
+    assert not [r.name for r in unprotected.registrations if r.protect or r.retain_on_delete]
+    assert all(b.inputs["forceDestroy"] is True for b in unprotected.of_type(BUCKET))
+    assert unprotected.one(LUSTRE).inputs["skipFinalBackup"] is True
+
+
+# --------------------------------------------------------------------------- hot tier
+
+
+def test_lustre_file_system_shape(protected):
+    fs = protected.one(LUSTRE)
+    group = protected.one(SECURITY_GROUP, f"{NAME}-fsx")
+    assert fs.inputs["deploymentType"] == "PERSISTENT_2"
+    assert fs.inputs["storageCapacity"] == HOT.fsx.storage_capacity_gib
+    assert fs.inputs["perUnitStorageThroughput"] == HOT.fsx.per_unit_storage_throughput
+    assert fs.inputs["dataCompressionType"] == "LZ4"
+    assert fs.inputs["kmsKeyId"] == protected.one(KEY).outputs["arn"]
+    assert as_list(fs.inputs["subnetIds"]) == [SUBNET]
+    assert fs.inputs["securityGroupIds"] == [group.id]
+
+
+def test_lustre_ports_open_from_clients_and_from_the_group_itself(protected):
+    group = protected.one(SECURITY_GROUP, f"{NAME}-fsx")
+    rules = [r for r in protected.of_type(INGRESS) if r.inputs["securityGroupId"] == group.id]
+    assert all(r.inputs["ipProtocol"] == "tcp" for r in rules)
+    opened = {
+        (r.inputs["referencedSecurityGroupId"], r.inputs["fromPort"], r.inputs["toPort"])
+        for r in rules
+    }
+    assert opened == {
+        (CLIENT_SG, 988, 988),
+        (CLIENT_SG, 1018, 1023),
+        (group.id, 988, 988),
+        (group.id, 1018, 1023),
+    }
+    # No CIDR-wide ingress on the file system.
+    assert not any(r.inputs.get("cidrIpv4") for r in rules)
+
+
+def test_data_repository_associations_link_datasets_and_checkpoints(protected):
+    fs = protected.one(LUSTRE)
+    links = {r.inputs["fileSystemPath"]: r for r in protected.of_type(DRA)}
+    assert set(links) == {"/datasets", "/checkpoints"}
+    for path, link in links.items():
+        bucket = protected.one(BUCKET, f"{NAME}-{path.strip('/')}")
+        assert link.inputs["fileSystemId"] == fs.id
+        assert link.inputs["dataRepositoryPath"] == f"s3://{bucket.outputs['bucket']}/"
+        s3 = link.inputs["s3"]
+        for policy in ("autoImportPolicy", "autoExportPolicy"):
+            assert sorted(s3[policy]["events"]) == ["CHANGED", "DELETED", "NEW"], (path, policy)
+
+
+def test_static_volume_and_claim_mount_the_file_system(protected):
+    fs = protected.one(LUSTRE)
+    volume = protected.one(PV)
+    spec = volume.inputs["spec"]
+    csi = spec["csi"]
+    assert csi["driver"] == "fsx.csi.aws.com"
+    assert csi["volumeHandle"] == fs.id
+    assert csi["volumeAttributes"] == {
+        "dnsname": fs.outputs["dnsName"],
+        "mountname": fs.outputs["mountName"],
+    }
+    assert spec["accessModes"] == ["ReadWriteMany"]
+    assert spec["persistentVolumeReclaimPolicy"] == "Retain"
+    assert spec["storageClassName"] == ""
+    assert spec["capacity"] == {"storage": "2400Gi"}
+
+    claim = protected.one(PVC)
+    assert claim.inputs["metadata"]["namespace"] == NAMESPACE
+    assert claim.inputs["spec"]["volumeName"] == volume.inputs["metadata"]["name"]
+    assert claim.inputs["spec"]["storageClassName"] == ""
+    assert claim.inputs["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert volume.urn in claim.dependencies
+    namespace = protected.one("kubernetes:core/v1:Namespace")
+    assert namespace.inputs["metadata"]["name"] == NAMESPACE
+
+
+def test_fsx_csi_driver_addon_is_pinned_and_precedes_the_volume(protected):
+    addon = protected.one("aws:eks/addon:Addon")
+    assert addon.inputs["addonName"] == "aws-fsx-csi-driver"
+    assert (
+        addon.inputs["addonVersion"]
+        == versions.EKS_ADDONS[versions.KUBERNETES_VERSION].fsx_csi_driver
+    )
+    assert addon.inputs["clusterName"] == "gpu-test"
+    assert addon.urn in protected.one(PV).dependencies
+
+
+@pytest.mark.parametrize("variant", ["protected", "warm_only"])
+def test_default_storage_class_is_encrypted_gp3(variant, request):
+    recorded: Recorded = request.getfixturevalue(variant)
+    storage_class = recorded.one("kubernetes:storage.k8s.io/v1:StorageClass")
+    annotations = storage_class.inputs["metadata"]["annotations"]
+    assert annotations["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert storage_class.inputs["provisioner"] == "ebs.csi.aws.com"
+    assert storage_class.inputs["parameters"]["type"] == "gp3"
+    assert storage_class.inputs["parameters"]["encrypted"] == "true"
+
+
+def test_without_fsx_only_the_warm_tier_is_created(warm_only):
+    for absent in (LUSTRE, DRA, PV, PVC, SECURITY_GROUP, INGRESS, "aws:eks/addon:Addon"):
+        assert warm_only.of_type(absent) == [], absent
+    assert len(warm_only.of_type(BUCKET)) == 3
+    assert len(warm_only.of_type("aws:s3/bucketPolicy:BucketPolicy")) == 3
+
+
+# --------------------------------------------------------------------------- access
+
+
+def test_training_role_reads_datasets_writes_checkpoints_and_never_touches_models(protected):
+    arns = {n: protected.one(BUCKET, f"{NAME}-{n}").outputs["arn"] for n in BUCKETS}
+    role = protected.one("aws:iam/role:Role", f"{NAME}-training")
+    policy = protected.one("aws:iam/rolePolicy:RolePolicy", f"{NAME}-training")
+    assert policy.inputs["role"] == role.id
+    found = json.loads(policy.inputs["policy"])["Statement"]
+
+    def resources_for(action: str) -> set[str]:
+        return {r for s in found if action in as_list(s["Action"]) for r in as_list(s["Resource"])}
+
+    assert f"{arns['datasets']}/*" in resources_for("s3:GetObject")
+    assert f"{arns['checkpoints']}/*" in resources_for("s3:GetObject")
+    assert resources_for("s3:PutObject") == {f"{arns['checkpoints']}/*"}
+    assert arns["models"] not in json.dumps(found)
+    assert "s3:*" not in json.dumps(found)
+
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+
+    association = protected.one(
+        "aws:eks/podIdentityAssociation:PodIdentityAssociation", f"{NAME}-training"
+    )
+    account = protected.one("kubernetes:core/v1:ServiceAccount")
+    assert association.inputs["namespace"] == NAMESPACE
+    assert account.inputs["metadata"]["namespace"] == NAMESPACE
+    assert association.inputs["serviceAccount"] == account.inputs["metadata"]["name"]
+    assert association.inputs["roleArn"] == role.outputs["arn"]
+    assert association.inputs["clusterName"] == "gpu-test"
+
+
+def test_models_read_policy_reads_models_only(protected):
+    arns = {n: protected.one(BUCKET, f"{NAME}-{n}").outputs["arn"] for n in BUCKETS}
+    policy = protected.one("aws:iam/policy:Policy", f"{NAME}-models-read")
+    text = policy.inputs["policy"]
+    assert arns["models"] in text
+    assert arns["datasets"] not in text and arns["checkpoints"] not in text
+    actions = {a for s in json.loads(text)["Statement"] for a in as_list(s["Action"])}
+    assert "s3:PutObject" not in actions and "kms:GenerateDataKey" not in actions

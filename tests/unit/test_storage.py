@@ -1,0 +1,396 @@
+"""Pure storage logic: lifecycle rules, bucket and access policies, the hot tier's AZ, and the
+storage section of the stack config (every bad input a ConfigError naming its key path)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from components.config import (
+    BucketConfig,
+    ConfigError,
+    GpuPool,
+    PoolPurpose,
+    StorageClass,
+    Transition,
+    load_stack_config,
+)
+from components.pools import training_az
+from components.storage import (
+    MULTIPART_ABORT_DAYS,
+    NONCURRENT_CHECKPOINT_TRANSITION_DAYS,
+    access_policy,
+    lifecycle_rules,
+    tls_only_policy,
+)
+
+BUCKET_ARNS = (
+    "arn:aws:s3:::datasets-abc",
+    "arn:aws:s3:::checkpoints-def",
+    "arn:aws:s3:::models-ghi",
+)
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+WRITE_ACTIONS = {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
+AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
+
+
+def bucket(*transitions: tuple[int, StorageClass], expire: int | None = None) -> BucketConfig:
+    return BucketConfig(
+        transitions=[Transition(days=d, storage_class=c) for d, c in transitions],
+        noncurrent_expiration_days=expire,
+    )
+
+
+def only_rule(name: str, config: BucketConfig) -> dict[str, Any]:
+    rules = lifecycle_rules(name, config)
+    assert len(rules) == 1
+    return rules[0]
+
+
+def statements(policy: str) -> list[dict[str, Any]]:
+    return list(json.loads(policy)["Statement"])
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+# --------------------------------------------------------------------------- lifecycle_rules
+
+
+@pytest.mark.parametrize("name", ["datasets", "checkpoints", "models"])
+@pytest.mark.parametrize(
+    "config",
+    [bucket(), bucket((30, StorageClass.STANDARD_IA)), bucket(expire=10)],
+    ids=["default", "transition", "expire"],
+)
+def test_every_bucket_aborts_incomplete_multipart_uploads(name, config):
+    rule = only_rule(name, config)
+    assert rule["status"] == "Enabled"
+    assert rule["filter"] == {"prefix": ""}  # the whole bucket
+    assert rule["abort_incomplete_multipart_upload"] == {
+        "days_after_initiation": MULTIPART_ABORT_DAYS
+    }
+    assert MULTIPART_ABORT_DAYS == 7
+
+
+def test_transitions_keep_config_order_and_storage_classes():
+    config = bucket(
+        (30, StorageClass.STANDARD_IA),
+        (90, StorageClass.GLACIER_IR),
+        (180, StorageClass.GLACIER),
+        (365, StorageClass.DEEP_ARCHIVE),
+    )
+    rule = only_rule("datasets", config)
+    assert rule["transitions"] == [
+        {"days": 30, "storage_class": "STANDARD_IA"},
+        {"days": 90, "storage_class": "GLACIER_IR"},
+        {"days": 180, "storage_class": "GLACIER"},
+        {"days": 365, "storage_class": "DEEP_ARCHIVE"},
+    ]
+    # Plain strings (what the provider takes), not the enum.
+    assert all(type(t["storage_class"]) is str for t in rule["transitions"])
+
+
+@pytest.mark.parametrize("name", ["datasets", "checkpoints", "models"])
+def test_no_transitions_key_when_none_configured(name):
+    assert "transitions" not in only_rule(name, bucket())
+
+
+def test_checkpoints_move_noncurrent_versions_to_glacier_ir_and_expire_them():
+    rule = only_rule("checkpoints", bucket(expire=400))
+    assert rule["noncurrent_version_transitions"] == [
+        {"noncurrent_days": NONCURRENT_CHECKPOINT_TRANSITION_DAYS, "storage_class": "GLACIER_IR"}
+    ]
+    assert rule["noncurrent_version_expiration"] == {"noncurrent_days": 400}
+
+
+def test_checkpoints_without_expiration_keep_noncurrent_versions_in_glacier_ir():
+    rule = only_rule("checkpoints", bucket())
+    assert rule["noncurrent_version_transitions"][0]["storage_class"] == "GLACIER_IR"
+    assert "noncurrent_version_expiration" not in rule
+
+
+@pytest.mark.parametrize("name", ["datasets", "models"])
+def test_other_buckets_get_no_noncurrent_transition(name):
+    assert "noncurrent_version_transitions" not in only_rule(name, bucket())
+    rule = only_rule(name, bucket(expire=90))
+    assert "noncurrent_version_transitions" not in rule
+    assert rule["noncurrent_version_expiration"] == {"noncurrent_days": 90}
+
+
+@pytest.mark.parametrize("expire", [1, 7, 29, NONCURRENT_CHECKPOINT_TRANSITION_DAYS])
+def test_noncurrent_expiration_not_after_the_transition_drops_the_transition(expire):
+    # S3 rejects a noncurrent transition that is not strictly before the noncurrent expiration.
+    rule = only_rule("checkpoints", bucket(expire=expire))
+    assert "noncurrent_version_transitions" not in rule
+    assert rule["noncurrent_version_expiration"] == {"noncurrent_days": expire}
+
+
+def test_noncurrent_expiration_one_day_after_the_transition_keeps_it():
+    rule = only_rule("checkpoints", bucket(expire=NONCURRENT_CHECKPOINT_TRANSITION_DAYS + 1))
+    assert len(rule["noncurrent_version_transitions"]) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(["datasets", "checkpoints", "models"]),
+    days=st.lists(st.integers(min_value=0, max_value=3000), max_size=5, unique=True),
+    classes=st.lists(st.sampled_from(list(StorageClass)), min_size=5, max_size=5),
+    expire=st.none() | st.integers(min_value=1, max_value=3000),
+)
+def test_lifecycle_rules_are_consistent_for_any_valid_bucket(name, days, classes, expire):
+    ordered = sorted(days)
+    pairs = list(zip(ordered, classes, strict=False))
+    assume(all(d >= 30 for d, c in pairs if c is StorageClass.STANDARD_IA))  # S3's minimum
+    config = bucket(*pairs, expire=expire)
+    rule = only_rule(name, config)
+    assert [t["days"] for t in rule.get("transitions", [])] == ordered
+    for transition in rule.get("noncurrent_version_transitions", []):
+        assert expire is None or transition["noncurrent_days"] < expire
+    if "noncurrent_version_transitions" in rule:
+        assert rule["noncurrent_version_transitions"]  # never an empty list
+    assert ("noncurrent_version_expiration" in rule) is (expire is not None)
+
+
+# --------------------------------------------------------------------------- tls_only_policy
+
+
+def test_tls_only_policy_denies_every_insecure_request_to_bucket_and_objects():
+    arn = BUCKET_ARNS[0]
+    document = json.loads(tls_only_policy(arn))
+    assert document["Version"] == "2012-10-17"
+    [statement] = document["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == "*"
+    assert statement["Action"] == "s3:*"
+    assert sorted(statement["Resource"]) == sorted([arn, f"{arn}/*"])
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+# --------------------------------------------------------------------------- access_policy
+
+
+def test_training_shape_reads_datasets_writes_checkpoints_and_uses_the_key():
+    datasets, checkpoints, models = BUCKET_ARNS
+    found = statements(access_policy(read=[datasets], write=[checkpoints], key_arn=KEY_ARN))
+    by_sid = {s["Sid"]: s for s in found}
+    assert set(by_sid) == {"ListBuckets", "ReadObjects", "WriteObjects", "UseStorageKey"}
+    assert sorted(as_list(by_sid["ListBuckets"]["Resource"])) == sorted([datasets, checkpoints])
+    assert as_list(by_sid["WriteObjects"]["Resource"]) == [f"{checkpoints}/*"]
+    assert set(by_sid["WriteObjects"]["Action"]) == WRITE_ACTIONS
+    assert as_list(by_sid["UseStorageKey"]["Resource"]) == [KEY_ARN]
+    assert "kms:GenerateDataKey" in by_sid["UseStorageKey"]["Action"]
+    assert models not in json.dumps(found)
+
+
+def test_read_only_policy_has_no_writes_and_no_data_key():
+    found = statements(access_policy(read=[BUCKET_ARNS[2]], write=[], key_arn=KEY_ARN))
+    actions = {a for s in found for a in as_list(s["Action"])}
+    assert not actions & WRITE_ACTIONS
+    assert "kms:GenerateDataKey" not in actions
+    assert {"kms:Decrypt", "s3:GetObject", "s3:ListBucket"} <= actions
+
+
+arn_sets = st.sets(st.sampled_from(BUCKET_ARNS))
+
+
+@settings(max_examples=100, deadline=None)
+@given(read=arn_sets, write=arn_sets)
+def test_access_policy_grants_least_privilege(read, write):
+    read_list, write_list = sorted(read), sorted(write)
+    found = statements(access_policy(read=read_list, write=write_list, key_arn=KEY_ARN))
+    assert all(s["Effect"] == "Allow" for s in found)
+    for statement in found:
+        actions = as_list(statement["Action"])
+        resources = as_list(statement["Resource"])
+        assert "s3:*" not in actions and "*" not in actions
+        assert not any(a.endswith(":*") for a in actions)
+        assert "*" not in resources
+        if set(actions) & WRITE_ACTIONS:
+            # Writes only on the write buckets' objects, never a bucket ARN or a read bucket.
+            assert set(resources) == {f"{arn}/*" for arn in write}
+        if any(a.startswith("kms:") for a in actions):
+            assert resources == [KEY_ARN]
+    all_actions = {a for s in found for a in as_list(s["Action"])}
+    assert ("kms:GenerateDataKey" in all_actions) is bool(write)
+    put_resources = {
+        r for s in found if "s3:PutObject" in as_list(s["Action"]) for r in as_list(s["Resource"])
+    }
+    for arn in read - write:
+        assert f"{arn}/*" not in put_resources
+        assert arn not in put_resources
+    # Everything granted is readable; nothing beyond the named buckets.
+    s3_resources = {
+        r for s in found for r in as_list(s["Resource"]) if r.startswith("arn:aws:s3:::")
+    }
+    assert {r.removesuffix("/*") for r in s3_resources} == read | write
+
+
+# --------------------------------------------------------------------------- training_az
+
+
+def efa_pool(az: str | None = None, name: str = "efa") -> GpuPool:
+    return GpuPool(
+        name=name,
+        purpose=PoolPurpose.BATCH,
+        instance_types=["p5.48xlarge"],
+        efa=True,
+        max_size=2,
+        availability_zones=[az] if az else None,
+    )
+
+
+def training_pool(az: str | None = None, name: str = "train") -> GpuPool:
+    return GpuPool(
+        name=name,
+        purpose=PoolPurpose.TRAINING,
+        instance_types=["g5.xlarge"],
+        max_size=2,
+        availability_zones=[az] if az else None,
+    )
+
+
+def inference_pool() -> GpuPool:
+    return GpuPool(
+        name="infer",
+        purpose=PoolPurpose.INFERENCE,
+        instance_types=["g4dn.xlarge"],
+        max_size=2,
+        availability_zones=["us-east-1b"],
+    )
+
+
+def test_training_az_prefers_the_efa_pool_over_an_earlier_training_pool():
+    pools = [inference_pool(), training_pool("us-east-1b"), efa_pool("us-east-1c")]
+    assert training_az(pools, AZS) == "us-east-1c"
+
+
+def test_training_az_efa_pool_without_azs_uses_the_stacks_first():
+    pools = [training_pool("us-east-1c"), efa_pool()]
+    assert training_az(pools, AZS) == "us-east-1a"
+
+
+def test_training_az_falls_back_to_the_first_training_pool():
+    pools = [inference_pool(), training_pool("us-east-1c"), training_pool("us-east-1b", "t2")]
+    assert training_az(pools, AZS) == "us-east-1c"
+
+
+@pytest.mark.parametrize("pools", [[], [inference_pool()]], ids=["no-pools", "inference-only"])
+def test_training_az_defaults_to_the_first_stack_az(pools):
+    assert training_az(pools, ["us-east-1b", "us-east-1c"]) == "us-east-1b"
+
+
+# --------------------------------------------------------------------------- config
+
+
+def raw(storage: dict[str, Any]) -> dict[str, str]:
+    """A minimal valid stack config with this `gpu-platform:storage`, as the engine passes it."""
+    return {
+        "aws:region": "us-east-1",
+        "gpu-platform:environment": "dev",
+        "gpu-platform:availabilityZones": json.dumps(["us-east-1a", "us-east-1b"]),
+        "gpu-platform:monthlyBudgetUsd": "3000",
+        "gpu-platform:storage": json.dumps(storage),
+    }
+
+
+def problems(storage: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config(raw(storage))
+    return dict(caught.value.problems)
+
+
+def test_a_valid_storage_section_loads():
+    config = load_stack_config(
+        raw(
+            {
+                "fsx": {
+                    "enabled": True,
+                    "storageCapacityGib": 4800,
+                    "perUnitStorageThroughput": 125,
+                },
+                "checkpoints": {
+                    "transitions": [
+                        {"days": 30, "storageClass": "STANDARD_IA"},
+                        {"days": 90, "storageClass": "DEEP_ARCHIVE"},
+                    ],
+                    "noncurrentExpirationDays": 60,
+                },
+                "checkpointSizeGib": 250.5,
+                "trainingNamespace": "ml-train",
+            }
+        )
+    )
+    storage = config.storage
+    assert storage.fsx.storage_capacity_gib == 4800
+    assert storage.fsx.per_unit_storage_throughput == 125
+    assert storage.checkpoints.transitions[1].storage_class is StorageClass.DEEP_ARCHIVE
+    assert storage.checkpoint_size_gib == 250.5
+    assert storage.training_namespace == "ml-train"
+
+
+def test_capacity_that_is_not_a_persistent2_size():
+    found = problems({"fsx": {"storageCapacityGib": 1000}})
+    message = found["gpu-platform:storage.fsx.storageCapacityGib"]
+    assert "1200" in message and "2400" in message
+
+
+@pytest.mark.parametrize("capacity", [1200, 2400, 4800, 9600])
+def test_persistent2_sizes_are_accepted(capacity):
+    config = load_stack_config(raw({"fsx": {"storageCapacityGib": capacity}}))
+    assert config.storage.fsx.storage_capacity_gib == capacity
+
+
+def test_throughput_that_does_not_exist():
+    found = problems({"fsx": {"perUnitStorageThroughput": 300}})
+    message = found["gpu-platform:storage.fsx.perUnitStorageThroughput"]
+    assert all(tier in message for tier in ("125", "250", "500", "1000"))
+    assert "300" in message
+
+
+def test_transitions_out_of_order():
+    found = problems(
+        {
+            "checkpoints": {
+                "transitions": [
+                    {"days": 90, "storageClass": "STANDARD_IA"},
+                    {"days": 30, "storageClass": "GLACIER"},
+                ]
+            }
+        }
+    )
+    message = found["gpu-platform:storage.checkpoints.transitions"]
+    assert "30" in message and "90" in message
+
+
+def test_unknown_storage_class():
+    found = problems({"datasets": {"transitions": [{"days": 90, "storageClass": "GLACIER_DEEP"}]}})
+    assert "GLACIER_DEEP" in found["gpu-platform:storage.datasets.transitions[0].storageClass"]
+
+
+def test_negative_checkpoint_size():
+    found = problems({"checkpointSizeGib": -5})
+    assert "-5" in found["gpu-platform:storage.checkpointSizeGib"]
+
+
+@pytest.mark.parametrize("namespace", ["Training", "ml_train", "-train", "a" * 64, ""])
+def test_bad_training_namespace(namespace):
+    found = problems({"trainingNamespace": namespace})
+    assert "gpu-platform:storage.trainingNamespace" in found
+
+
+def test_unknown_storage_key_is_named():
+    found = problems({"checkpoint": {}})
+    assert "gpu-platform:storage.checkpoint" in found
+
+
+def test_standard_ia_transition_before_day_30_is_rejected():
+    found = problems({"datasets": {"transitions": [{"days": 1, "storageClass": "STANDARD_IA"}]}})
+    assert "gpu-platform:storage.datasets.transitions[0].days" in found or (
+        "gpu-platform:storage.datasets.transitions" in found
+    )
