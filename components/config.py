@@ -267,8 +267,36 @@ class GpuPool(_Model):
     """Default: AL2023_x86_64_NVIDIA (driver and container toolkit on the AMI)."""
     disk_size_gib: int = Field(default=200, ge=50, le=16384)
     """Encrypted gp3 root volume (container images are large). Default: 200 GiB."""
+    time_slicing_replicas: int | None = Field(default=None, validate_default=True)
+    """Share each GPU between this many pods (NVIDIA device-plugin time-slicing; no memory or
+    fault isolation). For GPUs without MIG, such as the T4. Default: off."""
+    mig_profile: str | None = Field(default=None, validate_default=True)
+    """Partition each GPU with MIG (e.g. `all-1g.10gb` on H100). Default: off."""
     labels: dict[str, str] = Field(default_factory=dict)
     """Extra node labels."""
+
+    @field_validator("time_slicing_replicas")
+    @classmethod
+    def _replicas(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= 48:
+            raise ValueError(f"{value} replicas: time-slicing needs 1 to 48")
+        return value
+
+    @field_validator("mig_profile")
+    @classmethod
+    def _mig(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if info.data.get("time_slicing_replicas") is not None:
+            raise ValueError("a pool uses MIG or time-slicing, not both")
+        from components.catalog import mig_devices_per_gpu
+
+        for name in info.data.get("instance_types") or []:
+            model = get_instance_type(name).gpu_model or "no GPU"
+            mig_devices_per_gpu(model, value)  # ValueError names the supported profiles
+        if info.data.get("gpu_need") is not None:
+            raise ValueError("MIG pools take explicit instanceTypes, not gpuNeed")
+        return value
 
     @field_validator("labels")
     @classmethod
@@ -477,6 +505,19 @@ class StorageConfig(_Model):
     """Namespace of the FSx claim and the training service account. Default: training."""
 
 
+class Team(_Model):
+    """A team namespace for training and pipelines, with GPU quota and Pod Security."""
+
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    """Namespace name."""
+    gpu_quota: int = Field(ge=0)
+    """Most `nvidia.com/gpu` the namespace may request at once. Required."""
+    efa_quota: int = Field(default=0, ge=0)
+    """Most `vpc.amazonaws.com/efa` devices. Default: 0 (no multi-node EFA jobs)."""
+    pod_security: str = Field(default="baseline", pattern="^(privileged|baseline|restricted)$")
+    """Pod Security Admission level enforced. Default: baseline (restricted is warned)."""
+
+
 class Addons(_Model):
     """Cluster software toggles (chart versions live in components/versions.py)."""
 
@@ -549,6 +590,8 @@ class StackConfig(_Model):
     """Monthly budget for the whole stack. Required."""
     budget_alert_emails: list[str] = Field(default_factory=list)
     """Who gets the budget alerts (80% actual, 100% forecast). Default: none (no alerts)."""
+    teams: list[Team] = Field(default_factory=list)
+    """Team namespaces with GPU quotas (used by Kubeflow). Default: none."""
     tags: dict[str, str] = Field(default_factory=dict)
     """Tags on every taggable resource (environment and project are added)."""
     protect_stateful: bool | None = None

@@ -39,7 +39,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import launch_template
-from components.catalog import InstanceType
+from components.catalog import InstanceType, mig_devices_per_gpu
 from components.cluster import NODE_POOL_LABEL
 from components.config import (
     PROJECT_NAMESPACE,
@@ -57,6 +57,14 @@ EFA_LABEL = "gpu-platform/efa"
 EFA_RESOURCE = "vpc.amazonaws.com/efa"
 GPU_RESOURCE = "nvidia.com/gpu"
 AUTOSCALER_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
+MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+
+
+def time_slicing_config_name(replicas: int) -> str:
+    """Name of the device-plugin config (a key of the GPU Operator's config map) for N replicas."""
+    return f"time-sliced-{replicas}"
+
 
 _EFFECTS = {
     "NoSchedule": "NO_SCHEDULE",
@@ -103,6 +111,8 @@ class ResolvedGpuNodeGroup:
     desired_size: int
     max_size: int
     gpus_per_node: int
+    schedulable_gpus_per_node: int
+    """`nvidia.com/gpu` per node as the device plugin advertises it (time-slicing or MIG)."""
     network_interfaces: list[NetworkInterface]
     efa_devices: int
     placement_group: bool
@@ -231,9 +241,17 @@ def resolve(args: GpuNodeGroupArgs) -> ResolvedGpuNodeGroup:
     }
     taints = [GPU_TAINT] + ([SPOT_TAINT] if pool.capacity_type is CapacityType.SPOT else [])
     gpus = gpu_counts.pop()
+    # What the device plugin advertises as nvidia.com/gpu: shared or partitioned GPUs count more.
+    schedulable = gpus
+    if pool.time_slicing_replicas:
+        labels[DEVICE_PLUGIN_CONFIG_LABEL] = time_slicing_config_name(pool.time_slicing_replicas)
+        schedulable = gpus * pool.time_slicing_replicas
+    if pool.mig_profile:
+        labels[MIG_CONFIG_LABEL] = pool.mig_profile
+        schedulable = gpus * mig_devices_per_gpu(models[0], pool.mig_profile)
     autoscaler_tags = {f"{AUTOSCALER_TEMPLATE}/label/{k}": v for k, v in labels.items()}
     autoscaler_tags |= {f"{AUTOSCALER_TEMPLATE}/taint/{k}": f"{v}:{e}" for k, v, e in taints}
-    autoscaler_tags[f"{AUTOSCALER_TEMPLATE}/resources/{GPU_RESOURCE}"] = str(gpus)
+    autoscaler_tags[f"{AUTOSCALER_TEMPLATE}/resources/{GPU_RESOURCE}"] = str(schedulable)
     if efa_devices:
         autoscaler_tags[f"{AUTOSCALER_TEMPLATE}/resources/{EFA_RESOURCE}"] = str(efa_devices)
 
@@ -247,6 +265,7 @@ def resolve(args: GpuNodeGroupArgs) -> ResolvedGpuNodeGroup:
         desired_size=pool.resolved_desired_size,
         max_size=pool.max_size,
         gpus_per_node=gpus,
+        schedulable_gpus_per_node=schedulable,
         network_interfaces=interfaces,
         efa_devices=efa_devices,
         placement_group=placement,

@@ -66,7 +66,7 @@ CHARTS: Final[dict[str, Chart]] = {
         "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "91.9.0"
     ),
     "keda": Chart("https://kedacore.github.io/charts", "keda", "2.21.0"),
-    "kubeflow-trainer": Chart("oci://ghcr.io/kubeflow/charts", "kubeflow-trainer", "2.4.0"),
+    "kubeflow-trainer": Chart("oci://ghcr.io/kubeflow/charts", "kubeflow-trainer", "2.3.0"),
 }
 """Helm charts (repository, chart, version)."""
 
@@ -75,3 +75,12 @@ CLUSTER_AUTOSCALER_IMAGE_TAG: Final[dict[str, str]] = {
     "1.36": "v1.36.1",
     "1.35": "v1.35.0",
 }
+
+KUBEFLOW_PIPELINES_REF: Final = "2.17.2"
+"""Kubeflow Pipelines standalone manifests (kustomize, github.com/kubeflow/pipelines) tag."""
+
+TRAINING_IMAGE: Final = (
+    "public.ecr.aws/deep-learning-containers/pytorch-training:2.8.0-gpu-py312-cu129-ubuntu22.04-ec2"
+)
+"""AWS Deep Learning Container for EC2: PyTorch with the EFA installer and aws-ofi-nccl, so NCCL
+runs over EFA. Used by the training template and the NCCL acceptance job."""

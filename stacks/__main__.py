@@ -24,6 +24,8 @@ from components.config import CapacityType, ConfigError, StackConfig, load_stack
 from components.efa_device_plugin import EfaDevicePlugin
 from components.gpu_node_group import GpuNodeGroup, GpuNodeGroupArgs, SpotPool, resolve_spot
 from components.gpu_node_group import resolve as resolve_gpu_pool
+from components.gpu_operator import GpuOperator
+from components.kubeflow import Kubeflow
 from components.network import Network, NetworkArgs
 from components.pools import footprints, training_az
 from components.storage import TieredStorage
@@ -153,6 +155,27 @@ def main() -> None:
             },
             after_cluster,
         )
+    if config.addons.gpu_operator:
+        GpuOperator(
+            "gpu-operator",
+            {
+                "time_slicing_replicas": [
+                    p.time_slicing_replicas for p in config.gpu_pools if p.time_slicing_replicas
+                ],
+                "mig": any(p.mig_profile for p in config.gpu_pools),
+                "driver_on_node": True,  # every GPU AMI type offered ships the NVIDIA driver
+                "service_monitor": False,
+                "provider": cluster.provider,
+            },
+            after_cluster,
+        )
+    if config.addons.kubeflow:
+        Kubeflow(
+            "kubeflow",
+            {"teams": config.teams, "pipelines": True, "provider": cluster.provider},
+            after_cluster,
+        )
+
     efa_types = sorted({t.name for s in pool_specs if s.efa for t in s.instance_types})
     if config.addons.efa_device_plugin and efa_types:
         EfaDevicePlugin(

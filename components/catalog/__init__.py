@@ -409,3 +409,48 @@ def vcpus_by_quota(
         for code in sorted({vcpu_quota(market, t)[0] for t in types}):
             needed[code] = needed.get(code, 0) + vcpus
     return needed
+
+
+# MIG profiles of the GPU Operator's default mig-parted config (uniform `all-*` profiles, usable
+# with `mig.strategy: single`): GPU model -> profile -> MIG devices per GPU.
+MIG_PROFILES: dict[str, dict[str, int]] = {
+    "A100": {
+        "all-1g.5gb": 7,
+        "all-1g.10gb": 4,
+        "all-2g.10gb": 3,
+        "all-3g.20gb": 2,
+        "all-4g.20gb": 1,
+        "all-7g.40gb": 1,
+    },
+    "H100": {
+        "all-1g.10gb": 7,
+        "all-1g.20gb": 4,
+        "all-2g.20gb": 3,
+        "all-3g.40gb": 2,
+        "all-4g.40gb": 1,
+        "all-7g.80gb": 1,
+    },
+    "H200": {
+        "all-1g.18gb": 7,
+        "all-1g.35gb": 4,
+        "all-2g.35gb": 3,
+        "all-3g.71gb": 2,
+        "all-4g.71gb": 1,
+        "all-7g.141gb": 1,
+    },
+}
+
+
+def mig_devices_per_gpu(gpu_model: str, profile: str) -> int:
+    """MIG devices one GPU exposes under `profile`; ValueError naming the supported profiles."""
+    profiles = MIG_PROFILES.get(gpu_model)
+    if profiles is None:
+        raise ValueError(
+            f"{gpu_model} does not support MIG (MIG GPUs: {', '.join(sorted(MIG_PROFILES))}); "
+            "share it with time-slicing instead"
+        )
+    if profile not in profiles:
+        raise ValueError(
+            f"{profile!r} is not a MIG profile of {gpu_model} (supported: {', '.join(profiles)})"
+        )
+    return profiles[profile]

@@ -1,12 +1,13 @@
 """AWS sessions and clients for the ops commands, and the translation of AWS errors.
 
-Every client retries in botocore's `standard` mode with up to 10 attempts, so throttling and
+Every client retries in botocore's `standard` mode with up to 10 retries, so throttling and
 transient faults are retried with backoff before anything is reported. What still fails is turned
 by `describe_aws_error` into one line for the user (`ops: error: ...`); the CLI exits 2 on it.
 
 `Aws` caches one client per (service, region). Tests build an `Aws`, wrap a client in a botocore
 `Stubber` and hand the object to `scripts.ops.__main__.main`; the command then uses that very
-client.
+client. They may also share one boto3 session between `Aws` objects (loading a service model is
+the slow part of making a client).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ DEFAULT_REGION = "us-east-1"
 
 MAX_ATTEMPTS = 10
 RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS})
-"""Standard retry mode: exponential backoff with jitter on throttling and transient errors."""
+"""Standard retry mode: exponential backoff with jitter on throttling and transient errors.
+botocore reads `max_attempts` as retries after the first call (11 calls in all)."""
 
 ACCESS_DENIED_CODES = frozenset(
     {
@@ -77,10 +79,15 @@ NO_SUCH_QUOTA_CODES = frozenset({"NoSuchResourceException"})
 class Aws:
     """A boto3 session (profile and default region) that hands out cached, retrying clients."""
 
-    def __init__(self, region: str = DEFAULT_REGION, profile: str | None = None):
+    def __init__(
+        self,
+        region: str = DEFAULT_REGION,
+        profile: str | None = None,
+        session: boto3.session.Session | None = None,
+    ):
         self.region = region
         self.profile = profile
-        self._session: boto3.session.Session | None = None
+        self._session = session
         self._clients: dict[tuple[str, str], Any] = {}
         self.last_call: str | None = None
         """The last API call made, as an IAM action (`servicequotas:GetServiceQuota`)."""
@@ -148,7 +155,7 @@ def describe_aws_error(exc: BaseException, action: str | None = None) -> str:
             )
         if code in THROTTLING_CODES:
             return (
-                f"AWS throttled {action} ({code}) even after {MAX_ATTEMPTS} attempts with backoff; "
+                f"AWS throttled {action} ({code}) even after {MAX_ATTEMPTS} retries with backoff; "
                 "wait a minute and run the command again"
             )
         if code in BAD_CREDENTIALS_CODES:

@@ -73,7 +73,9 @@ def _ensure_bucket(s3: Any, bucket: str, region: str) -> tuple[str, str]:
                 "it, or the caller lacks s3:ListBucket); pass another --bucket"
             ) from None
         if code in ("301", "PermanentRedirect"):
-            raise OpsError(f"bucket {bucket} exists in another region; pass that --region")
+            raise OpsError(
+                f"bucket {bucket} exists in another region; pass that --region"
+            ) from None
         if code not in ("404", "NoSuchBucket", "NotFound"):
             raise
     else:
@@ -128,9 +130,7 @@ def _ensure_encryption(s3: Any, bucket: str, kms_key_id: str | None) -> tuple[st
         rules = []
     if len(rules) == 1 and _rule_matches(rules[0], wanted):
         return UNCHANGED, detail
-    s3.put_bucket_encryption(
-        Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [wanted]}
-    )
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [wanted]})
     return UPDATED, detail
 
 
@@ -217,7 +217,9 @@ def handle(args: argparse.Namespace, aws: Aws) -> Report:
     return bootstrap(aws, args.bucket, args.kms_key_id)
 
 
-def register(subparsers: Any, common: argparse.ArgumentParser, stack: argparse.ArgumentParser) -> None:
+def register(
+    subparsers: Any, common: argparse.ArgumentParser, stack: argparse.ArgumentParser
+) -> None:
     _ = stack
     backend = subparsers.add_parser("backend", help="Pulumi state backend")
     sub = backend.add_subparsers(dest="backend_command", required=True, metavar="COMMAND")

@@ -132,7 +132,7 @@ def cost_report(aws: Aws, stack: str, config: StackConfig, granularity: str, day
     over = projected > budget
 
     rows = [
-        [name, usd(amount), f"{100 * amount / mtd:.1f}%" if mtd else "-"]
+        [name, f"{amount:,.2f}", f"{100 * amount / mtd:.1f}%" if mtd else "-"]
         for name, amount in sorted(services.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
     last_day = span.today - timedelta(days=1)
@@ -142,7 +142,7 @@ def cost_report(aws: Aws, stack: str, config: StackConfig, granularity: str, day
         "",
     ]
     if rows:
-        lines += [*table(["service", "month to date", "share"], rows), ""]
+        lines += [*table(["service", f"month to date ({unit})", "share"], rows), ""]
     else:
         lines += [
             f"no costs tagged {TAG_KEY}={environment} yet (is `{TAG_KEY}` activated as a cost "
@@ -151,10 +151,10 @@ def cost_report(aws: Aws, stack: str, config: StackConfig, granularity: str, day
         ]
     if granularity == "DAILY" and by_period:
         lines += [
-            *table(["day", "cost"], [[k, usd(v)] for k, v in sorted(by_period.items())]),
+            *table(["day", unit], [[k, f"{v:,.2f}"] for k, v in sorted(by_period.items())]),
             "",
         ]
-    summary = [["month to date", usd(mtd), f"{mtd_percent:.1f}% of budget"]]
+    summary = [["month to date", f"{mtd:,.2f}", f"{mtd_percent:.1f}% of budget"]]
     end = span.month_end - timedelta(days=1)
     if predicted:
         interval = (
@@ -162,14 +162,14 @@ def cost_report(aws: Aws, stack: str, config: StackConfig, granularity: str, day
             if "low" in predicted
             else ""
         )
-        summary.append([f"forecast {span.today} to {end}", usd(predicted["total"]), interval])
+        summary.append([f"forecast {span.today} to {end}", f"{predicted['total']:,.2f}", interval])
     else:
         summary.append([f"forecast {span.today} to {end}", "-", why_not])
     summary += [
-        ["projected month", usd(projected), f"{percent:.1f}% of budget"],
-        ["monthly budget", usd(budget), ""],
+        ["projected month", f"{projected:,.2f}", f"{percent:.1f}% of budget"],
+        ["monthly budget (monthlyBudgetUsd)", f"{budget:,.2f}", ""],
     ]
-    lines += table(["", "USD", ""], summary)
+    lines += table(["", unit, ""], summary)
     verdict = (
         f"OVER budget by {usd(projected - budget)} ({percent:.1f}%)"
         if over
@@ -204,7 +204,9 @@ def handle(args: argparse.Namespace, aws: Aws) -> Report:
     return cost_report(aws, args.stack, args.config, args.granularity, today())
 
 
-def register(subparsers: Any, common: argparse.ArgumentParser, stack: argparse.ArgumentParser) -> None:
+def register(
+    subparsers: Any, common: argparse.ArgumentParser, stack: argparse.ArgumentParser
+) -> None:
     cost = subparsers.add_parser("cost", help="Cost Explorer reports")
     sub = cost.add_subparsers(dest="cost_command", required=True, metavar="COMMAND")
     parser = sub.add_parser(

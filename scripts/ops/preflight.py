@@ -121,9 +121,11 @@ def check_quotas(aws: Aws, pools: Sequence[Pool]) -> list[Check]:
         )
         ok = value >= need
         if not ok:
-            detail += f": request at least {need:,} (Service Quotas, ec2 {code})"
+            detail += f": request an increase to {need:,}"
         checks.append(
-            Check("quota", f"{code} {QUOTA_NAMES.get(code, '')}".strip(), GO if ok else NO_GO, detail)
+            Check(
+                "quota", f"{code} {QUOTA_NAMES.get(code, '')}".strip(), GO if ok else NO_GO, detail
+            )
         )
     return checks
 
@@ -232,7 +234,9 @@ def check_reservations(aws: Aws, pools: Sequence[Pool]) -> list[Check]:
             found = []
         if not found:
             checks.append(
-                Check("reservation", subject, NO_GO, f"no such capacity reservation in {aws.region}")
+                Check(
+                    "reservation", subject, NO_GO, f"no such capacity reservation in {aws.region}"
+                )
             )
             continue
         reservation = found[0]
@@ -244,7 +248,9 @@ def check_reservations(aws: Aws, pools: Sequence[Pool]) -> list[Check]:
         if state not in USABLE_RESERVATION_STATES:
             problems.append(f"state is {state} (needs active or scheduled)")
         if kind not in {t.name for t in pool.types}:
-            problems.append(f"it reserves {kind}, the pool runs {', '.join(t.name for t in pool.types)}")
+            problems.append(
+                f"it reserves {kind}, the pool runs {', '.join(t.name for t in pool.types)}"
+            )
         if az not in pool.azs:
             problems.append(f"it is in {az}, the pool in {', '.join(pool.azs)}")
         span = ""
@@ -292,7 +298,9 @@ def check_eks_version(aws: Aws, version: str) -> list[Check]:
         if v.get("clusterVersion") == version
     ]
     if not found:
-        return [Check("eks-version", subject, NO_GO, f"EKS does not offer {version} in {aws.region}")]
+        return [
+            Check("eks-version", subject, NO_GO, f"EKS does not offer {version} in {aws.region}")
+        ]
     item = found[0]
     status = str(item.get("versionStatus") or item.get("status") or "").upper().replace("-", "_")
     if status == "STANDARD_SUPPORT":
@@ -349,7 +357,9 @@ def handle(args: argparse.Namespace, aws: Aws) -> Report:
     return run_preflight(aws, args.stack, args.config)
 
 
-def register(subparsers: Any, common: argparse.ArgumentParser, stack: argparse.ArgumentParser) -> None:
+def register(
+    subparsers: Any, common: argparse.ArgumentParser, stack: argparse.ArgumentParser
+) -> None:
     parser = subparsers.add_parser(
         "preflight",
         parents=[stack, common],

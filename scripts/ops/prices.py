@@ -145,12 +145,14 @@ def _number(value: Decimal) -> float | int:
 def _change(old: float | None, new: float) -> str:
     if old is None:
         return "new"
-    if old == 0:
+    if old == 0 or old == new:
         return ""
     return f"{100 * (new - old) / old:+.1f}%"
 
 
-def refresh(aws: Aws, region: str, source_file: Path = PRICES_FILE) -> tuple[dict[str, Any], Report]:
+def refresh(
+    aws: Aws, region: str, source_file: Path = PRICES_FILE
+) -> tuple[dict[str, Any], Report]:
     """The refreshed prices document and a report of what changed (nothing is written)."""
     try:
         document: dict[str, Any] = json.loads(source_file.read_text())
@@ -247,7 +249,9 @@ def handle(args: argparse.Namespace, aws: Aws) -> Report:
     return report
 
 
-def register(subparsers: Any, common: argparse.ArgumentParser, stack: argparse.ArgumentParser) -> None:
+def register(
+    subparsers: Any, common: argparse.ArgumentParser, stack: argparse.ArgumentParser
+) -> None:
     _ = stack
     prices = subparsers.add_parser("prices", help="instance price snapshot")
     sub = prices.add_subparsers(dest="prices_command", required=True, metavar="COMMAND")
@@ -258,9 +262,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser, stack: argparse.A
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="print the changes, write nothing"
-    )
+    parser.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
     parser.add_argument(
         "--output",
         type=Path,

@@ -114,6 +114,12 @@ def _provider(state: dict[str, Any], by_urn: dict[str, dict[str, Any]]) -> Any:
     )
 
 
+def _shown(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def analyze(document: dict[str, Any], config_path: Path | None) -> dict[str, Any]:
     """Run the pack over the document; return its results as plain data."""
     analyzer = servicer()
@@ -172,7 +178,7 @@ def analyze(document: dict[str, Any], config_path: Path | None) -> dict[str, Any
     return {
         "pack": pack.PACK_NAME,
         "version": pack.PACK_VERSION,
-        "config": str(config_path.relative_to(ROOT)) if config_path else None,
+        "config": _shown(config_path),
         "policies": [
             {
                 "name": p.name,

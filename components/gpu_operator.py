@@ -1,0 +1,104 @@
+"""NVIDIA GPU Operator: device plugin, GPU feature discovery, DCGM exporter, MIG manager.
+
+On EKS accelerated AMIs (AL2023 NVIDIA, Bottlerocket NVIDIA) the driver and the container toolkit
+are already on the node, and NVIDIA ships no Amazon Linux driver containers: the operator runs with
+`driver.enabled=false` and `toolkit.enabled=false`, unless a pool runs a plain AMI.
+
+Sharing is set per pool by node label, from the pool's config:
+- time-slicing (`timeSlicingReplicas`, e.g. T4 inference): the device plugin's config map gets one
+  entry per replica count, and the pool's nodes carry `nvidia.com/device-plugin.config`;
+- MIG (`migProfile`, e.g. H100): `mig.strategy: single`, and the nodes carry
+  `nvidia.com/mig.config`, which the MIG manager applies.
+The operator's daemonsets tolerate the GPU and spot taints; DCGM metrics get a ServiceMonitor when
+observability is on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from components.gpu_node_group import GPU_TAINT, SPOT_TAINT, time_slicing_config_name
+from components.helm import chart_release
+
+NAMESPACE = "gpu-operator"
+DEVICE_PLUGIN_CONFIG = "device-plugin-config"
+DEFAULT_DEVICE_PLUGIN_CONFIG = "default"
+
+
+class GpuOperatorArgs(TypedDict):
+    time_slicing_replicas: Sequence[int]
+    """Replica counts the pools use (one device-plugin config each)."""
+    mig: bool
+    """Any pool partitions its GPUs with MIG."""
+    driver_on_node: bool
+    """True on EKS NVIDIA AMIs (driver and toolkit preinstalled)."""
+    service_monitor: bool
+    """Create a ServiceMonitor for the DCGM exporter (needs the Prometheus operator CRDs)."""
+    provider: k8s.Provider
+
+
+def time_slicing_config(replicas: int) -> str:
+    return yaml.safe_dump(
+        {
+            "version": "v1",
+            "sharing": {
+                "timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": replicas}]}
+            },
+        },
+        sort_keys=False,
+    )
+
+
+def values(args: GpuOperatorArgs) -> dict[str, Any]:
+    """Pure: the chart values."""
+    tolerations = [
+        {"key": key, "operator": "Exists", "effect": effect}
+        for key, _, effect in (GPU_TAINT, SPOT_TAINT)
+    ]
+    configs = {DEFAULT_DEVICE_PLUGIN_CONFIG: yaml.safe_dump({"version": "v1"})}
+    for replicas in sorted(set(args["time_slicing_replicas"])):
+        configs[time_slicing_config_name(replicas)] = time_slicing_config(replicas)
+    on_node = args["driver_on_node"]
+    return {
+        "driver": {"enabled": not on_node},
+        "toolkit": {"enabled": not on_node},
+        "nfd": {"enabled": True},
+        "node-feature-discovery": {"worker": {"tolerations": tolerations}},
+        "daemonsets": {"tolerations": tolerations},
+        "devicePlugin": {
+            "config": {
+                "create": True,
+                "name": DEVICE_PLUGIN_CONFIG,
+                "default": DEFAULT_DEVICE_PLUGIN_CONFIG,
+                "data": configs,
+            }
+        },
+        "mig": {"strategy": "single"},
+        "migManager": {"enabled": args["mig"], "config": {"default": "all-disabled"}},
+        "dcgmExporter": {"serviceMonitor": {"enabled": args["service_monitor"]}},
+    }
+
+
+class GpuOperator(pulumi.ComponentResource):
+    """The gpu-operator chart, pinned in components/versions.py."""
+
+    def __init__(
+        self, name: str, args: GpuOperatorArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        chart_values = values(args)
+        super().__init__("gpuplatform:index:GpuOperator", name, {}, opts)
+        self.release = chart_release(
+            f"{name}-chart",
+            "gpu-operator",
+            namespace=NAMESPACE,
+            create_namespace=True,
+            values=chart_values,
+            provider=args["provider"],
+            parent=self,
+        )
+        self.register_outputs({})

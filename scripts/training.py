@@ -1,0 +1,49 @@
+"""Render the training templates of a stack: `python -m scripts.training render --stack prod`.
+
+Writes the TrainJob template for the stack's EFA pool and the NCCL all-reduce acceptance test
+(see workloads/training.py) to `--out DIR`, or to stdout, to apply with kubectl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from components.config import ConfigError, load_stack_config
+from scripts.plan.runner import PlanError, read_stack_config, stack_config_path
+from workloads.training import DEFAULT_BUSBW_FLOOR_GBPS, render
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.training", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    cmd = sub.add_parser("render", help="write the TrainJob template and the NCCL acceptance test")
+    cmd.add_argument("--stack", default="prod")
+    cmd.add_argument("--nodes", type=int, default=2)
+    cmd.add_argument("--busbw-floor-gbps", type=float, default=DEFAULT_BUSBW_FLOOR_GBPS)
+    cmd.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        config = load_stack_config(read_stack_config(stack_config_path(args.stack)))
+        files = render(config, args.nodes, args.busbw_floor_gbps)
+    except (ConfigError, PlanError) as exc:
+        print(f"training: error: {exc}", file=sys.stderr)
+        return 2
+    for name, manifests in files.items():
+        text = yaml.safe_dump_all(manifests, sort_keys=False)
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / name).write_text(text)
+            print(f"wrote {args.out / name}", file=sys.stderr)
+        else:
+            print(f"# {name}\n{text}---")
+    print(json.dumps({"files": sorted(files)}), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
