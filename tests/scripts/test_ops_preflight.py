@@ -1,0 +1,339 @@
+"""`ops preflight`: EC2 data from moto, Service Quotas and EKS versions through botocore Stubber.
+
+moto answers the instance type offerings and DescribeInstanceTypes from AWS's own data. It has no
+EC2 vCPU quotas (its Service Quotas only knows `vpc`), no capacity reservations and no
+DescribeClusterVersions: those come from Stubbers (or `stub_operation` for the one EC2 call).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from scripts.ops.aws import Aws
+from scripts.ops.preflight import stack_pools
+from tests.conftest import ROOT
+from tests.scripts.test_ops_support import isolate_aws_env, make_aws, run_ops, stub_operation
+
+PROD_NEEDS = {"L-1216C47A": 24, "L-3819A6DF": 64, "L-417A185B": 768, "L-DB2E81BA": 48}
+"""vCPUs the prod stack needs at max size per quota code (checked below against the catalog)."""
+RESERVATION = "cr-0123456789abcdef0"
+
+
+@pytest.fixture(autouse=True)
+def _aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate_aws_env(monkeypatch, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def _moto() -> Iterator[None]:
+    """One moto EC2 backend for the module: the tests only read AWS's instance data."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def aws(_moto: None) -> Aws:
+    return make_aws()
+
+
+def quota(code: str, value: float) -> dict[str, Any]:
+    return {"Quota": {"ServiceCode": "ec2", "QuotaCode": code, "Value": value, "Unit": "None"}}
+
+
+def stub_quotas(aws: Aws, values: dict[str, float]) -> Stubber:
+    stubber = Stubber(aws.client("service-quotas"))
+    for code in sorted(values):
+        stubber.add_response(
+            "get_service_quota",
+            quota(code, values[code]),
+            expected_params={"ServiceCode": "ec2", "QuotaCode": code},
+        )
+    stubber.activate()
+    return stubber
+
+
+def stub_eks(aws: Aws, version: str = "1.36", status: str = "STANDARD_SUPPORT") -> Stubber:
+    stubber = Stubber(aws.client("eks"))
+    versions = (
+        []
+        if status == "MISSING"
+        else [
+            {
+                "clusterVersion": version,
+                "clusterType": "eks",
+                "versionStatus": status,
+                "status": status.lower().replace("_", "-"),
+                "releaseDate": datetime(2026, 6, 2),
+                "endOfStandardSupportDate": datetime(2027, 8, 2),
+                "endOfExtendedSupportDate": datetime(2028, 8, 2),
+            }
+        ]
+    )
+    stubber.add_response(
+        "describe_cluster_versions",
+        {"clusterVersions": versions},
+        expected_params={"clusterVersions": [version]},
+    )
+    stubber.activate()
+    return stubber
+
+
+def config_copy(tmp_path: Path, stack: str, edit: Any) -> Path:
+    """A copy of a shipped stack file with `edit(config)` applied."""
+    data = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    edit(data["config"])
+    path = tmp_path / f"Pulumi.{stack}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_prod_needs_match_the_catalog() -> None:
+    from components.catalog import vcpus_by_quota
+    from scripts.ops.common import load_stack
+
+    pools = stack_pools(load_stack("prod"))
+    assert [p.name for p in pools] == ["system", "h100-train", "t4-infer", "batch-spot"]
+    needs = vcpus_by_quota([(p.capacity_type, list(p.types), p.max_size) for p in pools])
+    assert needs == PROD_NEEDS
+
+
+def test_prod_is_go_against_moto_data(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+    quotas = stub_quotas(aws, {code: need * 2 for code, need in PROD_NEEDS.items()})
+    eks = stub_eks(aws)
+
+    run = run_ops(capsys, ["preflight", "prod"], aws)
+
+    assert run.code == 0, run.out + run.err
+    quotas.assert_no_pending_responses()
+    eks.assert_no_pending_responses()
+    efa_line = next(line for line in run.out.splitlines() if line.startswith("efa"))
+    assert "h100-train: p5.48xlarge" in efa_line
+    assert "EFA on 32 network cards" in efa_line
+    assert "RESULT: go" in run.out
+    assert "L-417A185B Running On-Demand P instances" in run.out
+    assert "need 768 vCPUs at max size (h100-train 768), quota 1,536" in run.out
+    assert run.err == ""
+
+
+def test_prod_json_lists_every_check(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+    stub_quotas(aws, {code: need for code, need in PROD_NEEDS.items()})  # exactly enough
+    stub_eks(aws)
+
+    run = run_ops(capsys, ["preflight", "prod", "--json"], aws)
+
+    assert run.code == 0
+    document = json.loads(run.out)
+    assert document["result"] == "go"
+    assert document["region"] == "us-east-1"
+    checks = {(c["check"], c["subject"]): c for c in document["checks"]}
+    assert checks[("efa", "h100-train: p5.48xlarge")] == {
+        "check": "efa",
+        "subject": "h100-train: p5.48xlarge",
+        "result": "go",
+        "detail": "EFA on 32 network cards",
+    }
+    # Every pool type is checked in each of its AZs; the EFA pool lives in the first AZ only.
+    assert checks[("offered", "h100-train: p5.48xlarge")]["detail"] == "in us-east-1a"
+    assert checks[("offered", "t4-infer: g4dn.xlarge")]["result"] == "go"
+    assert {c["subject"].split()[0] for c in document["checks"] if c["check"] == "quota"} == set(
+        PROD_NEEDS
+    )
+    assert checks[("eks-version", "Kubernetes 1.36")]["detail"] == (
+        "standard support until 2027-08-02"
+    )
+
+
+def test_a_quota_below_the_need_is_no_go(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+    values = {code: need * 2 for code, need in PROD_NEEDS.items()}
+    values["L-417A185B"] = 192  # room for one p5.48xlarge, the pool may grow to four
+    stub_quotas(aws, values)
+    stub_eks(aws)
+
+    run = run_ops(capsys, ["preflight", "prod"], aws)
+
+    assert run.code == 1
+    quota_line = next(line for line in run.out.splitlines() if "L-417A185B" in line)
+    assert "no-go" in quota_line
+    assert "quota 192: request an increase to 768" in quota_line
+    assert "RESULT: no-go" in run.out
+
+
+def test_a_quota_without_applied_value_falls_back_to_the_default(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stubber = Stubber(aws.client("service-quotas"))
+    for code in sorted(PROD_NEEDS):
+        params = {"ServiceCode": "ec2", "QuotaCode": code}
+        if code == "L-417A185B":
+            stubber.add_client_error(
+                "get_service_quota", "NoSuchResourceException", expected_params=params
+            )
+            stubber.add_response(
+                "get_aws_default_service_quota", quota(code, 0), expected_params=params
+            )
+        else:
+            stubber.add_response("get_service_quota", quota(code, 1000), expected_params=params)
+    stubber.activate()
+    stub_eks(aws)
+
+    run = run_ops(capsys, ["preflight", "prod", "--json"], aws)
+
+    assert run.code == 1
+    stubber.assert_no_pending_responses()
+    check = next(c for c in json.loads(run.out)["checks"] if c["subject"].startswith("L-417A185B"))
+    assert check["result"] == "no-go"
+    assert "default quota 0" in check["detail"]
+
+
+def _with_reservation(config: dict[str, Any]) -> None:
+    config["gpu-platform:gpuPools"][0]["capacityReservationId"] = RESERVATION
+
+
+def test_a_missing_reservation_is_no_go(
+    aws: Aws, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = config_copy(tmp_path, "prod", _with_reservation)
+    stub_quotas(aws, {code: need for code, need in PROD_NEEDS.items()})
+    stub_eks(aws)
+    sent = stub_operation(
+        aws.client("ec2"),
+        "DescribeCapacityReservations",
+        error_code="InvalidCapacityReservationId.NotFound",
+    )
+
+    run = run_ops(capsys, ["preflight", "prod", "--config-file", str(path), "--json"], aws)
+
+    assert run.code == 1
+    assert sent.calls == [{"CapacityReservationIds": [RESERVATION]}]
+    check = next(c for c in json.loads(run.out)["checks"] if c["check"] == "reservation")
+    assert check == {
+        "check": "reservation",
+        "subject": f"h100-train: {RESERVATION}",
+        "result": "no-go",
+        "detail": "no such capacity reservation in us-east-1",
+    }
+    # The other checks still ran against moto.
+    efa = next(c for c in json.loads(run.out)["checks"] if c["check"] == "efa")
+    assert efa["detail"] == "EFA on 32 network cards"
+
+
+def _reservation(**overrides: Any) -> dict[str, Any]:
+    reservation = {
+        "CapacityReservationId": RESERVATION,
+        "InstanceType": "p5.48xlarge",
+        "AvailabilityZone": "us-east-1a",
+        "State": "active",
+        "TotalInstanceCount": 4,
+        "ReservationType": "default",
+        "StartDate": datetime(2026, 11, 1, 11, 30),
+        "EndDate": datetime(2026, 12, 1, 11, 30),
+    }
+    return {"CapacityReservations": [{**reservation, **overrides}]}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "result", "detail"),
+    [
+        ({}, "go", "active default reservation, 4 x p5.48xlarge in us-east-1a"),
+        ({"State": "expired"}, "no-go", "state is expired (needs active or scheduled)"),
+        ({"InstanceType": "p4d.24xlarge"}, "no-go", "it reserves p4d.24xlarge"),
+        (
+            {"AvailabilityZone": "us-east-1b"},
+            "no-go",
+            "it is in us-east-1b, the pool in us-east-1a",
+        ),
+    ],
+)
+def test_reservation_state_type_and_az(
+    aws: Aws,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    overrides: dict[str, Any],
+    result: str,
+    detail: str,
+) -> None:
+    path = config_copy(tmp_path, "prod", _with_reservation)
+    stub_quotas(aws, {code: need for code, need in PROD_NEEDS.items()})
+    stub_eks(aws)
+    stub_operation(aws.client("ec2"), "DescribeCapacityReservations", _reservation(**overrides))
+
+    run = run_ops(capsys, ["preflight", "prod", "--config-file", str(path), "--json"], aws)
+
+    check = next(c for c in json.loads(run.out)["checks"] if c["check"] == "reservation")
+    assert check["result"] == result
+    assert detail in check["detail"]
+    assert run.code == (0 if result == "go" else 1)
+
+
+def test_a_type_not_offered_in_the_pool_az_is_no_go(
+    aws: Aws, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def h200_in_b(config: dict[str, Any]) -> None:
+        config["gpu-platform:gpuPools"][1] = {
+            "name": "h200-spot",
+            "capacityType": "SPOT",
+            "instanceTypes": ["p5en.48xlarge"],
+            "availabilityZones": ["us-east-1b"],
+            "maxSize": 1,
+        }
+
+    path = config_copy(tmp_path, "staging", h200_in_b)
+    stub_quotas(aws, {"L-1216C47A": 100, "L-3819A6DF": 1000, "L-7212CCBC": 1000})
+    stub_eks(aws)
+
+    run = run_ops(capsys, ["preflight", "staging", "--config-file", str(path), "--json"], aws)
+
+    assert run.code == 1
+    checks = {(c["check"], c["subject"]): c for c in json.loads(run.out)["checks"]}
+    # moto's (AWS's) offerings: p5en.48xlarge is in us-east-1a and us-east-1c, not 1b.
+    assert checks[("offered", "h200-spot: p5en.48xlarge")] == {
+        "check": "offered",
+        "subject": "h200-spot: p5en.48xlarge",
+        "result": "no-go",
+        "detail": "not offered in us-east-1b",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "result", "code"),
+    [("EXTENDED_SUPPORT", "warn", 0), ("MISSING", "no-go", 1)],
+)
+def test_eks_version_support(
+    aws: Aws, capsys: pytest.CaptureFixture[str], status: str, result: str, code: int
+) -> None:
+    stub_quotas(aws, {code: need for code, need in PROD_NEEDS.items()})
+    stub_eks(aws, status=status)
+
+    run = run_ops(capsys, ["preflight", "prod", "--json"], aws)
+
+    check = next(c for c in json.loads(run.out)["checks"] if c["check"] == "eks-version")
+    assert check["result"] == result
+    assert run.code == code
+
+
+def test_region_defaults_to_the_stack_region(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without an injected session the command builds one in the stack's aws:region."""
+    from scripts.ops import preflight
+
+    seen: list[str] = []
+
+    def fake(aws: Aws, stack: str, config: Any) -> Any:
+        seen.append(aws.region)
+        from scripts.ops.common import Report
+
+        return Report(data={}, lines=["ok"])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(preflight, "run_preflight", fake)
+        assert run_ops(capsys, ["preflight", "dev"]).code == 0
+        assert run_ops(capsys, ["preflight", "dev", "--region", "eu-west-1"]).code == 0
+    assert seen == ["us-east-1", "eu-west-1"]

@@ -1,0 +1,243 @@
+"""`ops prices refresh`: Pricing API and spot price history through botocore Stubber.
+
+Never touches the real `components/catalog/prices.json`: every run writes to `--output` or is a
+dry run, and a test checks the real file is byte-for-byte unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from components.catalog import supported_instance_types
+from scripts.ops import prices
+from scripts.ops.aws import Aws
+from tests.scripts.test_ops_support import isolate_aws_env, make_aws, run_ops
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+TYPES = list(supported_instance_types())
+NEW_P5_PRICE = "49.3200000000"
+NOT_LISTED = "m5.large"
+
+
+@pytest.fixture(autouse=True)
+def _aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate_aws_env(monkeypatch, tmp_path)
+    monkeypatch.setattr(prices, "now", lambda: NOW)
+
+
+@pytest.fixture
+def real_prices() -> Any:
+    """The real prices file must come out of every test untouched."""
+    before = prices.PRICES_FILE.read_bytes()
+    yield json.loads(before)
+    assert prices.PRICES_FILE.read_bytes() == before
+
+
+def price_list_entry(
+    instance_type: str, usd: str, market: str = "OnDemand", region: str = "us-east-1"
+) -> str:
+    """One PriceList item as get_products returns it: a JSON document in a string."""
+    sku = "ABCDEFGHJKLMNPQR"
+    product = {
+        "product": {
+            "productFamily": "Compute Instance",
+            "attributes": {
+                "instanceType": instance_type,
+                "regionCode": region,
+                "location": "US East (N. Virginia)",
+                "locationType": "AWS Region",
+                "operatingSystem": "Linux",
+                "tenancy": "Shared",
+                "preInstalledSw": "NA",
+                "capacitystatus": "Used",
+                "licenseModel": "No License required",
+                "usagetype": f"BoxUsage:{instance_type}",
+                "operation": "RunInstances",
+                "marketoption": market,
+                "servicecode": "AmazonEC2",
+                "currentGeneration": "Yes",
+            },
+            "sku": sku,
+        },
+        "serviceCode": "AmazonEC2",
+        "terms": {
+            "OnDemand": {
+                f"{sku}.JRTCKXETXF": {
+                    "priceDimensions": {
+                        f"{sku}.JRTCKXETXF.6YS6EN2CT7": {
+                            "unit": "Hrs",
+                            "endRange": "Inf",
+                            "description": f"${usd} per On Demand Linux {instance_type} Hour",
+                            "appliesTo": [],
+                            "rateCode": f"{sku}.JRTCKXETXF.6YS6EN2CT7",
+                            "beginRange": "0",
+                            "pricePerUnit": {"USD": usd},
+                        }
+                    },
+                    "sku": sku,
+                    "effectiveDate": "2026-11-01T00:00:00Z",
+                    "offerTermCode": "JRTCKXETXF",
+                    "termAttributes": {},
+                }
+            },
+            "Reserved": {
+                f"{sku}.4NA7Y494T4": {
+                    "priceDimensions": {
+                        f"{sku}.4NA7Y494T4.6YS6EN2CT7": {
+                            "unit": "Hrs",
+                            "description": "Linux/UNIX (Amazon VPC), 1yr No Upfront",
+                            "pricePerUnit": {"USD": "0.0100000000"},
+                        }
+                    },
+                    "termAttributes": {
+                        "LeaseContractLength": "1yr",
+                        "OfferingClass": "standard",
+                        "PurchaseOption": "No Upfront",
+                    },
+                }
+            },
+        },
+        "version": "20261115000000",
+        "publicationDate": "2026-11-15T00:00:00Z",
+    }
+    return json.dumps(product)
+
+
+def expected_filters(instance_type: str, region: str = "us-east-1") -> list[dict[str, str]]:
+    return [
+        {"Type": "TERM_MATCH", "Field": "instanceType", "Value": instance_type},
+        {"Type": "TERM_MATCH", "Field": "regionCode", "Value": region},
+        {"Type": "TERM_MATCH", "Field": "operatingSystem", "Value": "Linux"},
+        {"Type": "TERM_MATCH", "Field": "tenancy", "Value": "Shared"},
+        {"Type": "TERM_MATCH", "Field": "preInstalledSw", "Value": "NA"},
+        {"Type": "TERM_MATCH", "Field": "capacitystatus", "Value": "Used"},
+    ]
+
+
+def spot(instance_type: str, az: str, usd: str, minutes_ago: int) -> dict[str, Any]:
+    return {
+        "AvailabilityZone": az,
+        "InstanceType": instance_type,
+        "ProductDescription": "Linux/UNIX",
+        "SpotPrice": usd,
+        "Timestamp": NOW - timedelta(minutes=minutes_ago),
+    }
+
+
+SPOT_HISTORY = [
+    spot("p5.48xlarge", "us-east-1a", "12.0000", 55),  # superseded by the newer 1a price
+    spot("p5.48xlarge", "us-east-1a", "18.5000", 5),
+    spot("p5.48xlarge", "us-east-1b", "19.0000", 30),
+    spot("p5.48xlarge", "us-east-1c", "25.1000", 10),
+    spot("g4dn.xlarge", "us-east-1a", "0.2155", 20),
+    spot("g4dn.xlarge", "us-east-1b", "0.2001", 40),
+    spot("g4dn.xlarge", "us-east-1c", "0.2500", 15),
+]
+
+
+def stub_aws(real: dict[str, Any]) -> tuple[Aws, Stubber, Stubber]:
+    aws = make_aws()
+    pricing = Stubber(aws.client("pricing", region="us-east-1"))
+    for name in TYPES:
+        if name == NOT_LISTED:
+            price_list: list[str] = []
+        elif name == "p5.48xlarge":
+            # A Capacity Block product beside the on-demand one must not win.
+            price_list = [
+                price_list_entry(name, "31.4640000000", market="CapacityBlock"),
+                price_list_entry(name, NEW_P5_PRICE),
+            ]
+        else:
+            price_list = [price_list_entry(name, f"{real['instances'][name]:.10f}")]
+        pricing.add_response(
+            "get_products",
+            {"PriceList": price_list, "FormatVersion": "aws_v1"},
+            expected_params={
+                "ServiceCode": "AmazonEC2",
+                "Filters": expected_filters(name),
+                "FormatVersion": "aws_v1",
+            },
+        )
+    pricing.activate()
+    ec2 = Stubber(aws.client("ec2"))
+    ec2.add_response(
+        "describe_spot_price_history",
+        {"SpotPriceHistory": SPOT_HISTORY},
+        expected_params={
+            "InstanceTypes": TYPES,
+            "ProductDescriptions": ["Linux/UNIX"],
+            "StartTime": NOW - timedelta(hours=1),
+        },
+    )
+    ec2.activate()
+    return aws, pricing, ec2
+
+
+def test_parse_on_demand_reads_the_usd_price_of_the_on_demand_term() -> None:
+    assert str(prices.parse_on_demand([price_list_entry("p5.48xlarge", "55.0400000000")])) == (
+        "55.0400000000"
+    )
+    assert prices.parse_on_demand([]) is None
+    capacity_block_only = [price_list_entry("p5.48xlarge", "31.46", market="CapacityBlock")]
+    assert prices.parse_on_demand(capacity_block_only) is None
+
+
+def test_refresh_writes_prices_date_and_spot_to_the_output_file(
+    real_prices: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws, pricing, ec2 = stub_aws(real_prices)
+    out = tmp_path / "prices.json"
+
+    run = run_ops(capsys, ["prices", "refresh", "--output", str(out)], aws)
+
+    assert run.code == 0, run.err
+    pricing.assert_no_pending_responses()
+    ec2.assert_no_pending_responses()
+    written = json.loads(out.read_text())
+    assert written["instances"]["p5.48xlarge"] == 49.32
+    assert written["instances"]["g4dn.xlarge"] == real_prices["instances"]["g4dn.xlarge"]
+    assert written["instances"][NOT_LISTED] == real_prices["instances"][NOT_LISTED]  # kept
+    assert written["snapshot"]["instances"] == {
+        "date": "2026-11-22",
+        "region": "us-east-1",
+        "source": "AWS Pricing API get_products, us-east-1",
+    }
+    # Spot: the latest price per AZ, then the lowest across AZs.
+    assert written["spot"] == {"g4dn.xlarge": 0.2001, "p5.48xlarge": 18.5}
+    assert written["snapshot"]["spot"]["date"] == "2026-11-22"
+    assert "DescribeSpotPriceHistory" in written["snapshot"]["spot"]["source"]
+    # Structure kept: services and their snapshot untouched, same key order, same format.
+    assert written["services"] == real_prices["services"]
+    assert written["snapshot"]["services"] == real_prices["snapshot"]["services"]
+    assert list(written)[:3] == list(real_prices)[:3]
+    assert out.read_text() == json.dumps(written, indent=2) + "\n"
+    p5_line = next(line for line in run.out.splitlines() if line.startswith("p5.48xlarge "))
+    assert "55.04" in p5_line and "49.32" in p5_line and "-10.4%" in p5_line
+    assert f"1 on-demand prices changed, 1 not found ({NOT_LISTED})" in run.out
+    assert f"written: {out}" in run.out
+
+
+def test_dry_run_prints_changes_and_writes_nothing(
+    real_prices: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws, _, _ = stub_aws(real_prices)
+    out = tmp_path / "prices.json"
+
+    run = run_ops(capsys, ["prices", "refresh", "--dry-run", "--output", str(out), "--json"], aws)
+
+    assert run.code == 0
+    assert not out.exists()
+    report = json.loads(run.out)
+    assert report["written"] is None
+    assert report["changes"] == [{"instanceType": "p5.48xlarge", "old": 55.04, "new": 49.32}]
+    assert report["notFound"] == [NOT_LISTED]
+    assert report["spotAvailabilityZones"] == {
+        "g4dn.xlarge": "us-east-1b",
+        "p5.48xlarge": "us-east-1a",
+    }
