@@ -65,11 +65,12 @@ def findings(est: Estimate, config: dict[str, Any]) -> list[tuple[str, str | Non
 
     gpu_pools = [p for p in est.pools if p.is_gpu]
     for pool in gpu_pools:
-        if pool.gpus_at_max > int(conf["maxGpusPerPool"]):
+        cap = int(conf["maxGpusPerPool"])
+        if pool.gpus_at_max > cap:
             found.append(
                 (
                     f"pool {pool.name} reaches {pool.gpus_at_max} GPUs at max size; "
-                    f"the cap is {conf['maxGpusPerPool']}",
+                    f"the cap is {cap}",
                     pool.urn,
                 )
             )

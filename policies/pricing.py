@@ -227,7 +227,13 @@ def _fixed_line(res: Res, result: Estimate) -> Line | None:
         if size is None:
             result.unpriced.append(f"bucket {res.name}: no {EXPECTED_SIZE_TAG} tag")
             return None
-        gb = float(size)  # S3 bills per binary GB (GiB)
+        try:
+            gb = float(size)  # S3 bills per binary GB (GiB)
+        except (TypeError, ValueError):
+            result.unpriced.append(
+                f"bucket {res.name}: {EXPECTED_SIZE_TAG}={size!r} is not a number"
+            )
+            return None
         return Line(
             res.urn,
             res.name,

@@ -128,14 +128,21 @@ def _buckets(args: StackValidationArgs, report: ReportViolation) -> None:
 
 
 def is_read_action(action: str) -> bool:
+    """`ec2:DescribeInstances` and `s3:Get*` read; anything else may write."""
     _, _, verb = action.partition(":")
-    return verb.startswith(READ_PREFIXES) and "*" not in verb
+    return verb.startswith(READ_PREFIXES)
 
 
 def _as_list(value: Any) -> list[Any]:
+    """A JSON value as a list; the analyzer hands sequences over as proxies, not lists."""
     if value is None:
         return []
-    return list(value) if isinstance(value, list | tuple) else [value]
+    if isinstance(value, str | bytes | Mapping):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        return [value]
 
 
 def policy_problems(document: str | Mapping[str, Any]) -> list[str]:
@@ -144,6 +151,10 @@ def policy_problems(document: str | Mapping[str, Any]) -> list[str]:
     problems = []
     for statement in _as_list(doc.get("Statement")):
         if statement.get("Effect") != "Allow":
+            continue
+        if statement.get("NotAction") is not None:
+            excluded = [str(a) for a in _as_list(statement.get("NotAction"))]
+            problems.append(f"grants every action except {excluded} (NotAction)")
             continue
         actions = [str(a) for a in _as_list(statement.get("Action"))]
         resources = [str(r) for r in _as_list(statement.get("Resource"))]
@@ -186,9 +197,13 @@ def _iam(args: ResourceValidationArgs, report: ReportViolation) -> None:
 # ------------------------------------------------------------------------------------ network
 
 
-def _open_ingress(cidrs: Iterable[str], from_port: Any, to_port: Any, allowed: list[int]) -> bool:
+def _open_ingress(
+    cidrs: Iterable[str], from_port: Any, to_port: Any, allowed: list[int], protocol: Any
+) -> bool:
     if not any(c in OPEN_CIDRS for c in cidrs):
         return False
+    if str(protocol) in ("-1", "all"):
+        return True  # every protocol and port: no port allowance covers it
     try:
         low, high = int(from_port), int(to_port)
     except (TypeError, ValueError):
@@ -200,25 +215,32 @@ def _security_groups(args: ResourceValidationArgs, report: ReportViolation) -> N
     allowed = list((args.get_config() or {}).get("allowedOpenIngressPorts") or [])
     props = args.props
     kind = args.resource_type
-    rules: list[tuple[list[str], Any, Any]] = []
+    rules: list[tuple[list[str], Any, Any, Any]] = []
     if kind == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
-        rules.append(
-            (
-                [c for c in (props.get("cidrIpv4"), props.get("cidrIpv6")) if c],
-                props.get("fromPort"),
-                props.get("toPort"),
-            )
-        )
+        cidrs = [c for c in (props.get("cidrIpv4"), props.get("cidrIpv6")) if c]
+        rules.append((cidrs, props.get("fromPort"), props.get("toPort"), props.get("ipProtocol")))
     elif kind == "aws:ec2/securityGroupRule:SecurityGroupRule" and props.get("type") == "ingress":
         cidrs = [*_as_list(props.get("cidrBlocks")), *_as_list(props.get("ipv6CidrBlocks"))]
-        rules.append((cidrs, props.get("fromPort"), props.get("toPort")))
+        rules.append((cidrs, props.get("fromPort"), props.get("toPort"), props.get("protocol")))
     elif kind == "aws:ec2/securityGroup:SecurityGroup":
-        for rule in props.get("ingress") or []:
+        for rule in _as_list(props.get("ingress")):
             cidrs = [*_as_list(rule.get("cidrBlocks")), *_as_list(rule.get("ipv6CidrBlocks"))]
-            rules.append((cidrs, rule.get("fromPort"), rule.get("toPort")))
-    for cidrs, low, high in rules:
-        if _open_ingress(cidrs, low, high, allowed):
-            report(f"{args.name} opens ports {low}-{high} to the internet", None)
+            rules.append((cidrs, rule.get("fromPort"), rule.get("toPort"), rule.get("protocol")))
+    for cidrs, low, high, protocol in rules:
+        if _open_ingress(cidrs, low, high, [int(p) for p in allowed], protocol):
+            ports = (
+                "all ports"
+                if str(protocol) in ("-1", "all")
+                else f"ports {_port(low)}-{_port(high)}"
+            )
+            report(f"{args.name} opens {ports} to the internet", None)
+
+
+def _port(value: Any) -> str:
+    try:
+        return str(int(value))
+    except (TypeError, ValueError):
+        return str(value)
 
 
 # ------------------------------------------------------------------------------------ policies

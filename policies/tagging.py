@@ -33,12 +33,19 @@ def is_taggable_type(type_token: str) -> bool | None:
         return False
     _, module_path, class_name = type_token.split(":", 2)
     module_name = module_path.split("/")[0]
-    module = "pulumi_aws" if module_name == "index" else f"pulumi_aws.{module_name}"
-    try:
-        cls = getattr(importlib.import_module(module), class_name)
-    except (ImportError, AttributeError):
-        return None
-    return isinstance(getattr(cls, "tags_all", None), property)
+    # Python keywords get a trailing underscore (`aws:lambda/...` lives in `pulumi_aws.lambda_`).
+    candidates = (
+        ["pulumi_aws"]
+        if module_name == "index"
+        else [f"pulumi_aws.{module_name}", f"pulumi_aws.{module_name}_"]
+    )
+    for module in candidates:
+        try:
+            cls = getattr(importlib.import_module(module), class_name)
+        except (ImportError, AttributeError):
+            continue
+        return isinstance(getattr(cls, "tags_all", None), property)
+    return None
 
 
 def missing_tags(tags: Mapping[str, Any] | None, required: Sequence[str]) -> list[str]:

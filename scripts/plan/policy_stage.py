@@ -62,16 +62,21 @@ def policy_config(
     if unknown:
         raise PlanError(f"{path}: unknown policies {unknown} (the pack has {sorted(known)})")
     default_level = raw.get("all")
+    if default_level is not None and not isinstance(default_level, str):
+        raise PlanError(f"{path}: all must be an enforcement level (got {default_level!r})")
     result: dict[str, proto.PolicyConfig] = {}
     for name, policy in known.items():
-        entry = raw.get(name, default_level)
-        level = LEVEL_NAMES[policy.enforcementLevel]
+        # As the CLI: `all` sets every level first; a policy's own entry refines it.
+        level = default_level if default_level is not None else LEVEL_NAMES[policy.enforcementLevel]
+        entry = raw.get(name)
         properties: dict[str, Any] = {}
         if isinstance(entry, str):
             level = entry
         elif isinstance(entry, dict):
             properties = {k: v for k, v in entry.items() if k != "enforcementLevel"}
             level = entry.get("enforcementLevel", level)
+        elif entry is not None:
+            raise PlanError(f"{path}: {name} must be a string or an object (got {entry!r})")
         if level not in LEVELS:
             raise PlanError(f"{path}: {name}: unknown enforcement level {level!r}")
         schema = json_format.MessageToDict(policy.configSchema)

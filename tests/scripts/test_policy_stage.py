@@ -1,0 +1,219 @@
+"""The policy and cost stages of the offline plan on the shipped stacks and on broken variants."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.catalog import get_instance_type
+from policies import pricing
+from scripts.plan.__main__ import main, plan
+from scripts.plan.policy_stage import CONFIG_DIR, PolicyStage, analyze
+from scripts.plan.stages import PlanContext, StageResult, states
+from tests.conftest import ROOT, STACKS
+from tests.policies import doc, state, write_config
+
+
+@functools.cache
+def planned(stack: str) -> tuple[dict[str, Any], dict[str, tuple[str, StageResult]]]:
+    return plan(stack)
+
+
+def document_of(stack: str) -> dict[str, Any]:
+    """A private copy of the stack's planned document (tests may edit it)."""
+    return copy.deepcopy(planned(stack)[0])
+
+
+def stack_yaml(stack: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+
+
+def dev_config_file(tmp_path: Path, edit) -> Path:
+    data = stack_yaml("dev")
+    edit(data["config"])
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def usd(amount: float) -> str:
+    return f"${amount:,.2f}"
+
+
+# ------------------------------------------------------------------------- shipped stacks
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_shipped_stack_passes_every_policy(stack: str):
+    document, results = planned(stack)
+    policies = document["policies"]
+    assert policies["config"] == f"policies/config/{stack}.json"
+    assert [p["name"] for p in policies["policies"]] == [
+        "required-tags",
+        "launch-template-tag-specifications",
+        "cost-limits",
+        "eks-baseline",
+        "launch-template-baseline",
+        "storage-encrypted",
+        "bucket-baseline",
+        "iam-least-privilege",
+        "no-open-ingress",
+    ]
+    assert all(p["enforcementLevel"] == "mandatory" for p in policies["policies"])
+    assert [p for p in policies["policies"] if p["violations"]] == []
+    assert [v for v in policies["violations"] if v["enforcementLevel"] == "mandatory"] == []
+    assert results["policies"][1].blocking == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_shipped_stack_has_ordered_cost_totals_within_its_budget(stack: str):
+    document, _ = planned(stack)
+    cost = document["cost"]
+    totals = cost["totals"]
+    assert 0 < totals["idle"] <= totals["expected"] <= totals["worst"]
+    budget = float(stack_yaml(stack)["config"]["gpu-platform:monthlyBudgetUsd"])
+    assert cost["budgetUsd"] == budget
+    assert cost["worstCasePercentOfBudget"] == round(100 * totals["worst"] / budget, 1)
+    assert totals["worst"] <= budget
+    assert cost["unpriced"] == []
+    for scale in ("idle", "expected", "worst"):
+        assert sum(cost["byTier"][scale].values()) == pytest.approx(totals[scale], abs=0.05)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_cost_stage_shows_the_figures_the_policy_enforces(stack: str):
+    document, _ = planned(stack)
+    est = pricing.estimate(
+        pricing.Res(
+            type=s["type"],
+            urn=s["urn"],
+            props=s.get("inputs") or {},
+            property_dependencies=s.get("propertyDependencies") or {},
+        )
+        for s in states(document)
+    )
+    assert document["cost"]["totals"] == {s: est.total(s) for s in pricing.SCALES}
+    assert document["cost"]["budgetUsd"] == min(est.budgets_usd)
+
+
+def test_prod_prices_its_p5_pool_at_the_catalog_rate():
+    document, _ = planned("prod")
+    lines = {r["name"]: r for r in document["cost"]["resources"]}
+    h100 = lines["h100-train"]
+    max_size = next(
+        p["maxSize"]
+        for p in stack_yaml("prod")["config"]["gpu-platform:gpuPools"]
+        if p["name"] == "h100-train"
+    )
+    rate = get_instance_type("p5.48xlarge").on_demand_usd_per_hour
+    assert h100["monthlyUsd"]["worst"] == round(max_size * rate * 730, 2)
+    assert h100["tier"] == "compute-gpu"
+
+
+# ------------------------------------------------------------------------- the CLI blocks
+
+
+def test_a_dev_pool_scaled_past_the_budget_exits_1_and_names_the_figures(tmp_path: Path, capsys):
+    def grow(config: dict[str, Any]) -> None:
+        (pool,) = [p for p in config["gpu-platform:gpuPools"] if p["name"] == "t4-spot"]
+        pool["maxSize"] = 40
+
+    out = tmp_path / "plan.json"
+    path = dev_config_file(tmp_path, grow)
+    assert main(["--stack", "dev", "--config-file", str(path), "--json", str(out)]) == 1
+    printed = capsys.readouterr().out
+    document = json.loads(out.read_text())
+    worst = document["cost"]["totals"]["worst"]
+    assert worst > 3000
+    assert "cost-limits" in printed
+    assert f"worst-case monthly cost {usd(worst)} exceeds the budget {usd(3000)}" in printed
+    messages = [v["message"] for v in document["policies"]["violations"]]
+    assert any(m.startswith("pool t4-spot reaches 40 GPUs") for m in messages)  # dev's cap: 8
+    assert "RESULT: blocked" in printed
+
+
+def test_a_dev_p5_pool_exits_1_and_names_the_instance_type(tmp_path: Path, capsys):
+    def add_p5(config: dict[str, Any]) -> None:
+        config["gpu-platform:gpuPools"].append(
+            {
+                "name": "h100",
+                "purpose": "training",
+                "capacityType": "ON_DEMAND",
+                "instanceTypes": ["p5.48xlarge"],
+                "minSize": 0,
+                "maxSize": 1,
+            }
+        )
+
+    path = dev_config_file(tmp_path, add_p5)
+    assert main(["--stack", "dev", "--config-file", str(path)]) == 1
+    printed = capsys.readouterr().out
+    assert "cost-limits" in printed
+    assert "h100: p5.48xlarge is not allowed here" in printed
+
+
+def test_a_resource_missing_a_required_tag_is_reported(tmp_path: Path):
+    document = document_of("dev")
+    (vpc,) = [s for s in states(document) if s["type"] == "aws:ec2/vpc:Vpc"]
+    del vpc["inputs"]["tags"]["owner"]
+    result = analyze(document, CONFIG_DIR / "dev.json")
+    (violation,) = result["violations"]
+    assert violation["policy"] == "required-tags"
+    assert violation["enforcementLevel"] == "mandatory"
+    assert violation["urn"] == vpc["urn"]
+    assert violation["message"].endswith("lacks required tags: owner")
+    counts = {p["name"]: p["violations"] for p in result["policies"]}
+    assert counts["required-tags"] == 1
+    assert sum(counts.values()) == 1
+
+
+def test_an_edited_preview_document_is_blocked_through_the_cli(tmp_path: Path, capsys):
+    document = document_of("dev")
+    (vpc,) = [s for s in states(document) if s["type"] == "aws:ec2/vpc:Vpc"]
+    del vpc["inputs"]["tags"]["owner"]
+    preview = tmp_path / "preview.json"
+    preview.write_text(json.dumps(document))
+    assert main(["--stack", "dev", "--preview-json", str(preview)]) == 1
+    printed = capsys.readouterr().out
+    assert "required-tags" in printed
+    assert "lacks required tags: owner" in printed
+
+
+def test_the_policy_stage_blocks_only_on_mandatory_findings(tmp_path: Path):
+    document = document_of("dev")
+    (vpc,) = [s for s in states(document) if s["type"] == "aws:ec2/vpc:Vpc"]
+    del vpc["inputs"]["tags"]["owner"]
+    context = PlanContext(stack="dev", document=document)
+    (blocking,) = PolicyStage().run(context).blocking
+    assert blocking.startswith("required-tags: ")
+    # A stack without a config file runs on the pack's defaults (every rule mandatory).
+    result = PolicyStage(config_dir=tmp_path).run(PlanContext(stack="dev", document=document))
+    assert result.data["config"] is None
+    assert len(result.blocking) == 1
+
+
+def test_a_config_file_outside_the_repository_is_accepted(tmp_path: Path):
+    path = write_config(tmp_path, {"required-tags": "advisory"})
+    vpc = state("aws:ec2/vpc:Vpc", "vpc", {"tags": {}})
+    result = analyze(doc(vpc), path)
+    assert result["config"] == str(path)
+    assert [
+        v["enforcementLevel"] for v in result["violations"] if v["policy"] == "required-tags"
+    ] == ["advisory"]
+
+
+def test_a_policy_stage_reads_its_stack_config_from_its_config_dir(tmp_path: Path):
+    write_config(tmp_path, {"required-tags": "advisory"}, name="dev.json")
+    document = document_of("dev")
+    (vpc,) = [s for s in states(document) if s["type"] == "aws:ec2/vpc:Vpc"]
+    del vpc["inputs"]["tags"]["owner"]
+    result = PolicyStage(config_dir=tmp_path).run(PlanContext(stack="dev", document=document))
+    assert result.data["config"] == str(tmp_path / "dev.json")
+    assert [v["enforcementLevel"] for v in result.data["violations"]] == ["advisory"]
+    assert result.blocking == []  # advisory findings do not block
