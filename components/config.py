@@ -832,8 +832,16 @@ def load_stack_config(raw: Mapping[str, Any]) -> StackConfig:
 
 
 def _cross_checks(config: StackConfig) -> list[tuple[str, str]]:
-    """Checks that span sections (pool AZs against the stack's AZs)."""
+    """Checks that span sections (pool AZs against the stack's AZs, add-on prerequisites)."""
     problems: list[tuple[str, str]] = []
+    addons = f"{PROJECT_NAMESPACE}:addons"
+    if config.addons.triton:
+        if not any(p.purpose is PoolPurpose.INFERENCE for p in config.gpu_pools):
+            problems.append((f"{addons}.triton", "Triton needs a GPU pool with purpose: inference"))
+        if not config.addons.observability:
+            problems.append(
+                (f"{addons}.triton", "Triton scales on Prometheus metrics: turn on observability")
+            )
     for index, pool in enumerate(config.gpu_pools):
         path = f"{PROJECT_NAMESPACE}:gpuPools[{index}].availabilityZones"
         if pool.availability_zones is None:

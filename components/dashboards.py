@@ -102,7 +102,10 @@ def stat(
         "title": title,
         "description": description,
         "datasource": DATASOURCE,
-        "fieldConfig": {"defaults": {"unit": unit, "thresholds": _thresholds(steps)}, "overrides": []},
+        "fieldConfig": {
+            "defaults": {"unit": unit, "thresholds": _thresholds(steps)},
+            "overrides": [],
+        },
         "options": {
             "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
             "colorMode": "background",
@@ -155,14 +158,18 @@ def dashboard(
 ) -> dict[str, Any]:
     """A dashboard whose panels are laid out row by row: each row is a list of
     (panel, height) whose widths split the 24-column grid evenly."""
-    panels = []
+    panels: list[dict[str, Any]] = []
     y = 0
     for row in rows:
         width = GRID_WIDTH // len(row)
         height = max(h for _, h in row)
         for i, (panel, h) in enumerate(row):
             panels.append(
-                {**panel, "id": len(panels) + 1, "gridPos": {"x": i * width, "y": y, "w": width, "h": h}}
+                {
+                    **panel,
+                    "id": len(panels) + 1,
+                    "gridPos": {"x": i * width, "y": y, "w": width, "h": h},
+                }
             )
         y += height
     return {
@@ -225,7 +232,7 @@ def gpu_fleet(
         (
             stat(
                 f"Idle GPUs (< {idle_pct:g}% over 1h)",
-                f"count(avg_over_time({util}[1h]) < {idle_pct:g}) or vector(0)",
+                f"count(avg_over_time({util}[1h:1m]) < {idle_pct:g}) or vector(0)",
                 unit="short",
                 description="GPUs paid for but barely used over the last hour.",
                 steps=[("green", None), ("orange", 1)],

@@ -292,7 +292,7 @@ class TieredStorage(pulumi.ComponentResource):
                 parent=self, provider=args["provider"], depends_on=[namespace]
             ),
         )
-        k8s.storage.v1.StorageClass(
+        self.default_storage_class = k8s.storage.v1.StorageClass(
             f"{name}-gp3",
             metadata={
                 "name": DEFAULT_STORAGE_CLASS,

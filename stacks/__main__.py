@@ -20,16 +20,24 @@ from components.autoscaler import ClusterAutoscaler, PoolRef
 from components.budget import Budget
 from components.cluster import Cluster, ClusterArgs
 from components.cluster import resolve as resolve_cluster
-from components.config import CapacityType, ConfigError, StackConfig, load_stack_config
+from components.config import (
+    CapacityType,
+    ConfigError,
+    PoolPurpose,
+    StackConfig,
+    load_stack_config,
+)
 from components.efa_device_plugin import EfaDevicePlugin
 from components.gpu_node_group import GpuNodeGroup, GpuNodeGroupArgs, SpotPool, resolve_spot
 from components.gpu_node_group import resolve as resolve_gpu_pool
 from components.gpu_operator import GpuOperator
 from components.kubeflow import Kubeflow
 from components.network import Network, NetworkArgs
+from components.observability import Observability
 from components.pools import footprints, training_az
-from components.storage import TieredStorage
+from components.storage import TieredStorage, access_policy
 from components.tagging import auto_tag
+from workloads.triton import TritonService
 
 
 def raw_config() -> dict[str, str]:
@@ -155,6 +163,17 @@ def main() -> None:
             },
             after_cluster,
         )
+    observability = None
+    if config.addons.observability:
+        observability = Observability(
+            "observability",
+            {"provider": cluster.provider, "depends_on": [storage.default_storage_class]},
+            after_cluster,
+        )
+    after_monitoring = pulumi.ResourceOptions(
+        depends_on=[cluster, *([observability.prometheus_release] if observability else [])]
+    )
+
     if config.addons.gpu_operator:
         GpuOperator(
             "gpu-operator",
@@ -164,16 +183,35 @@ def main() -> None:
                 ],
                 "mig": any(p.mig_profile for p in config.gpu_pools),
                 "driver_on_node": True,  # every GPU AMI type offered ships the NVIDIA driver
-                "service_monitor": False,
+                "service_monitor": observability is not None,
                 "provider": cluster.provider,
             },
-            after_cluster,
+            after_monitoring,
         )
     if config.addons.kubeflow:
         Kubeflow(
             "kubeflow",
             {"teams": config.teams, "pipelines": True, "provider": cluster.provider},
             after_cluster,
+        )
+
+    if config.addons.triton and observability is not None:
+        inference_pool = next(p for p in config.gpu_pools if p.purpose is PoolPurpose.INFERENCE)
+        TritonService(
+            "triton",
+            {
+                "provider": cluster.provider,
+                "cluster_name": cluster_name,
+                "region": config.region,
+                "namespace": "inference",
+                "models_bucket": storage.bucket_names["models"],
+                "models_read_policy": pulumi.Output.all(
+                    storage.bucket_arns["models"], storage.kms_key_arn
+                ).apply(lambda a: access_policy(read=[a[0]], write=[], key_arn=a[1])),
+                "inference_pool": inference_pool.name,
+                "prometheus_url": observability.prometheus_url,
+            },
+            after_monitoring,
         )
 
     efa_types = sorted({t.name for s in pool_specs if s.efa for t in s.instance_types})

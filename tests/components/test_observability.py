@@ -1,0 +1,228 @@
+"""Observability under recording mocks: children, the pinned Helm releases and their namespaces,
+the PrometheusRule waiting for the operator's CRDs, dashboard ConfigMaps and the outputs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from components import observability as obs
+from components import versions
+from scripts.plan.kubernetes_stage import check, manifest
+from scripts.plan.runner import run_function
+from tests.conftest import Recorded
+
+COMPONENT = "gpuplatform:index:Observability"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+PROVIDER = "pulumi:providers:kubernetes"
+NAME = "obs"
+
+
+def program(**overrides: Any) -> Recorded:
+    def body() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        storage_class = k8s.storage.v1.StorageClass(
+            "gp3",
+            metadata={"name": "gp3-encrypted"},
+            provisioner="ebs.csi.aws.com",
+            opts=pulumi.ResourceOptions(provider=provider),
+        )
+        args = obs.ObservabilityArgs(provider=provider, depends_on=[storage_class])
+        args.update(overrides)  # type: ignore[typeddict-item]
+        component = obs.Observability(NAME, args)
+        pulumi.export("namespace", component.namespace)
+        pulumi.export("prometheusUrl", component.prometheus_url)
+        pulumi.export("prometheusRelease", component.prometheus_release.name)
+        pulumi.export("kedaRelease", component.keda_release.name)
+
+    registrations, outputs = run_function(
+        body, stack="test", project="gpu-platform", config={"aws:region": "us-east-1"}
+    )
+    return Recorded(registrations, outputs)
+
+
+@pytest.fixture(scope="module")
+def default() -> Recorded:
+    return program()
+
+
+@pytest.fixture(scope="module")
+def custom() -> Recorded:
+    return program(
+        namespace="observability",
+        triton_queue_target_us=20_000,
+        retention="30d",
+        prometheus_storage_gib=250,
+    )
+
+
+def release(recorded: Recorded, role: str) -> Any:
+    return recorded.one(RELEASE, f"{NAME}-{role}")
+
+
+def namespace_named(recorded: Recorded, name: str) -> Any:
+    [found] = [n for n in recorded.of_type(NAMESPACE) if n.inputs["metadata"]["name"] == name]
+    return found
+
+
+# --------------------------------------------------------------------------- structure
+
+
+@pytest.mark.parametrize("variant", ["default", "custom"])
+def test_every_child_is_parented_to_the_component_and_named_from_it(variant, request):
+    recorded: Recorded = request.getfixturevalue(variant)
+    component = recorded.one(COMPONENT, NAME)
+    children = recorded.children(component.urn)
+    others = [
+        r
+        for r in recorded.registrations
+        if r.type not in ("pulumi:pulumi:Stack", PROVIDER, COMPONENT)
+        and r.name != "gp3"  # the program's stand-in StorageClass
+    ]
+    assert children == others
+    assert {r.type for r in children} == {NAMESPACE, RELEASE, RULE, CONFIG_MAP}
+    assert all(r.name.startswith(f"{NAME}-") for r in children), [r.name for r in children]
+    provider = recorded.one(PROVIDER, "k8s")
+    assert all(r.provider.startswith(provider.urn) for r in children)
+
+
+@pytest.mark.parametrize("variant", ["default", "custom"])
+def test_every_kubernetes_object_passes_the_plans_schema_check(variant, request):
+    recorded: Recorded = request.getfixturevalue(variant)
+    objects = [
+        (r.name, obj)
+        for r in recorded.registrations
+        if (obj := manifest({"type": r.type, "inputs": r.inputs})) is not None
+    ]
+    assert {obj["kind"] for _, obj in objects} >= {"Namespace", "ConfigMap", "PrometheusRule"}
+    for name, obj in objects:
+        assert check(obj, versions.KUBERNETES_VERSION) == [], name
+
+
+# --------------------------------------------------------------------------- releases
+
+
+@pytest.mark.parametrize(
+    ("role", "chart_key", "namespace"),
+    [("prometheus", "kube-prometheus-stack", "monitoring"), ("keda", "keda", "keda")],
+)
+def test_releases_are_the_pinned_charts_in_their_own_namespaces(
+    default, role, chart_key, namespace
+):
+    found = release(default, role)
+    chart = versions.CHARTS[chart_key]
+    assert found.inputs["chart"] == chart.chart
+    assert found.inputs["version"] == chart.version
+    assert found.inputs["repositoryOpts"]["repo"] == chart.repo
+    assert found.inputs["name"] == chart.chart
+    assert found.inputs["namespace"] == namespace
+    # The component owns the namespace (with Pod Security labels); the release waits for it.
+    assert found.inputs["createNamespace"] is False
+    assert namespace_named(default, namespace).urn in found.dependencies
+    assert len(default.of_type(RELEASE)) == 2
+
+
+def test_release_values_are_the_pure_functions_output(custom):
+    prometheus = release(custom, "prometheus")
+    assert prometheus.inputs["namespace"] == "observability"
+    assert prometheus.inputs["values"] == obs.prometheus_values(
+        retention="30d", storage_gib=250, node_exporter_namespace="observability-node-exporter"
+    )
+    spec = prometheus.inputs["values"]["prometheus"]["prometheusSpec"]
+    assert spec["ruleSelectorNilUsesHelmValues"] is False
+    assert spec["storageSpec"]["volumeClaimTemplate"]["spec"]["storageClassName"] == (
+        "gp3-encrypted"
+    )
+    assert release(custom, "keda").inputs["values"] == obs.keda_values()
+
+
+def test_prometheus_waits_for_the_storage_class_and_node_exporter_namespace(default):
+    prometheus = release(default, "prometheus")
+    storage_class = default.one("kubernetes:storage.k8s.io/v1:StorageClass", "gp3")
+    assert storage_class.urn in prometheus.dependencies
+    exporter_ns = prometheus.inputs["values"]["prometheus-node-exporter"]["namespaceOverride"]
+    assert namespace_named(default, exporter_ns).urn in prometheus.dependencies
+
+
+def test_namespaces_enforce_pod_security_and_only_node_exporter_is_privileged(default):
+    levels = {
+        n.inputs["metadata"]["name"]: n.inputs["metadata"]["labels"][
+            "pod-security.kubernetes.io/enforce"
+        ]
+        for n in default.of_type(NAMESPACE)
+    }
+    assert levels == {
+        "monitoring": "baseline",
+        "monitoring-node-exporter": "privileged",
+        "keda": "baseline",
+    }
+    # Warnings flag what would break the restricted level (not node-exporter's known needs).
+    warn = {
+        n.inputs["metadata"]["name"]: n.inputs["metadata"]["labels"][
+            "pod-security.kubernetes.io/warn"
+        ]
+        for n in default.of_type(NAMESPACE)
+    }
+    assert warn == {
+        "monitoring": "restricted",
+        "monitoring-node-exporter": "privileged",
+        "keda": "restricted",
+    }
+
+
+# --------------------------------------------------------------------------- rules and dashboards
+
+
+@pytest.mark.parametrize(("variant", "target"), [("default", 50_000), ("custom", 20_000)])
+def test_rule_is_a_custom_resource_that_waits_for_the_operator_crds(variant, target, request):
+    recorded: Recorded = request.getfixturevalue(variant)
+    rule = recorded.one(RULE, f"{NAME}-gpu-alerts")
+    namespace = "monitoring" if variant == "default" else "observability"
+    assert release(recorded, "prometheus").urn in rule.dependencies
+    expected = obs.gpu_alert_rules(target, namespace)
+    assert rule.inputs["apiVersion"] == expected["apiVersion"]
+    assert rule.inputs["kind"] == expected["kind"]
+    assert rule.inputs["metadata"] == expected["metadata"]
+    assert rule.inputs["spec"] == expected["spec"]
+    triton = next(g for g in rule.inputs["spec"]["groups"] if g["name"] == "gpu-platform.triton")
+    assert triton["rules"][0]["expr"].endswith(f"> {target}")
+
+
+@pytest.mark.parametrize(
+    ("variant", "namespace"), [("default", "monitoring"), ("custom", "observability")]
+)
+def test_dashboard_config_maps_carry_the_grafana_label(variant, namespace, request):
+    recorded: Recorded = request.getfixturevalue(variant)
+    maps = recorded.of_type(CONFIG_MAP)
+    assert {m.name for m in maps} == {f"{NAME}-dashboard-gpu-fleet", f"{NAME}-dashboard-triton"}
+    titles = set()
+    for config_map in maps:
+        metadata = config_map.inputs["metadata"]
+        assert metadata["labels"]["grafana_dashboard"] == "1"
+        assert metadata["namespace"] == namespace
+        assert namespace_named(recorded, namespace).urn in config_map.dependencies
+        [text] = config_map.inputs["data"].values()
+        titles.add(json.loads(text)["title"])
+    assert titles == {"GPU fleet", "Triton inference"}
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_outputs_name_the_namespace_prometheus_service_and_releases(default, custom):
+    assert default.outputs["namespace"] == "monitoring"
+    assert default.outputs["prometheusUrl"] == (
+        "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
+    )
+    assert default.outputs["prometheusRelease"] == "kube-prometheus-stack"
+    assert default.outputs["kedaRelease"] == "keda"
+    assert custom.outputs["prometheusUrl"] == (
+        "http://kube-prometheus-stack-prometheus.observability.svc:9090"
+    )
