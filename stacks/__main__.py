@@ -37,6 +37,8 @@ from components.observability import Observability
 from components.pools import footprints, training_az
 from components.storage import TieredStorage, access_policy
 from components.tagging import auto_tag
+from workloads.training import DEFAULT_BUSBW_FLOOR_GBPS, TrainingWorkloads
+from workloads.training import render as render_training
 from workloads.triton import TritonService
 
 
@@ -189,11 +191,25 @@ def main() -> None:
             after_monitoring,
         )
     if config.addons.kubeflow:
-        Kubeflow(
+        kubeflow = Kubeflow(
             "kubeflow",
             {"teams": config.teams, "pipelines": True, "provider": cluster.provider},
             after_cluster,
         )
+        efa_pools = [p for p in config.gpu_pools if p.efa]
+        if efa_pools:
+            rendered = render_training(
+                config, min(2, efa_pools[0].max_size), DEFAULT_BUSBW_FLOOR_GBPS, suspend=True
+            )
+            TrainingWorkloads(
+                "training",
+                {
+                    "manifests": [obj for objs in rendered.values() for obj in objs],
+                    "provider": cluster.provider,
+                    "depends_on": [kubeflow.trainer, storage],
+                },
+                after_cluster,
+            )
 
     if config.addons.triton and observability is not None:
         inference_pool = next(p for p in config.gpu_pools if p.purpose is PoolPurpose.INFERENCE)

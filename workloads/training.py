@@ -20,8 +20,12 @@ nodes, not a benchmark figure; hierarchical NCCL algorithms can report more.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
 
 from components import versions
 from components.catalog import InstanceType
@@ -60,6 +64,8 @@ class TrainingJob:
     fsx_claim: str | None = FSX_STORAGE_NAME
     env: dict[str, str] = field(default_factory=dict)
     spot: bool = False
+    suspend: bool = False
+    """Create the job suspended: nothing is scheduled (or paid for) until it is resumed."""
 
 
 def validate(job: TrainingJob, path: str = "training") -> None:
@@ -118,6 +124,7 @@ def train_job(job: TrainingJob) -> dict[str, Any]:
         "metadata": {"name": job.name, "namespace": job.namespace},
         "spec": {
             "runtimeRef": {"name": RUNTIME},
+            **({"suspend": True} if job.suspend else {}),
             "trainer": {
                 "image": job.image,
                 "command": job.command,
@@ -182,7 +189,12 @@ ALL_REDUCE_BENCH = textwrap.dedent(
 
 
 def nccl_acceptance(
-    namespace: str, pool: str, instance: InstanceType, nodes: int, floor_gbps: float
+    namespace: str,
+    pool: str,
+    instance: InstanceType,
+    nodes: int,
+    floor_gbps: float,
+    suspend: bool = False,
 ) -> list[dict[str, Any]]:
     """Pure: the ConfigMap with the benchmark and the TrainJob that runs it on `nodes` nodes."""
     config_map = {
@@ -202,6 +214,7 @@ def nccl_acceptance(
         command=["torchrun", "/bench/allreduce.py"],
         fsx_claim=None,
         env={"BUSBW_FLOOR_GBPS": f"{floor_gbps:g}", "NCCL_DEBUG": "INFO"},
+        suspend=suspend,
     )
     manifest = train_job(job)
     patch = manifest["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]
@@ -221,7 +234,9 @@ def training_pool(config: StackConfig) -> tuple[str, InstanceType, int]:
     )
 
 
-def render(config: StackConfig, nodes: int, floor_gbps: float) -> dict[str, list[dict[str, Any]]]:
+def render(
+    config: StackConfig, nodes: int, floor_gbps: float, suspend: bool = False
+) -> dict[str, list[dict[str, Any]]]:
     """Pure: file name -> manifests, for the stack's EFA pool."""
     pool, instance, max_nodes = training_pool(config)
     if nodes > max_nodes:
@@ -244,8 +259,48 @@ def render(config: StackConfig, nodes: int, floor_gbps: float) -> dict[str, list
         gpus_per_node=instance.gpu_count,
         efa_per_node=efa,
         command=["torchrun", "/fsx/code/train.py", "--data", "/fsx/datasets"],
+        fsx_claim=FSX_STORAGE_NAME if config.storage.fsx.enabled else None,
+        suspend=suspend,
     )
     return {
         "train-job.yaml": [train_job(example)],
-        "nccl-acceptance.yaml": nccl_acceptance(namespace, pool, instance, nodes, floor_gbps),
+        "nccl-acceptance.yaml": nccl_acceptance(
+            namespace, pool, instance, nodes, floor_gbps, suspend
+        ),
     }
+
+
+class TrainingWorkloadsArgs(TypedDict):
+    manifests: Sequence[dict[str, Any]]
+    """Rendered objects (`render(..., suspend=True)`): ConfigMaps and TrainJobs."""
+    provider: k8s.Provider
+    depends_on: Sequence[pulumi.Resource]
+    """The Trainer release (TrainJob CRD, runtime) and the storage component (namespace, claim)."""
+
+
+class TrainingWorkloads(pulumi.ComponentResource):
+    """The training template and the NCCL acceptance test, deployed suspended: resume one with
+    `kubectl -n <ns> patch trainjob <name> --type merge -p '{"spec":{"suspend":false}}'`."""
+
+    def __init__(
+        self, name: str, args: TrainingWorkloadsArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("gpuplatform:index:TrainingWorkloads", name, {}, opts)
+        after = pulumi.ResourceOptions(
+            parent=self, provider=args["provider"], depends_on=list(args["depends_on"])
+        )
+        for obj in args["manifests"]:
+            meta = obj["metadata"]
+            child = f"{name}-{obj['kind'].lower()}-{meta['name']}"
+            if obj["kind"] == "ConfigMap":
+                k8s.core.v1.ConfigMap(child, metadata=meta, data=obj["data"], opts=after)
+            else:
+                k8s.apiextensions.CustomResource(
+                    child,
+                    api_version=obj["apiVersion"],
+                    kind=obj["kind"],
+                    metadata=meta,
+                    spec=obj["spec"],
+                    opts=after,
+                )
+        self.register_outputs({})

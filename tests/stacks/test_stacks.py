@@ -30,6 +30,8 @@ def test_three_environments_ship():
 def test_stack_plans_clean_with_vpc_and_encrypted_cluster(planned):
     _, document = planned
     assert document["integrity"]["problems"] == []
+    # Every rendered Kubernetes object passed its schema (built-in kinds) or shape check.
+    assert all(not o["problems"] for o in document["kubernetes"]["objects"])
     assert len(states(document, "aws:ec2/vpc:Vpc")) == 1
     (cluster,) = states(document, "aws:eks/cluster:Cluster")
     key_arn = cluster["inputs"]["encryptionConfig"]["provider"]["keyArn"]
@@ -122,3 +124,35 @@ def test_dev_gpu_pools_scale_to_zero_and_have_no_h100():
         if "instanceType" in s["inputs"]
     ]
     assert types and not any(t.startswith("p5") for t in types)
+
+
+def test_prod_gpu_software_and_workloads():
+    document, _ = plan("prod")
+    releases = {s["inputs"]["chart"]: s for s in states(document, "kubernetes:helm.sh/v3:Release")}
+    operator = releases["gpu-operator"]["inputs"]["values"]
+    assert operator["driver"]["enabled"] is False and operator["toolkit"]["enabled"] is False
+    assert any(k.startswith("time-sliced-") for k in operator["devicePlugin"]["config"]["data"])
+    (deployment,) = [
+        s for s in states(document, "kubernetes:apps/v1:Deployment") if "triton" in s["urn"]
+    ]
+    container = deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]
+    assert "nvidia.com/gpu" in container["resources"]["limits"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    scalers = [s for s in states(document, "kubernetes:keda.sh/v1alpha1:ScaledObject")]
+    assert any(
+        "nv_inference_queue_duration_us" in t["metadata"]["query"]
+        for s in scalers
+        for t in s["inputs"]["spec"]["triggers"]
+    )
+    jobs = states(document, "kubernetes:trainer.kubeflow.org/v1alpha1:TrainJob")
+    assert jobs and all(j["inputs"]["spec"]["suspend"] is True for j in jobs)
+    assert all(
+        j["inputs"]["spec"]["trainer"]["resourcesPerNode"]["limits"]["vpc.amazonaws.com/efa"]
+        == "32"
+        for j in jobs
+    )
+    assert states(document, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    assert states(document, "aws:budgets/budget:Budget")
+    assert document["kubernetes"]["objects"]
+    assert all(not o["problems"] for o in document["kubernetes"]["objects"])
