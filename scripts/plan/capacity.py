@@ -28,7 +28,6 @@ from components.sizing import node_ip_demand, usable_addresses
 from scripts.plan.stages import PlanContext, StageResult, states
 from scripts.plan.storage import render as render_storage
 from scripts.plan.storage import storage_section
-from scripts.plan.tables import markdown_table, text_table
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -170,12 +169,7 @@ class CapacityStage:
                 "gpusAtMax": sum(p["gpusAtMax"] for p in pools),
             },
         }
-        return StageResult(
-            data=data,
-            terminal=self._render(data, text_table),
-            markdown=self._render(data, markdown_table),
-            blocking=blocking,
-        )
+        return StageResult.rendered(data, self._render, blocking)
 
     @staticmethod
     def _render(data: dict[str, Any], table: Any) -> list[str]:

@@ -12,7 +12,6 @@ from typing import Any
 from components.catalog import price_snapshot, service_price_snapshot
 from policies.pricing import HOURS_PER_MONTH, SCALES, Res, estimate
 from scripts.plan.stages import PlanContext, StageResult, states
-from scripts.plan.tables import markdown_table, text_table
 
 
 def cost_report(document: dict[str, Any]) -> dict[str, Any]:
@@ -70,11 +69,7 @@ class CostStage:
 
     def run(self, context: PlanContext) -> StageResult:
         data = cost_report(context.document)
-        return StageResult(
-            data=data,
-            terminal=self._render(data, text_table),
-            markdown=self._render(data, markdown_table),
-        )
+        return StageResult.rendered(data, self._render)
 
     @staticmethod
     def _render(data: dict[str, Any], table: Any) -> list[str]:

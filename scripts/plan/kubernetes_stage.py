@@ -16,7 +16,6 @@ from typing import Any
 import kubernetes_validate
 
 from scripts.plan.stages import PlanContext, StageResult, states
-from scripts.plan.tables import markdown_table, text_table
 
 NOT_MANIFESTS = ("kubernetes:helm.sh/", "kubernetes:kustomize/", "kubernetes:yaml/")
 BUILT_IN_GROUPS = {
@@ -109,12 +108,7 @@ class KubernetesStage:
             )
             blocking += [f"{obj['kind']} {meta.get('name')}: {p}" for p in problems]
         data = {"kubernetesVersion": version, "objects": rows}
-        return StageResult(
-            data=data,
-            terminal=self._render(data, text_table),
-            markdown=self._render(data, markdown_table),
-            blocking=blocking,
-        )
+        return StageResult.rendered(data, self._render, blocking)
 
     @staticmethod
     def _render(data: dict[str, Any], table: Any) -> list[str]:

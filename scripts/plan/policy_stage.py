@@ -22,7 +22,6 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 from policies import pack
 from scripts.plan.runner import ROOT, PlanError
 from scripts.plan.stages import PlanContext, StageResult, states
-from scripts.plan.tables import markdown_table, text_table
 
 CONFIG_DIR = ROOT / "policies" / "config"
 LEVELS = {
@@ -213,12 +212,7 @@ class PolicyStage:
             for v in data["violations"]
             if v["enforcementLevel"] == "mandatory"
         ]
-        return StageResult(
-            data=data,
-            terminal=self._render(data, text_table),
-            markdown=self._render(data, markdown_table),
-            blocking=blocking,
-        )
+        return StageResult.rendered(data, self._render, blocking)
 
     @staticmethod
     def _render(data: dict[str, Any], table: Any) -> list[str]:

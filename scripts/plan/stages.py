@@ -9,6 +9,7 @@ capacity, Kubernetes schemas) register in `scripts/plan/pipeline.py` without tou
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,6 +31,20 @@ class StageResult:
     markdown: list[str] = field(default_factory=list)
     blocking: list[str] = field(default_factory=list)
     """Mandatory findings: any makes the plan exit 1."""
+
+    @classmethod
+    def rendered(
+        cls, data: Any, render: Callable[[Any, Any], list[str]], blocking: list[str] | None = None
+    ) -> StageResult:
+        """A result whose terminal and Markdown lines come from one `render(data, table)`."""
+        from scripts.plan.tables import markdown_table, text_table
+
+        return cls(
+            data=data,
+            terminal=render(data, text_table),
+            markdown=render(data, markdown_table),
+            blocking=list(blocking or []),
+        )
 
 
 class Stage(Protocol):
