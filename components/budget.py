@@ -1,9 +1,10 @@
 """AWS Budgets for the environment: the stack's monthly limit, filtered by the environment tag.
 
 Alerts at 80% of actual spend and at 100% of forecast spend go to the configured addresses. The
-stack's required tags are activated as cost-allocation tags, so the filter (and Cost Explorer
-reports) can see them; AWS activates a tag key only once it has appeared on a billed resource,
-which can take up to 24 hours after the first deployment.
+filter needs the `environment` tag active for cost allocation. Activation is account-wide and AWS
+accepts it only once the key has appeared on billed resources (about a day after the first
+deployment), from the payer account; so this component activates the given keys only when asked
+(`activateCostAllocationTags`), in one stack.
 
 The budget resource also carries the limit into the preview document, where the cost policy
 compares the stack's worst-case monthly cost with it.

@@ -150,6 +150,22 @@ _K8S_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$")
 _AZ = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _RESERVATION = re.compile(r"^cr-[0-9a-f]{8,17}$")
+RESERVED_NAMESPACES = frozenset(
+    {
+        "default",
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "inference",
+        "monitoring",
+        "monitoring-node-exporter",
+        "keda",
+        "gpu-operator",
+        "kubeflow",
+        "kubeflow-system",
+    }
+)
+"""Namespaces the platform creates or Kubernetes owns: not available as team names."""
 _RESERVED_LABEL_PREFIXES = ("gpu-platform", "nvidia.com", "eks.amazonaws.com", "kubernetes.io")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PRIVATE_BLOCKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
@@ -277,9 +293,14 @@ class GpuPool(_Model):
 
     @field_validator("time_slicing_replicas")
     @classmethod
-    def _replicas(cls, value: int | None) -> int | None:
+    def _replicas(cls, value: int | None, info: ValidationInfo) -> int | None:
         if value is not None and not 1 <= value <= 48:
             raise ValueError(f"{value} replicas: time-slicing needs 1 to 48")
+        if value is not None and info.data.get("ami_type") is GpuAmiType.BOTTLEROCKET_NVIDIA:
+            raise ValueError(
+                "Bottlerocket NVIDIA runs its own device plugin: time-slicing needs amiType "
+                "AL2023_x86_64_NVIDIA"
+            )
         return value
 
     @field_validator("mig_profile")
@@ -289,6 +310,11 @@ class GpuPool(_Model):
             return value
         if info.data.get("time_slicing_replicas") is not None:
             raise ValueError("a pool uses MIG or time-slicing, not both")
+        if info.data.get("ami_type") is GpuAmiType.BOTTLEROCKET_NVIDIA:
+            raise ValueError(
+                "Bottlerocket NVIDIA runs its own device plugin: MIG needs amiType "
+                "AL2023_x86_64_NVIDIA"
+            )
         from components.catalog import mig_devices_per_gpu
 
         for name in info.data.get("instance_types") or []:
@@ -317,6 +343,8 @@ class GpuPool(_Model):
                 f"{value!r} must be 1-30 lowercase letters, digits or dashes, "
                 "starting with a letter"
             )
+        if value == "system":
+            raise ValueError("'system' is the system node group's pool name")
         return value
 
     @field_validator("gpu_need")
@@ -361,6 +389,10 @@ class GpuPool(_Model):
             raise ValueError("required when capacityType is CAPACITY_BLOCK")
         if kind == CapacityType.SPOT and value is not None:
             raise ValueError("a SPOT pool cannot launch into a capacity reservation")
+        if value is not None and len(info.data.get("instance_types") or []) != 1:
+            raise ValueError(
+                "a capacity reservation is for one instance type: give exactly one instanceTypes"
+            )
         return value
 
     @field_validator("desired_size")
@@ -449,6 +481,16 @@ class StorageClass(StrEnum):
     DEEP_ARCHIVE = "DEEP_ARCHIVE"
 
 
+_COLDNESS = {
+    StorageClass.STANDARD_IA: 1,
+    StorageClass.INTELLIGENT_TIERING: 1,
+    StorageClass.GLACIER_IR: 2,
+    StorageClass.GLACIER: 3,
+    StorageClass.DEEP_ARCHIVE: 4,
+}
+"""Lifecycle transitions only move objects to colder classes."""
+
+
 class Transition(_Model):
     """One lifecycle step: move current objects to a colder class after `days`."""
 
@@ -471,17 +513,27 @@ class BucketConfig(_Model):
     @field_validator("transitions")
     @classmethod
     def _ordered(cls, value: list[Transition]) -> list[Transition]:
-        for transition in value:
-            if transition.storage_class is StorageClass.STANDARD_IA and transition.days < 30:
-                raise ValueError(
-                    f"S3 moves objects to STANDARD_IA no earlier than day 30 "
-                    f"(got day {transition.days})"
-                )
         for before, after in itertools.pairwise(value):
             if after.days <= before.days:
                 raise ValueError(
                     f"transition to {after.storage_class} at day {after.days} must come after "
                     f"{before.storage_class} at day {before.days}"
+                )
+            if _COLDNESS[after.storage_class] <= _COLDNESS[before.storage_class]:
+                raise ValueError(
+                    f"{after.storage_class} after {before.storage_class}: each transition must "
+                    "go to a colder class"
+                )
+            if before.storage_class is StorageClass.STANDARD_IA and after.days < before.days + 30:
+                raise ValueError(
+                    f"objects stay in STANDARD_IA at least 30 days: {after.storage_class} at day "
+                    f"{after.days} comes before day {before.days + 30}"
+                )
+        for transition in value:
+            if transition.storage_class is StorageClass.STANDARD_IA and transition.days < 30:
+                raise ValueError(
+                    f"S3 moves objects to STANDARD_IA no earlier than day 30 "
+                    f"(got day {transition.days})"
                 )
         return value
 
@@ -588,6 +640,11 @@ class StackConfig(_Model):
     """Cluster software toggles."""
     monthly_budget_usd: float = Field(gt=0, allow_inf_nan=False)
     """Monthly budget for the whole stack. Required."""
+    activate_cost_allocation_tags: bool = False
+    """Activate the stack's tag keys for cost allocation from this stack. The activation is
+    account-wide and AWS accepts it only once a key has appeared on billed resources (about a
+    day after the first deployment), from the payer account: turn it on in one stack, later.
+    Default: false."""
     budget_alert_emails: list[str] = Field(default_factory=list)
     """Who gets the budget alerts (80% actual, 100% forecast). Default: none (no alerts)."""
     teams: list[Team] = Field(default_factory=list)
@@ -646,6 +703,14 @@ class StackConfig(_Model):
                 f"{value!r} is not a supported version "
                 f"(supported: {', '.join(versions.EKS_ADDONS)}){quoted}"
             )
+        return value
+
+    @field_validator("interface_endpoints")
+    @classmethod
+    def _unique_endpoints(cls, value: list[InterfaceEndpoint]) -> list[InterfaceEndpoint]:
+        dupes = sorted({e.value for e in value if value.count(e) > 1})
+        if dupes:
+            raise ValueError(f"{dupes} listed twice")
         return value
 
     @field_validator("public_access_cidrs")
@@ -835,6 +900,18 @@ def _cross_checks(config: StackConfig) -> list[tuple[str, str]]:
     """Checks that span sections (pool AZs against the stack's AZs, add-on prerequisites)."""
     problems: list[tuple[str, str]] = []
     addons = f"{PROJECT_NAMESPACE}:addons"
+    seen: set[str] = set()
+    for index, team in enumerate(config.teams):
+        path = f"{PROJECT_NAMESPACE}:teams[{index}].name"
+        if team.name in seen:
+            problems.append((path, f"{team.name!r} is listed twice"))
+        if team.name in RESERVED_NAMESPACES or team.name.startswith("kube-"):
+            problems.append((path, f"{team.name!r} is a namespace the platform or Kubernetes uses"))
+        if team.name == config.storage.training_namespace:
+            problems.append(
+                (path, f"{team.name!r} is the training namespace (storage.trainingNamespace)")
+            )
+        seen.add(team.name)
     if config.addons.triton:
         if not any(p.purpose is PoolPurpose.INFERENCE for p in config.gpu_pools):
             problems.append((f"{addons}.triton", "Triton needs a GPU pool with purpose: inference"))
@@ -858,5 +935,13 @@ def _cross_checks(config: StackConfig) -> list[tuple[str, str]]:
         if pool.efa and len(pool.availability_zones) != 1:
             problems.append(
                 (path, f"an EFA pool lives in exactly one AZ (got {pool.availability_zones})")
+            )
+        if pool.capacity_reservation_id and len(pool.availability_zones) != 1:
+            problems.append(
+                (
+                    path,
+                    "a pool in a capacity reservation lives in the reservation's AZ only "
+                    f"(got {pool.availability_zones})",
+                )
             )
     return problems

@@ -62,7 +62,7 @@ COMMON_LABELS: Final = {"app.kubernetes.io/part-of": "gpu-platform"}
 RULE_NAME: Final = "gpu-platform-alerts"
 
 # --------------------------------------------------------------------------- alert thresholds
-# From the design brief (shared/FACTS.md, "GPU alert thresholds"); the source is the DCGM exporter.
+# The platform's GPU alert thresholds; the source metrics come from the DCGM exporter.
 
 GPU_IDLE_UTIL_PCT: Final = 30
 GPU_IDLE_FOR: Final = "1h"

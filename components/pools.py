@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from components.catalog import InstanceType, get_instance_type, types_meeting
-from components.config import GpuPool, PoolPurpose, SystemPool
+from components.config import CapacityType, GpuPool, PoolPurpose, SystemPool
 from components.sizing import PoolFootprint
 
 
@@ -25,10 +25,12 @@ def pool_instance_types(pool: GpuPool) -> list[InstanceType]:
 
 
 def pool_azs(pool: GpuPool, stack_azs: Sequence[str]) -> list[str]:
-    """The pool's AZs: as configured, else the first AZ for EFA pools, else all of them."""
+    """The pool's AZs: as configured, else the first AZ for EFA pools and pools in a capacity
+    reservation (one AZ), else all of them."""
     if pool.availability_zones:
         return list(pool.availability_zones)
-    return [stack_azs[0]] if pool.efa else list(stack_azs)
+    single = pool.efa or pool.capacity_reservation_id is not None
+    return [stack_azs[0]] if single else list(stack_azs)
 
 
 def footprints(
@@ -49,6 +51,7 @@ def footprints(
             instance_types=pool_instance_types(pool),
             max_size=pool.max_size,
             availability_zones=pool_azs(pool, stack_azs),
+            balanced=pool.capacity_type is not CapacityType.SPOT,
         )
         for pool in gpu_pools
     ]

@@ -51,21 +51,29 @@ class PoolFootprint:
     instance_types: Sequence[InstanceType]
     max_size: int
     availability_zones: Sequence[str]
+    balanced: bool = True
+    """Nodes spread evenly over the AZs. Spot pools are not: they follow spare capacity, so all
+    of their nodes may land in one AZ."""
 
 
 def ip_demand_per_az(pools: Iterable[PoolFootprint], azs: Sequence[str]) -> dict[str, int]:
     """Addresses each AZ's private subnet must hold when every pool is at its maximum size.
 
-    Managed node groups balance nodes over their subnets, so a pool spread over N AZs puts at most
-    ceil(max/N) nodes in each; a single-AZ pool (EFA) puts all of them in its AZ. Each node is
-    counted at the hungriest of the pool's instance types.
+    Managed node groups balance on-demand nodes over their subnets, so such a pool over N AZs puts
+    at most ceil(max/N) nodes in each; a single-AZ pool (EFA) puts all of them in its AZ, and a
+    spot pool may put all of them in any of its AZs. Each node is counted at the hungriest of the
+    pool's instance types.
     """
     demand = dict.fromkeys(azs, 0)
     for pool in pools:
         if pool.max_size == 0 or not pool.instance_types:
             continue
         per_node = max(node_ip_demand(t) for t in pool.instance_types)
-        nodes_per_az = math.ceil(pool.max_size / len(pool.availability_zones))
+        nodes_per_az = (
+            math.ceil(pool.max_size / len(pool.availability_zones))
+            if pool.balanced
+            else pool.max_size
+        )
         for az in pool.availability_zones:
             demand[az] = demand.get(az, 0) + nodes_per_az * per_node
     return demand

@@ -153,6 +153,41 @@ def access_policy(read: Sequence[str], write: Sequence[str], key_arn: str) -> st
     return iam.document(statements)
 
 
+def storage_key_policy(region: str, account_id: str, file_system_id: str) -> str:
+    """Pure: the storage key's policy: the account administers it (the default key policy), and
+    the file system's S3 service-linked role may use it through S3 only."""
+    part = iam.partition(region)
+    fsx_role = (
+        f"arn:{part}:iam::{account_id}:role/aws-service-role/"
+        f"s3.data-source.lustre.fsx.amazonaws.com/AWSServiceRoleForFSxS3Access_{file_system_id}"
+    )
+    return iam.document(
+        [
+            {
+                "Sid": "AccountAdministers",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{part}:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "FsxLinksReadAndWriteBuckets",
+                "Effect": "Allow",
+                "Principal": {"AWS": fsx_role},
+                "Action": [
+                    "kms:Decrypt",
+                    "kms:DescribeKey",
+                    "kms:Encrypt",
+                    "kms:GenerateDataKey*",
+                    "kms:ReEncrypt*",
+                ],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            },
+        ]
+    )
+
+
 def resolve(args: TieredStorageArgs) -> ResolvedStorage:
     """Pure: lifecycle rules per bucket and the file system's shape (validated by the config)."""
     config = args["config"]
@@ -349,17 +384,30 @@ class TieredStorage(pulumi.ComponentResource):
                     description=f"Lustre {low}-{high} from {label}",
                     opts=child,
                 )
-        for low, high in LUSTRE_PORTS:
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-fsx-self-out-{low}",
-                security_group_id=group.id,
-                referenced_security_group_id=group.id,
-                ip_protocol="tcp",
-                from_port=low,
-                to_port=high,
-                description=f"Lustre {low}-{high} between file servers",
-                opts=child,
-            )
+        # Lustre servers also open connections to clients: both directions, both groups.
+        for label, target in sources:
+            for low, high in LUSTRE_PORTS:
+                aws.vpc.SecurityGroupEgressRule(
+                    f"{name}-fsx-{label}-out-{low}",
+                    security_group_id=group.id,
+                    referenced_security_group_id=target,
+                    ip_protocol="tcp",
+                    from_port=low,
+                    to_port=high,
+                    description=f"Lustre {low}-{high} to {label}",
+                    opts=child,
+                )
+                if label != "self":
+                    aws.vpc.SecurityGroupIngressRule(
+                        f"{name}-fsx-{label}-from-fsx-{low}",
+                        security_group_id=target,
+                        referenced_security_group_id=group.id,
+                        ip_protocol="tcp",
+                        from_port=low,
+                        to_port=high,
+                        description=f"Lustre {low}-{high} from the FSx file servers",
+                        opts=child,
+                    )
 
         file_system = aws.fsx.LustreFileSystem(
             f"{name}-lustre",
@@ -379,8 +427,9 @@ class TieredStorage(pulumi.ComponentResource):
         )
         self.file_system_id = file_system.id
         events = ["NEW", "CHANGED", "DELETED"]
+        links = []
         for path, bucket_name in FSX_LINKS.items():
-            aws.fsx.DataRepositoryAssociation(
+            link = aws.fsx.DataRepositoryAssociation(
                 f"{name}-link-{bucket_name}",
                 file_system_id=file_system.id,
                 file_system_path=path,
@@ -392,6 +441,19 @@ class TieredStorage(pulumi.ComponentResource):
                 },
                 opts=child,
             )
+            links.append(link)
+
+        # The buckets are SSE-KMS: FSx reaches them through its S3 service-linked role (created
+        # with the first link), which the storage key's policy must name.
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        aws.kms.KeyPolicy(
+            f"{name}-key-fsx",
+            key_id=key.key_id,
+            policy=pulumi.Output.all(account.account_id, file_system.id).apply(
+                lambda v: storage_key_policy(args["region"], v[0], v[1])
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=links),
+        )
 
         addon = aws.eks.Addon(
             f"{name}-fsx-csi",

@@ -1,6 +1,7 @@
 """Every pinned version the platform deploys, in one place.
 
-Bump versions here, in one reviewed change, and nowhere else. Each pin names where it was checked.
+Bump versions here, in one reviewed change, and nowhere else. Pins were checked on 2026-11-22
+against the projects' release notes, tags and charts (noted beside each).
 Before an upgrade, confirm add-on builds for the target Kubernetes minor with
 `aws eks describe-addon-versions --kubernetes-version <minor> --addon-name <name>`.
 """
@@ -27,6 +28,8 @@ class AddonVersions(NamedTuple):
 
 
 EKS_ADDONS: Final[dict[str, AddonVersions]] = {
+    # Builds listed for these minors by `aws eks describe-addon-versions` as mirrored in public
+    # EKS blueprints (1.36 set) and the EKS add-on documentation (kube-proxy/CoreDNS per minor).
     # Managed add-on builds per Kubernetes minor (kube-proxy and CoreDNS are per-minor).
     "1.36": AddonVersions(
         vpc_cni="v1.23.1-eksbuild.1",
@@ -55,6 +58,10 @@ class Chart(NamedTuple):
 
 
 CHARTS: Final[dict[str, Chart]] = {
+    # gpu-operator v26.7.0: NVIDIA release (supports Kubernetes 1.33-1.37).
+    # cluster-autoscaler 9.59.1: newest chart published (app 1.35; image pinned per minor below).
+    # aws-efa-k8s-device-plugin v0.5.32: eks-charts. kube-prometheus-stack 91.9.0 and keda 2.21.0:
+    # newest published charts. kubeflow-trainer 2.3.0: Chart.yaml of the v2.3 release.
     "gpu-operator": Chart("https://helm.ngc.nvidia.com/nvidia", "gpu-operator", "v26.7.0"),
     "cluster-autoscaler": Chart(
         "https://kubernetes.github.io/autoscaler", "cluster-autoscaler", "9.59.1"

@@ -1,7 +1,8 @@
 """Security baseline: what no environment may deploy.
 
 - EKS: Secrets envelope-encrypted with KMS; audit logs on; no public endpoint where the policy
-  config says `requirePrivateEndpoint` (prod).
+  config says `requirePrivateEndpoint` (prod); a public endpoint never open to 0.0.0.0/0 unless
+  `allowPublicEndpointFromAnywhere`.
 - Nodes: launch templates require IMDSv2 and encrypt their EBS volumes.
 - Data: EBS volumes encrypted; FSx for Lustre with a customer KMS key; every S3 bucket has KMS
   default encryption and a public access block with all four flags on.
@@ -47,6 +48,14 @@ def _eks(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if config.get("requirePrivateEndpoint") and public is not False:
         report(
             f"EKS cluster {args.name} has a public API endpoint; this environment needs private",
+            None,
+        )
+    cidrs = [str(c) for c in _as_list(vpc.get("publicAccessCidrs"))] or ["0.0.0.0/0"]
+    anywhere = public is not False and "0.0.0.0/0" in cidrs
+    if anywhere and not config.get("allowPublicEndpointFromAnywhere"):
+        report(
+            f"EKS cluster {args.name} exposes its API endpoint to 0.0.0.0/0; narrow "
+            "publicAccessCidrs (or set allowPublicEndpointFromAnywhere)",
             None,
         )
 
@@ -251,7 +260,10 @@ eks_baseline = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_eks,
     config_schema=PolicyConfigSchema(
-        properties={"requirePrivateEndpoint": {"type": "boolean", "default": False}}
+        properties={
+            "requirePrivateEndpoint": {"type": "boolean", "default": False},
+            "allowPublicEndpointFromAnywhere": {"type": "boolean", "default": False},
+        }
     ),
 )
 node_baseline = ResourceValidationPolicy(

@@ -244,7 +244,7 @@ def main() -> None:
             "environment": config.environment.value,
             "monthly_limit_usd": config.monthly_budget_usd,
             "alert_emails": config.budget_alert_emails,
-            "cost_allocation_tags": sorted(tags),
+            "cost_allocation_tags": sorted(tags) if config.activate_cost_allocation_tags else [],
         },
     )
 

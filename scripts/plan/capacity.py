@@ -119,7 +119,9 @@ class CapacityStage:
             subnets = pool["subnets"] or []
             if subnets:
                 per_node = max(node_ip_demand(t) for t in types)
-                nodes = math.ceil(pool["maxSize"] / len(subnets))
+                # Spot capacity follows spare capacity: all nodes may land in one subnet.
+                spread = pool["capacityType"] != "SPOT"
+                nodes = math.ceil(pool["maxSize"] / len(subnets)) if spread else pool["maxSize"]
                 for subnet in subnets:
                     demand[subnet] += nodes * per_node
             if pool["capacityType"] == "CAPACITY_BLOCK":

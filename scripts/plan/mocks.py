@@ -93,7 +93,7 @@ class PlanMocks(pulumi.runtime.Mocks):
             )
         return resource_id, state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         token = args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
@@ -101,12 +101,12 @@ class PlanMocks(pulumi.runtime.Mocks):
                 "arn": f"arn:aws:iam::{self.account_id}:user/plan",
                 "userId": "AIDAPLAN",
                 "id": self.account_id,
-            }, None
+            }
         if token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region}, None
+            return {"name": self.region, "region": self.region, "id": self.region}
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
-        return dict(args.args), None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        return dict(args.args)
 
     # ------------------------------------------------------------------ helpers
 

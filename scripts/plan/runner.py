@@ -207,6 +207,7 @@ def run_program(
             for f in traceback.extract_tb(exc.__traceback__)
             if "/site-packages/" not in f.filename
         ]
+        frames = frames or traceback.extract_tb(exc.__traceback__)  # an SDK-side failure
         where = "".join(traceback.format_list(frames[-3:]))
         raise PlanError(f"the program failed: {type(exc).__name__}: {exc}\n{where}") from None
     return ProgramRun(
@@ -234,7 +235,18 @@ def _default_provider_urn(stack: str, project: str, package: str, version: str) 
 
 
 def preview_document(run: ProgramRun) -> dict[str, Any]:
-    """The recorded run as a `pulumi preview --json` document, steps in dependency order."""
+    """The recorded run as a `pulumi preview --json` document, steps in dependency order.
+
+    Raises PlanError when two resources share a URN (the engine refuses such a program)."""
+    counts: dict[str, int] = {}
+    for reg in run.registrations:
+        counts[reg.urn] = counts.get(reg.urn, 0) + 1
+    duplicates = sorted(urn for urn, n in counts.items() if n > 1)
+    if duplicates:
+        raise PlanError(
+            "the program registers the same resource twice (duplicate URN): "
+            + ", ".join(duplicates)
+        )
     steps: list[dict[str, Any]] = []
     providers: dict[str, dict[str, Any]] = {}
     states: list[dict[str, Any]] = []

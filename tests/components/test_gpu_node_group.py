@@ -286,17 +286,12 @@ def test_spot_pool_is_diversified_scales_to_zero_and_is_tainted(run_pulumi):
     [
         (
             GpuNodeGroup,
-            pool(
-                name="cb",
-                instanceTypes=["p5.48xlarge", "p5en.48xlarge"],
-                capacityType="CAPACITY_BLOCK",
-                capacityReservationId=RESERVATION,
-            ),
+            pool(name="mixed", instanceTypes=["g4dn.xlarge", "g4dn.12xlarge"]),
             "gpu-platform:gpuPools[5].instanceTypes",
         ),
         (SpotPool, T4, "gpu-platform:gpuPools[5].capacityType"),
     ],
-    ids=["capacity-block-two-types", "spot-pool-on-demand"],
+    ids=["mixed-gpu-counts", "spot-pool-on-demand"],
 )
 def test_bad_input_registers_nothing(run_pulumi, kind, gpu_pool, key):
     errors: list[ConfigError] = []

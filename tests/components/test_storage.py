@@ -336,3 +336,26 @@ def test_models_read_policy_reads_models_only(protected):
     assert arns["datasets"] not in text and arns["checkpoints"] not in text
     actions = {a for s in json.loads(text)["Statement"] for a in as_list(s["Action"])}
     assert "s3:PutObject" not in actions and "kms:GenerateDataKey" not in actions
+
+
+def test_lustre_traffic_flows_both_ways_between_servers_and_clients(protected):
+    recorded = protected
+    fsx_group = next(r for r in recorded.of_type(SECURITY_GROUP) if r.name.endswith("-fsx"))
+    egress = recorded.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+    to_clients = {
+        (r.inputs["fromPort"], r.inputs["referencedSecurityGroupId"])
+        for r in egress
+        if r.inputs["securityGroupId"] == fsx_group.id
+    }
+    assert {(988, CLIENT_SG), (1018, CLIENT_SG), (988, fsx_group.id)} <= to_clients
+    ingress = recorded.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    into_clients = {
+        r.inputs["fromPort"]
+        for r in ingress
+        if r.inputs["securityGroupId"] == CLIENT_SG
+        and r.inputs["referencedSecurityGroupId"] == fsx_group.id
+    }
+    assert into_clients == {988, 1018}
+    policy = recorded.one("aws:kms/keyPolicy:KeyPolicy")
+    links = recorded.of_type("aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation")
+    assert {link.urn for link in links} <= set(policy.dependencies)

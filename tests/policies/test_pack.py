@@ -108,7 +108,10 @@ def test_schema_defaults_are_filled_in(tmp_path: Path):
     assert properties(configured["required-tags"]) == {
         "requiredTags": tagging.DEFAULT_REQUIRED_TAGS
     }
-    assert properties(configured["eks-baseline"]) == {"requirePrivateEndpoint": False}
+    assert properties(configured["eks-baseline"]) == {
+        "requirePrivateEndpoint": False,
+        "allowPublicEndpointFromAnywhere": False,
+    }
     assert properties(configured["no-open-ingress"]) == {"allowedOpenIngressPorts": []}
     for name in ("launch-template-baseline", "storage-encrypted", "bucket-baseline"):
         assert properties(configured[name]) == {}

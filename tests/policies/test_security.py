@@ -82,13 +82,13 @@ def test_a_cluster_without_audit_logs_is_reported(tmp_path: Path, logs: Any):
 )
 def test_a_public_endpoint_is_reported_where_private_is_required(tmp_path: Path, vpc_config):
     eks = cluster(vpcConfig=vpc_config)
-    (violation,) = found("eks-baseline", eks, tmp_path=tmp_path, config=PRIVATE)
-    assert violation["urn"] == eks["urn"]
-    assert "has a public API endpoint" in violation["message"]
+    found_ = found("eks-baseline", eks, tmp_path=tmp_path, config=PRIVATE)
+    public = [v for v in found_ if "has a public API endpoint" in v["message"]]
+    assert len(public) == 1 and public[0]["urn"] == eks["urn"]
 
 
 def test_a_public_endpoint_is_fine_where_private_is_not_required(tmp_path: Path):
-    eks = cluster(vpcConfig={"endpointPublicAccess": True})
+    eks = cluster(vpcConfig={"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]})
     assert found("eks-baseline", eks, tmp_path=tmp_path) == []
     config = {"eks-baseline": {"requirePrivateEndpoint": False}}
     assert found("eks-baseline", eks, tmp_path=tmp_path, config=config) == []
@@ -96,7 +96,18 @@ def test_a_public_endpoint_is_fine_where_private_is_not_required(tmp_path: Path)
 
 def test_a_bare_cluster_fails_every_check(tmp_path: Path):
     eks = state(CLUSTER, "eks", {"name": "bare"})
-    assert len(found("eks-baseline", eks, tmp_path=tmp_path, config=PRIVATE)) == 3
+    # No encryption, no audit logs, a public endpoint, open to 0.0.0.0/0 by EKS's default.
+    assert len(found("eks-baseline", eks, tmp_path=tmp_path, config=PRIVATE)) == 4
+
+
+@pytest.mark.parametrize("cidrs", [None, ["0.0.0.0/0"], ["10.0.0.0/8", "0.0.0.0/0"]])
+def test_a_public_endpoint_open_to_anywhere_is_reported_unless_allowed(tmp_path: Path, cidrs):
+    vpc = {"endpointPublicAccess": True, **({"publicAccessCidrs": cidrs} if cidrs else {})}
+    eks = cluster(vpcConfig=vpc)
+    (violation,) = found("eks-baseline", eks, tmp_path=tmp_path)
+    assert "0.0.0.0/0" in violation["message"]
+    allowed = {"eks-baseline": {"allowPublicEndpointFromAnywhere": True}}
+    assert found("eks-baseline", eks, tmp_path=tmp_path, config=allowed) == []
 
 
 # ------------------------------------------------------------------------- launch-template-baseline

@@ -98,3 +98,29 @@ def test_make_plan_interface_unknown_stack(tmp_path: Path):
     )
     assert result.returncode == 2
     assert "Pulumi.nosuchstack.yaml" in result.stderr
+
+
+def test_a_duplicate_resource_is_a_plan_error_not_a_silent_merge():
+    from scripts.plan.runner import PlanError, ProgramRun, Registration, preview_document
+
+    reg = Registration(
+        urn="urn:pulumi:s::p::aws:ec2/vpc:Vpc::vpc",
+        type="aws:ec2/vpc:Vpc",
+        name="vpc",
+        custom=True,
+        parent="",
+        inputs={},
+        dependencies=[],
+        property_dependencies={},
+        provider="",
+        protect=False,
+        retain_on_delete=False,
+        version="",
+    )
+    run = ProgramRun(stack="s", project="p", config={}, registrations=[reg, reg], outputs={})
+    try:
+        preview_document(run)
+    except PlanError as exc:
+        assert "duplicate URN" in str(exc) and reg.urn in str(exc)
+    else:
+        raise AssertionError("a duplicate URN was accepted")

@@ -79,7 +79,7 @@ def alerts(target_us: int = obs.DEFAULT_TRITON_QUEUE_TARGET_US) -> dict[str, dic
 
 # --------------------------------------------------------------------------- alert rules
 
-BRIEF = [
+REQUIRED_ALERTS = [
     # alert, metrics in the expression, operator, threshold, minimum `for`
     ("GpuIdle", ["DCGM_FI_DEV_GPU_UTIL"], "<", 30, 3600),
     ("GpuSaturated", ["DCGM_FI_DEV_GPU_UTIL"], ">", 95, 900),
@@ -89,8 +89,8 @@ BRIEF = [
 ]
 
 
-@pytest.mark.parametrize(("name", "metrics", "op", "threshold", "min_for"), BRIEF)
-def test_gpu_alert_has_the_briefs_threshold_and_duration(name, metrics, op, threshold, min_for):
+@pytest.mark.parametrize(("name", "metrics", "op", "threshold", "min_for"), REQUIRED_ALERTS)
+def test_gpu_alert_has_the_required_threshold_and_duration(name, metrics, op, threshold, min_for):
     rule = alerts()[name]
     expr = rule["expr"]
     for metric in metrics:

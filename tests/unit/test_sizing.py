@@ -227,3 +227,15 @@ def test_plan_subnets_property(vpc: ipaddress.IPv4Network, per_az: list[int]) ->
     assert len({ipaddress.IPv4Network(p.private_cidr).prefixlen for p in plans}) == 1
     for a, b in combinations(networks, 2):
         assert not a.overlaps(b), f"{a} overlaps {b}"
+
+
+def test_a_spot_pool_may_put_every_node_in_any_of_its_azs():
+    from components.catalog import get_instance_type
+    from components.sizing import PoolFootprint, ip_demand_per_az, node_ip_demand
+
+    t4 = get_instance_type("g4dn.xlarge")
+    azs = ["us-east-1a", "us-east-1b", "us-east-1c"]
+    balanced = ip_demand_per_az([PoolFootprint("od", [t4], 6, azs)], azs)
+    spot = ip_demand_per_az([PoolFootprint("spot", [t4], 6, azs, balanced=False)], azs)
+    assert balanced == dict.fromkeys(azs, 2 * node_ip_demand(t4))
+    assert spot == dict.fromkeys(azs, 6 * node_ip_demand(t4))
