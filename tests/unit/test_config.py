@@ -232,7 +232,8 @@ def test_keys_of_other_namespaces_are_ignored() -> None:
     raw["aws:profile"] = "sandbox"
     raw["kubernetes:context"] = "whatever"
     raw["pulumi:template"] = "x"
-    load_stack_config(raw)
+    config = load_stack_config(raw)  # no ConfigError: other namespaces belong to their owners
+    assert config == load_stack_config(raw_config())
 
 
 def test_at_least_three_shipped_stacks() -> None:
