@@ -103,7 +103,13 @@ def _flat(amount: float) -> dict[str, float]:
     return dict.fromkeys(SCALES, value)
 
 
-def _price(key: str) -> float | None:
+def fsx_price_key(throughput_per_tib: int) -> str:
+    """Catalog key of FSx for Lustre PERSISTENT_2 storage at this per-unit throughput."""
+    return f"fsx_lustre_persistent2_{throughput_per_tib}_gb_month"
+
+
+def price_or_none(key: str) -> float | None:
+    """A service price from the snapshot, or None when the snapshot lacks it."""
     try:
         return service_price(key)
     except KeyError:
@@ -214,8 +220,8 @@ def _fixed_line(res: Res, result: Estimate) -> Line | None:
         per_tib = int(
             float(props.get("perUnitStorageThroughput") or 0)
         )  # JSON numbers may be floats
-        key = f"fsx_lustre_persistent2_{per_tib}_gb_month"
-        price = _price(key)
+        key = fsx_price_key(per_tib)
+        price = price_or_none(key)
         if price is None:
             result.unpriced.append(f"file system {res.name}: no price {key} in the snapshot")
             return None

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.catalog import service_price
 from components.config import StackConfig
+from policies.pricing import fsx_price_key, price_or_none
 
 LUSTRE = "aws:fsx/lustreFileSystem:LustreFileSystem"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
@@ -27,17 +27,6 @@ S3_PRICE_KEYS = {
     "GLACIER": "s3_glacier_flexible_gb_month",
     "DEEP_ARCHIVE": "s3_deep_archive_gb_month",
 }
-
-
-def price_or_none(key: str) -> float | None:
-    try:
-        return service_price(key)
-    except KeyError:
-        return None
-
-
-def fsx_price_key(throughput_per_tib: int) -> str:
-    return f"fsx_lustre_persistent2_{throughput_per_tib}_gb_month"
 
 
 def hot_tier(

@@ -12,6 +12,7 @@ import yaml
 from components.catalog import service_price
 from components.config import StackConfig, load_stack_config
 from components.storage import BUCKETS, NONCURRENT_CHECKPOINT_TRANSITION_DAYS
+from policies import pricing
 from scripts.plan import storage as storage_stage
 from scripts.plan.__main__ import plan
 from scripts.plan.stages import states
@@ -204,7 +205,7 @@ def test_an_fsx_price_missing_from_the_snapshot_is_unpriced_not_zero(
 ):
     [hot] = prod["capacity"]["storage"]["hot"]
     key = storage_stage.fsx_price_key(hot["perUnitThroughputMBps"])
-    monkeypatch.setattr(storage_stage, "service_price", without(key))
+    monkeypatch.setattr(pricing, "service_price", without(key))
     section = storage_stage.storage_section(states(prod), prod["capacity"]["pools"], prod_config)
     [hot] = section["hot"]
     assert hot["monthlyUsd"] is None
@@ -213,7 +214,7 @@ def test_an_fsx_price_missing_from_the_snapshot_is_unpriced_not_zero(
 
 
 def test_an_s3_price_missing_from_the_snapshot_is_none_not_zero(prod, prod_config, monkeypatch):
-    monkeypatch.setattr(storage_stage, "service_price", without("s3_standard_gb_month"))
+    monkeypatch.setattr(pricing, "service_price", without("s3_standard_gb_month"))
     section = storage_stage.storage_section(states(prod), prod["capacity"]["pools"], prod_config)
     assert all(row["warmMonthlyUsd"] is None for row in section["buckets"])
     assert section["monthlyUsdByTier"]["warm"] is None
@@ -225,7 +226,7 @@ def test_an_s3_price_missing_from_the_snapshot_is_none_not_zero(prod, prod_confi
 def test_an_s3_price_missing_from_the_snapshot_is_listed_as_unpriced(
     prod, prod_config, monkeypatch
 ):
-    monkeypatch.setattr(storage_stage, "service_price", without("s3_standard_gb_month"))
+    monkeypatch.setattr(pricing, "service_price", without("s3_standard_gb_month"))
     section = storage_stage.storage_section(states(prod), prod["capacity"]["pools"], prod_config)
     assert section["monthlyUsdByTier"]["warm"] is None  # the tier is unpriced...
     assert "s3_standard_gb_month" in section["unpriced"]  # ...and should say which price
