@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 
+from scripts.ops import cost
 from scripts.ops.aws import MAX_ATTEMPTS, Aws, describe_aws_error
 from tests.scripts.test_ops_support import Run, isolate_aws_env, make_aws, run_ops
 
@@ -73,7 +75,11 @@ def test_access_denied(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
     )
 
 
-def test_unauthorized_operation(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unauthorized_operation(
+    aws: Aws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Mid-month, so the report asks for month-to-date costs (on the 1st it rightly skips them).
+    monkeypatch.setattr(cost, "today", lambda: date(2026, 3, 15))
     stubber = Stubber(aws.client("ce", region="us-east-1"))
     stubber.add_client_error("get_cost_and_usage", "UnauthorizedOperation", http_status_code=403)
     stubber.activate()
