@@ -91,3 +91,9 @@ TRAINING_IMAGE: Final = (
 )
 """AWS Deep Learning Container for EC2: PyTorch with the EFA installer and aws-ofi-nccl, so NCCL
 runs over EFA. Used by the training template and the NCCL acceptance job."""
+
+TRITON_IMAGE: Final = "nvcr.io/nvidia/tritonserver:26.09-py3"
+"""Pinned Triton release (NGC monthly container; 26.09 is CUDA 13.4.1, compute capability >= 7.5,
+so T4 and newer). Checked against the release notes index,
+https://docs.nvidia.com/deeplearning/triton-inference-server/release-notes/rel-26-09.html.
+CUDA 13 needs an R580+ driver on the node: keep the EKS NVIDIA AMI current before bumping."""

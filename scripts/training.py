@@ -13,9 +13,12 @@ from pathlib import Path
 
 import yaml
 
-from components.config import ConfigError, load_stack_config
-from scripts.plan.runner import PlanError, read_stack_config, stack_config_path
-from workloads.training import DEFAULT_BUSBW_FLOOR_GBPS, render
+from components import versions
+from components.catalog.conventions import FSX_CLAIM
+from components.config import ConfigError, load_stack_config, read_stack_file, stack_file
+from components.resolve import resolve_platform
+from components.resolve.workloads import DEFAULT_BUSBW_FLOOR_GBPS, resolve_training
+from workloads.training import render
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,9 +31,20 @@ def main(argv: list[str] | None = None) -> int:
     cmd.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     try:
-        config = load_stack_config(read_stack_config(stack_config_path(args.stack)))
-        files = render(config, args.nodes, args.busbw_floor_gbps)
-    except (ConfigError, PlanError) as exc:
+        config = load_stack_config(read_stack_file(stack_file(args.stack)))
+        platform = resolve_platform(config, "gpu-platform", args.stack)
+        claim = FSX_CLAIM if platform.storage.fsx is not None else None
+        spec = resolve_training(
+            config,
+            platform.pools,
+            versions.TRAINING_IMAGE,
+            claim,
+            nodes=args.nodes,
+            floor_gbps=args.busbw_floor_gbps,
+            suspend=False,
+        )
+        files = render(spec)
+    except ConfigError as exc:
         print(f"training: error: {exc}", file=sys.stderr)
         return 2
     for name, manifests in files.items():

@@ -21,22 +21,22 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import versions
-from components.catalog import InstanceType
-from components.config import PROJECT_NAMESPACE, ConfigError, StackConfig
-from components.gpu_node_group import EFA_RESOURCE, GPU_RESOURCE, GPU_TAINT, SPOT_TAINT
-from components.pools import pool_instance_types
-from components.storage import FSX_STORAGE_NAME
+from components.catalog.conventions import (
+    EFA_RESOURCE,
+    GPU_RESOURCE,
+    GPU_TAINT,
+    NODE_POOL_LABEL,
+    SPOT_TAINT,
+)
+from components.resolve.workloads import TrainingJobSpec, TrainingSpec
 
 RUNTIME = "torch-distributed"
 CONTAINER = "node"
-DEFAULT_BUSBW_FLOOR_GBPS = 300.0
 NCCL_ENV = {
     "FI_PROVIDER": "efa",
     "FI_EFA_USE_DEVICE_RDMA": "1",
@@ -47,57 +47,8 @@ NCCL_ENV = {
 }
 
 
-@dataclass(frozen=True)
-class TrainingJob:
-    """What a distributed job asks of the pool."""
-
-    name: str
-    namespace: str
-    pool: str
-    instance_type: InstanceType
-    num_nodes: int
-    gpus_per_node: int
-    efa_per_node: int
-    command: list[str]
-    image: str = versions.TRAINING_IMAGE
-    shm_gib: int = 64
-    fsx_claim: str | None = FSX_STORAGE_NAME
-    env: dict[str, str] = field(default_factory=dict)
-    spot: bool = False
-    suspend: bool = False
-    """Create the job suspended: nothing is scheduled (or paid for) until it is resumed."""
-
-
-def validate(job: TrainingJob, path: str = "training") -> None:
-    """Raise ConfigError naming the key when the job asks more than the pool's nodes have."""
-    problems = []
-    it = job.instance_type
-    if job.num_nodes < 1:
-        problems.append((f"{path}.numNodes", f"{job.num_nodes}: a job needs at least one node"))
-    if not 1 <= job.gpus_per_node <= it.gpu_count:
-        problems.append(
-            (
-                f"{path}.gpusPerNode",
-                f"{job.gpus_per_node} GPUs per node, but {it.name} has {it.gpu_count}",
-            )
-        )
-    if job.efa_per_node > it.max_efa_interfaces or job.efa_per_node > it.network_cards:
-        problems.append(
-            (
-                f"{path}.efaPerNode",
-                f"{job.efa_per_node} EFA devices per node, but {it.name} has "
-                f"{min(it.max_efa_interfaces, it.network_cards)}",
-            )
-        )
-    if job.shm_gib * 1024 > it.memory_mib // 2:
-        problems.append((f"{path}.shmGib", f"{job.shm_gib} GiB of /dev/shm is over half the node"))
-    if problems:
-        raise ConfigError(problems)
-
-
-def train_job(job: TrainingJob) -> dict[str, Any]:
-    """Pure: the TrainJob manifest."""
-    validate(job)
+def train_job(job: TrainingJobSpec) -> dict[str, Any]:
+    """Pure: the TrainJob manifest (the job was checked against its pool by the resolve)."""
     resources = {GPU_RESOURCE: str(job.gpus_per_node)}
     if job.efa_per_node:
         resources[EFA_RESOURCE] = str(job.efa_per_node)
@@ -111,9 +62,9 @@ def train_job(job: TrainingJob) -> dict[str, Any]:
     if job.fsx_claim:
         volumes.append({"name": "fsx", "persistentVolumeClaim": {"claimName": job.fsx_claim}})
         mounts.append({"name": "fsx", "mountPath": "/fsx"})
-    env = {**(NCCL_ENV if job.efa_per_node else {}), **job.env}
+    env = {**(NCCL_ENV if job.efa_per_node else {}), **dict(job.env)}
     pod_spec = {
-        "nodeSelector": {"gpu-platform/pool": job.pool},
+        "nodeSelector": {NODE_POOL_LABEL: job.pool},
         "tolerations": tolerations,
         "volumes": volumes,
         "containers": [{"name": CONTAINER, "volumeMounts": mounts}],
@@ -127,7 +78,7 @@ def train_job(job: TrainingJob) -> dict[str, Any]:
             **({"suspend": True} if job.suspend else {}),
             "trainer": {
                 "image": job.image,
-                "command": job.command,
+                "command": list(job.command),
                 "numNodes": job.num_nodes,
                 "numProcPerNode": job.gpus_per_node,
                 "resourcesPerNode": {"requests": dict(resources), "limits": dict(resources)},
@@ -188,34 +139,14 @@ ALL_REDUCE_BENCH = textwrap.dedent(
 """Run by torchrun on every node; prints one JSON line (rank 0) and fails below the floor."""
 
 
-def nccl_acceptance(
-    namespace: str,
-    pool: str,
-    instance: InstanceType,
-    nodes: int,
-    floor_gbps: float,
-    suspend: bool = False,
-) -> list[dict[str, Any]]:
-    """Pure: the ConfigMap with the benchmark and the TrainJob that runs it on `nodes` nodes."""
+def nccl_acceptance(job: TrainingJobSpec) -> list[dict[str, Any]]:
+    """Pure: the ConfigMap with the benchmark and the TrainJob that runs it."""
     config_map = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": "nccl-allreduce-bench", "namespace": namespace},
+        "metadata": {"name": "nccl-allreduce-bench", "namespace": job.namespace},
         "data": {"allreduce.py": ALL_REDUCE_BENCH},
     }
-    job = TrainingJob(
-        name="nccl-allreduce-acceptance",
-        namespace=namespace,
-        pool=pool,
-        instance_type=instance,
-        num_nodes=nodes,
-        gpus_per_node=instance.gpu_count,
-        efa_per_node=min(instance.max_efa_interfaces, instance.network_cards),
-        command=["torchrun", "/bench/allreduce.py"],
-        fsx_claim=None,
-        env={"BUSBW_FLOOR_GBPS": f"{floor_gbps:g}", "NCCL_DEBUG": "INFO"},
-        suspend=suspend,
-    )
     manifest = train_job(job)
     patch = manifest["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]
     pod = patch["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]
@@ -224,55 +155,15 @@ def nccl_acceptance(
     return [config_map, manifest]
 
 
-def training_pool(config: StackConfig) -> tuple[str, InstanceType, int]:
-    """The stack's EFA training pool: (name, instance type, max nodes)."""
-    for pool in config.gpu_pools:
-        if pool.efa:
-            return pool.name, pool_instance_types(pool)[0], pool.max_size
-    raise ConfigError(
-        [(f"{PROJECT_NAMESPACE}:gpuPools", "no pool has efa: true; training templates need one")]
-    )
-
-
-def render(
-    config: StackConfig, nodes: int, floor_gbps: float, suspend: bool = False
-) -> dict[str, list[dict[str, Any]]]:
-    """Pure: file name -> manifests, for the stack's EFA pool."""
-    pool, instance, max_nodes = training_pool(config)
-    if nodes > max_nodes:
-        raise ConfigError(
-            [
-                (
-                    f"{PROJECT_NAMESPACE}:gpuPools",
-                    f"{nodes} nodes asked; pool {pool} max is {max_nodes}",
-                )
-            ]
-        )
-    namespace = config.storage.training_namespace
-    efa = min(instance.max_efa_interfaces, instance.network_cards)
-    example = TrainingJob(
-        name="example-distributed-training",
-        namespace=namespace,
-        pool=pool,
-        instance_type=instance,
-        num_nodes=nodes,
-        gpus_per_node=instance.gpu_count,
-        efa_per_node=efa,
-        command=["torchrun", "/fsx/code/train.py", "--data", "/fsx/datasets"],
-        fsx_claim=FSX_STORAGE_NAME if config.storage.fsx.enabled else None,
-        suspend=suspend,
-    )
+def render(spec: TrainingSpec) -> dict[str, list[dict[str, Any]]]:
+    """Pure: file name -> manifests."""
     return {
-        "train-job.yaml": [train_job(example)],
-        "nccl-acceptance.yaml": nccl_acceptance(
-            namespace, pool, instance, nodes, floor_gbps, suspend
-        ),
+        "train-job.yaml": [train_job(spec.example)],
+        "nccl-acceptance.yaml": nccl_acceptance(spec.acceptance),
     }
 
 
-class TrainingWorkloadsArgs(TypedDict):
-    manifests: Sequence[dict[str, Any]]
-    """Rendered objects (`render(..., suspend=True)`): ConfigMaps and TrainJobs."""
+class TrainingRefs(TypedDict):
     provider: k8s.Provider
     depends_on: Sequence[pulumi.Resource]
     """The Trainer release (TrainJob CRD, runtime) and the storage component (namespace, claim)."""
@@ -283,13 +174,18 @@ class TrainingWorkloads(pulumi.ComponentResource):
     `kubectl -n <ns> patch trainjob <name> --type merge -p '{"spec":{"suspend":false}}'`."""
 
     def __init__(
-        self, name: str, args: TrainingWorkloadsArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        spec: TrainingSpec,
+        refs: TrainingRefs,
+        opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("gpuplatform:index:TrainingWorkloads", name, {}, opts)
         after = pulumi.ResourceOptions(
-            parent=self, provider=args["provider"], depends_on=list(args["depends_on"])
+            parent=self, provider=refs["provider"], depends_on=list(refs["depends_on"])
         )
-        for obj in args["manifests"]:
+        manifests = [obj for objs in render(spec).values() for obj in objs]
+        for obj in manifests:
             meta = obj["metadata"]
             child = f"{name}-{obj['kind'].lower()}-{meta['name']}"
             if obj["kind"] == "ConfigMap":

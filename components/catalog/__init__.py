@@ -56,7 +56,6 @@ from importlib import resources
 from typing import Any
 
 __all__ = [
-    "MIG_CAPABLE_GPU_MODELS",
     "SERVICE_PRICE_KEYS",
     "InstanceType",
     "PriceSnapshot",
@@ -74,10 +73,6 @@ __all__ = [
 
 _INSTANCES_FILE = "instances.json"
 _PRICES_FILE = "prices.json"
-
-#: GPU models that support NVIDIA Multi-Instance GPU (MIG). T4, A10G and L4 do not: share
-#: those with time-slicing instead.
-MIG_CAPABLE_GPU_MODELS: frozenset[str] = frozenset({"A100", "H100", "H200"})
 
 #: The documented service price keys. ``prices.json`` must provide exactly these.
 SERVICE_PRICE_KEYS: tuple[str, ...] = (
@@ -163,7 +158,7 @@ class InstanceType:
     @property
     def mig_supported(self) -> bool:
         """True when the GPU supports Multi-Instance GPU (H100/H200/A100)."""
-        return self.gpu_model in MIG_CAPABLE_GPU_MODELS
+        return self.gpu_model in MIG_PROFILES
 
 
 def _quota_class(family: str) -> str:

@@ -7,8 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.config import ConfigError, StackConfig, load_stack_config
-from scripts.plan.runner import PlanError, read_stack_config, stack_config_path
+from components.config import (
+    ConfigError,
+    StackConfig,
+    load_stack_config,
+    read_stack_file,
+    stack_file,
+)
 from scripts.plan.tables import text_table
 
 
@@ -29,11 +34,9 @@ class Report:
 
 def load_stack(stack: str, config_file: Path | None = None) -> StackConfig:
     """The validated config of a stack (`stacks/Pulumi.<stack>.yaml` unless `config_file`)."""
-    path = config_file or stack_config_path(stack)
+    path = config_file or stack_file(stack)
     try:
-        return load_stack_config(read_stack_config(path))
-    except PlanError as exc:
-        raise OpsError(str(exc)) from None
+        return load_stack_config(read_stack_file(path))
     except ConfigError as exc:
         problems = "; ".join(f"{key}: {message}" for key, message in exc.problems)
         raise OpsError(f"invalid stack config ({path}): {problems}") from None

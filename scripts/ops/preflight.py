@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 
 from components.catalog import VCPU_QUOTAS, InstanceType, get_instance_type, vcpus_by_quota
 from components.config import StackConfig
-from components.pools import pool_azs, pool_instance_types
+from components.resolve.pools import pool_azs, pool_instance_types
 from scripts.ops.aws import Aws, error_code
 from scripts.ops.common import Report, table
 

@@ -24,7 +24,7 @@ from components.catalog import (
     get_instance_type,
     vcpus_by_quota,
 )
-from components.sizing import node_ip_demand, usable_addresses
+from components.resolve.sizing import node_ip_demand, usable_addresses
 from scripts.plan.stages import PlanContext, StageResult, states
 from scripts.plan.storage import render as render_storage
 from scripts.plan.storage import storage_section

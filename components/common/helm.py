@@ -1,4 +1,4 @@
-"""Helm releases of the charts pinned in components/versions.py, and Pod Identity roles for them."""
+"""Helm releases of the charts pinned in components/versions.py."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import iam, versions
+from components import versions
 
 
 def chart_release(
@@ -39,28 +38,3 @@ def chart_release(
         cleanup_on_fail=True,
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on)),
     )
-
-
-def pod_identity_role(
-    name: str,
-    *,
-    cluster_name: pulumi.Input[str],
-    namespace: str,
-    service_account: str,
-    policy: pulumi.Input[str],
-    parent: pulumi.Resource,
-) -> aws.iam.Role:
-    """An IAM role that only `namespace/service_account` in the cluster can assume (Pod Identity),
-    with one inline policy."""
-    child = pulumi.ResourceOptions(parent=parent)
-    role = aws.iam.Role(name, assume_role_policy=iam.pod_identity_trust(), opts=child)
-    aws.iam.RolePolicy(name, role=role.id, policy=policy, opts=child)
-    aws.eks.PodIdentityAssociation(
-        name,
-        cluster_name=cluster_name,
-        namespace=namespace,
-        service_account=service_account,
-        role_arn=role.arn,
-        opts=child,
-    )
-    return role

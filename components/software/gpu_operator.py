@@ -15,31 +15,20 @@ observability is on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from components.gpu_node_group import GPU_TAINT, SPOT_TAINT, time_slicing_config_name
-from components.helm import chart_release
+from components.catalog.conventions import GPU_TAINT, SPOT_TAINT
+from components.common.helm import chart_release
+from components.resolve.compute import time_slicing_config_name
+from components.resolve.software import GpuOperatorSpec
 
 NAMESPACE = "gpu-operator"
 DEVICE_PLUGIN_CONFIG = "device-plugin-config"
 DEFAULT_DEVICE_PLUGIN_CONFIG = "default"
-
-
-class GpuOperatorArgs(TypedDict):
-    time_slicing_replicas: Sequence[int]
-    """Replica counts the pools use (one device-plugin config each)."""
-    mig: bool
-    """Any pool partitions its GPUs with MIG."""
-    driver_on_node: bool
-    """True on EKS NVIDIA AMIs (driver and toolkit preinstalled)."""
-    service_monitor: bool
-    """Create a ServiceMonitor for the DCGM exporter (needs the Prometheus operator CRDs)."""
-    provider: k8s.Provider
 
 
 def time_slicing_config(replicas: int) -> str:
@@ -54,16 +43,16 @@ def time_slicing_config(replicas: int) -> str:
     )
 
 
-def values(args: GpuOperatorArgs) -> dict[str, Any]:
+def values(spec: GpuOperatorSpec) -> dict[str, Any]:
     """Pure: the chart values."""
     tolerations = [
         {"key": key, "operator": "Exists", "effect": effect}
         for key, _, effect in (GPU_TAINT, SPOT_TAINT)
     ]
     configs = {DEFAULT_DEVICE_PLUGIN_CONFIG: yaml.safe_dump({"version": "v1"})}
-    for replicas in sorted(set(args["time_slicing_replicas"])):
+    for replicas in spec.time_slicing_replicas:
         configs[time_slicing_config_name(replicas)] = time_slicing_config(replicas)
-    on_node = args["driver_on_node"]
+    on_node = spec.driver_on_node
     return {
         "driver": {"enabled": not on_node},
         "toolkit": {"enabled": not on_node},
@@ -79,8 +68,8 @@ def values(args: GpuOperatorArgs) -> dict[str, Any]:
             }
         },
         "mig": {"strategy": "single"},
-        "migManager": {"enabled": args["mig"], "config": {"default": "all-disabled"}},
-        "dcgmExporter": {"serviceMonitor": {"enabled": args["service_monitor"]}},
+        "migManager": {"enabled": spec.mig, "config": {"default": "all-disabled"}},
+        "dcgmExporter": {"serviceMonitor": {"enabled": spec.service_monitor}},
     }
 
 
@@ -88,9 +77,13 @@ class GpuOperator(pulumi.ComponentResource):
     """The gpu-operator chart, pinned in components/versions.py."""
 
     def __init__(
-        self, name: str, args: GpuOperatorArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        spec: GpuOperatorSpec,
+        provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
     ):
-        chart_values = values(args)
+        chart_values = values(spec)
         super().__init__("gpuplatform:index:GpuOperator", name, {}, opts)
         self.release = chart_release(
             f"{name}-chart",
@@ -98,7 +91,7 @@ class GpuOperator(pulumi.ComponentResource):
             namespace=NAMESPACE,
             create_namespace=True,
             values=chart_values,
-            provider=args["provider"],
+            provider=provider,
             parent=self,
         )
         self.register_outputs({})

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from components.catalog import InstanceType, get_instance_type, types_meeting
 from components.config import CapacityType, GpuPool, PoolPurpose, SystemPool
-from components.sizing import PoolFootprint
+from components.resolve.sizing import PoolFootprint
 
 
 def pool_instance_types(pool: GpuPool) -> list[InstanceType]:

@@ -26,28 +26,27 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, NotRequired, TypedDict
+from typing import Any, Final, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import dashboards as boards
-from components.cluster import NODE_POOL_LABEL
-from components.helm import chart_release
-from components.storage import DEFAULT_STORAGE_CLASS
+from components.catalog.conventions import (
+    DEFAULT_STORAGE_CLASS,
+    MANAGED_BY_LABELS,
+    NODE_POOL_LABEL,
+    SYSTEM_POOL,
+)
+from components.common.helm import chart_release
+from components.resolve.software import ObservabilitySpec
+from components.software import dashboards as boards
 
 # --------------------------------------------------------------------------- defaults
 
-DEFAULT_NAMESPACE: Final = "monitoring"
-DEFAULT_TRITON_QUEUE_TARGET_US: Final = 50_000
-"""50 ms average queue time per request."""
-DEFAULT_RETENTION: Final = "15d"
-DEFAULT_PROMETHEUS_STORAGE_GIB: Final = 100
 KEDA_NAMESPACE: Final = "keda"
-SYSTEM_NODE_SELECTOR: Final = {NODE_POOL_LABEL: "system"}
+SYSTEM_NODE_SELECTOR: Final = {NODE_POOL_LABEL: SYSTEM_POOL}
 RETENTION_SIZE_FRACTION: Final = 0.85
 """Prometheus stops growing its TSDB at this fraction of the volume (a full disk crashes it)."""
 
@@ -58,7 +57,7 @@ FULLNAME_MAX: Final = 26
 
 DASHBOARD_LABEL: Final = "grafana_dashboard"
 DASHBOARD_LABEL_VALUE: Final = "1"
-COMMON_LABELS: Final = {"app.kubernetes.io/part-of": "gpu-platform"}
+COMMON_LABELS: Final = MANAGED_BY_LABELS
 RULE_NAME: Final = "gpu-platform-alerts"
 
 # --------------------------------------------------------------------------- alert thresholds
@@ -84,71 +83,12 @@ GPU_LABELS: Final = ("Hostname", "gpu", "UUID", "modelName")
 """One series per physical GPU: time-sliced GPUs repeat a GPU's series once per pod, and newer
 exporters add `err_code`/`err_msg` to the XID series."""
 
-_DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-
-
-class ObservabilityArgs(TypedDict):
-    provider: k8s.Provider
-    """Kubernetes provider of the cluster."""
-    namespace: NotRequired[str]
-    """Namespace of Prometheus, Alertmanager, Grafana, the rules and the dashboards.
-    Default: monitoring. Node-exporter goes to `<namespace>-node-exporter`."""
-    triton_queue_target_us: NotRequired[int]
-    """Triton average queue time per request, in microseconds, above which the
-    TritonQueueTimeHigh alert fires (use the same number as the KEDA scaling target).
-    Default: 50000 (50 ms)."""
-    retention: NotRequired[str]
-    """How long Prometheus keeps samples (Prometheus duration, e.g. 15d, 4w). Default: 15d."""
-    prometheus_storage_gib: NotRequired[int]
-    """Size of Prometheus' gp3 volume in GiB. Default: 100."""
-    depends_on: NotRequired[Sequence[pulumi.Resource]]
-    """What the Prometheus release waits for: the `gp3-encrypted` StorageClass (storage
-    component) and the EBS CSI driver that provisions its volume. Default: none."""
-
-
-@dataclass(frozen=True)
-class ResolvedObservability:
-    namespace: str
-    node_exporter_namespace: str
-    triton_queue_target_us: int
-    retention: str
-    prometheus_storage_gib: int
-
-
-def resolve(args: ObservabilityArgs) -> ResolvedObservability:
-    """Pure: apply the defaults and validate."""
-    namespace = args.get("namespace", DEFAULT_NAMESPACE)
-    node_exporter_namespace = f"{namespace}-node-exporter"
-    if not _DNS_LABEL.match(node_exporter_namespace):
-        raise ValueError(f"namespace {namespace!r} is not a DNS label (at most 49 characters)")
-    target = args.get("triton_queue_target_us", DEFAULT_TRITON_QUEUE_TARGET_US)
-    if isinstance(target, bool) or not isinstance(target, int) or target <= 0:
-        raise ValueError(f"triton_queue_target_us must be a positive integer, got {target!r}")
-    retention = args.get("retention", DEFAULT_RETENTION)
-    if not retention or retention == "0" or not _DURATION.match(retention):
-        raise ValueError(f"retention {retention!r} is not a Prometheus duration such as 15d")
-    storage = args.get("prometheus_storage_gib", DEFAULT_PROMETHEUS_STORAGE_GIB)
-    if isinstance(storage, bool) or not isinstance(storage, int) or storage < 2:
-        raise ValueError(f"prometheus_storage_gib must be an integer >= 2, got {storage!r}")
-    return ResolvedObservability(
-        namespace=namespace,
-        node_exporter_namespace=node_exporter_namespace,
-        triton_queue_target_us=target,
-        retention=retention,
-        prometheus_storage_gib=storage,
-    )
 
 
 # --------------------------------------------------------------------------- chart values
 
 
-def prometheus_values(
-    *,
-    retention: str = DEFAULT_RETENTION,
-    storage_gib: int = DEFAULT_PROMETHEUS_STORAGE_GIB,
-    node_exporter_namespace: str = f"{DEFAULT_NAMESPACE}-node-exporter",
-) -> dict[str, Any]:
+def prometheus_values(*, retention: str, storage_gib: int, node_exporter_namespace: str) -> dict[str, Any]:
     """Pure: kube-prometheus-stack values (keys checked against the chart's values.yaml)."""
     system = dict(SYSTEM_NODE_SELECTOR)
     return {
@@ -337,10 +277,7 @@ def triton_rules(triton_queue_target_us: int) -> list[dict[str, Any]]:
     ]
 
 
-def gpu_alert_rules(
-    triton_queue_target_us: int = DEFAULT_TRITON_QUEUE_TARGET_US,
-    namespace: str = DEFAULT_NAMESPACE,
-) -> dict[str, Any]:
+def gpu_alert_rules(triton_queue_target_us: int, namespace: str) -> dict[str, Any]:
     """Pure: the PrometheusRule manifest with the GPU and Triton alerts."""
     return {
         "apiVersion": "monitoring.coreos.com/v1",
@@ -362,9 +299,7 @@ def gpu_alert_rules(
 # --------------------------------------------------------------------------- dashboards
 
 
-def dashboard_models(
-    triton_queue_target_us: int = DEFAULT_TRITON_QUEUE_TARGET_US,
-) -> dict[str, dict[str, Any]]:
+def dashboard_models(triton_queue_target_us: int) -> dict[str, dict[str, Any]]:
     """Pure: short name -> Grafana dashboard model, thresholds matching the alerts."""
     return {
         "gpu-fleet": boards.gpu_fleet(
@@ -377,10 +312,7 @@ def dashboard_models(
     }
 
 
-def dashboards(
-    namespace: str = DEFAULT_NAMESPACE,
-    triton_queue_target_us: int = DEFAULT_TRITON_QUEUE_TARGET_US,
-) -> list[dict[str, Any]]:
+def dashboards(namespace: str, triton_queue_target_us: int) -> list[dict[str, Any]]:
     """Pure: one ConfigMap manifest per dashboard, labelled for Grafana's dashboard sidecar."""
     return [
         {
@@ -398,6 +330,14 @@ def dashboards(
 
 
 # --------------------------------------------------------------------------- the component
+
+
+class ObservabilityRefs(TypedDict):
+    provider: k8s.Provider
+    """Kubernetes provider of the cluster."""
+    prometheus_depends_on: Sequence[pulumi.Resource]
+    """What the Prometheus release waits for: the `gp3-encrypted` StorageClass (storage
+    component) that provisions its volume."""
 
 
 def pod_security_labels(enforce: str, warn: str = "restricted") -> dict[str, str]:
@@ -423,11 +363,14 @@ class Observability(pulumi.ComponentResource):
     """Depend on it for the KEDA CRDs (ScaledObject, ...)."""
 
     def __init__(
-        self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        spec: ObservabilitySpec,
+        refs: ObservabilityRefs,
+        opts: pulumi.ResourceOptions | None = None,
     ):
-        spec = resolve(args)
         super().__init__("gpuplatform:index:Observability", name, {}, opts)
-        provider = args["provider"]
+        provider = refs["provider"]
 
         def k8s_opts(*depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(
@@ -471,7 +414,7 @@ class Observability(pulumi.ComponentResource):
             ),
             provider=provider,
             parent=self,
-            depends_on=[namespace, node_exporter_namespace, *args.get("depends_on", ())],
+            depends_on=[namespace, node_exporter_namespace, *refs["prometheus_depends_on"]],
         )
         self.keda_release = chart_release(
             f"{name}-keda",

@@ -9,94 +9,24 @@ for the components that deploy into the cluster.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import iam, launch_template, versions
-from components.config import AccessEntry, AccessPolicy, EndpointAccess, LogType, SystemPool
-from components.sizing import WARM_PREFIX_TARGET
-
-ACCESS_POLICIES = {
-    AccessPolicy.CLUSTER_ADMIN: "AmazonEKSClusterAdminPolicy",
-    AccessPolicy.ADMIN: "AmazonEKSAdminPolicy",
-    AccessPolicy.EDIT: "AmazonEKSEditPolicy",
-    AccessPolicy.VIEW: "AmazonEKSViewPolicy",
-}
-
-SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
-NODE_POOL_LABEL = "gpu-platform/pool"
+from components import versions
+from components.catalog.conventions import NODE_POOL_LABEL, SYSTEM_POOL
+from components.common import iam, launch_template
+from components.resolve.cluster import ClusterSpec
 
 
-class ClusterArgs(TypedDict):
-    cluster_name: str
-    """Physical EKS cluster name (also in the log group name and kubeconfig)."""
-    region: str
-    kubernetes_version: str
-    """Must be a key of versions.EKS_ADDONS."""
+class ClusterRefs(TypedDict):
+    """Handles of what the network created, for the cluster."""
+
     subnet_ids: Sequence[pulumi.Input[str]]
     """Private subnets for the control-plane ENIs and the system node group."""
-    endpoint_access: EndpointAccess
-    public_access_cidrs: Sequence[str]
-    """Only used with a public endpoint."""
-    log_types: Sequence[LogType]
-    log_retention_days: int
-    access_entries: Sequence[AccessEntry]
-    system_pool: SystemPool
-    tags: Mapping[str, str]
-    """Stack tags, copied into launch template tag specifications."""
-    protect: bool
-    """Protect the secrets KMS key (prod)."""
-
-
-@dataclass(frozen=True)
-class ResolvedCluster:
-    addons: versions.AddonVersions
-    endpoint_public: bool
-    public_access_cidrs: list[str]
-    log_types: list[str]
-    access: list[tuple[str, str, list[str] | None]]
-    """(principal ARN, access policy ARN, namespaces or None for cluster scope)."""
-    system_desired: int
-    vpc_cni_configuration: str
-
-
-def resolve(args: ClusterArgs) -> ResolvedCluster:
-    """Pure: pick add-on versions, endpoint exposure, log types and access policy ARNs."""
-    part = iam.partition(args["region"])
-    public = args["endpoint_access"] is EndpointAccess.PUBLIC
-    log_types = list(dict.fromkeys(t.value for t in args["log_types"]))
-    access = [
-        (
-            entry.principal_arn,
-            f"arn:{part}:eks::aws:cluster-access-policy/{ACCESS_POLICIES[entry.policy]}",
-            list(entry.namespaces) if entry.namespaces else None,
-        )
-        for entry in args["access_entries"]
-    ]
-    pool = args["system_pool"]
-    return ResolvedCluster(
-        addons=versions.EKS_ADDONS[args["kubernetes_version"]],
-        endpoint_public=public,
-        public_access_cidrs=list(args["public_access_cidrs"]) if public else [],
-        log_types=log_types,
-        access=access,
-        system_desired=pool.min_size if pool.desired_size is None else pool.desired_size,
-        vpc_cni_configuration=json.dumps(
-            {
-                "enableNetworkPolicy": "true",
-                "env": {
-                    "ENABLE_PREFIX_DELEGATION": "true",
-                    "WARM_PREFIX_TARGET": str(WARM_PREFIX_TARGET),
-                },
-            },
-            sort_keys=True,
-        ),
-    )
 
 
 def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
@@ -151,12 +81,18 @@ class Cluster(pulumi.ComponentResource):
     node_role_arn: pulumi.Output[str]
     provider: k8s.Provider
 
-    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
-        spec = resolve(args)  # first: invalid input registers nothing
+    def __init__(
+        self,
+        name: str,
+        spec: ClusterSpec,
+        refs: ClusterRefs,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("gpuplatform:index:Cluster", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
-        region = args["region"]
-        cluster_name = args["cluster_name"]
+        region = spec.region
+        part = spec.partition
+        cluster_name = spec.name
 
         key = aws.kms.Key(
             f"{name}-secrets",
@@ -164,7 +100,7 @@ class Cluster(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             opts=pulumi.ResourceOptions(
-                parent=self, protect=args["protect"], retain_on_delete=args["protect"]
+                parent=self, protect=spec.protect, retain_on_delete=spec.protect
             ),
         )
         aws.kms.Alias(
@@ -177,7 +113,7 @@ class Cluster(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane",
             name=f"/aws/eks/{cluster_name}/cluster",
-            retention_in_days=args["log_retention_days"],
+            retention_in_days=spec.log_retention_days,
             opts=child,
         )
 
@@ -189,7 +125,7 @@ class Cluster(pulumi.ComponentResource):
         aws.iam.RolePolicyAttachment(
             f"{name}-control-plane-eks",
             role=role.name,
-            policy_arn=iam.managed_policy_arn(region, "AmazonEKSClusterPolicy"),
+            policy_arn=iam.managed_policy_arn(part, "AmazonEKSClusterPolicy"),
             opts=child,
         )
         aws.iam.RolePolicy(
@@ -209,20 +145,20 @@ class Cluster(pulumi.ComponentResource):
         )
 
         vpc_config: aws.eks.ClusterVpcConfigArgsDict = {
-            "subnet_ids": list(args["subnet_ids"]),
+            "subnet_ids": list(refs["subnet_ids"]),
             "endpoint_private_access": True,
             "endpoint_public_access": spec.endpoint_public,
         }
         if spec.endpoint_public:
-            vpc_config["public_access_cidrs"] = spec.public_access_cidrs
+            vpc_config["public_access_cidrs"] = list(spec.public_access_cidrs)
         cluster = aws.eks.Cluster(
             f"{name}-eks",
             name=cluster_name,
-            version=args["kubernetes_version"],
+            version=spec.kubernetes_version,
             role_arn=role.arn,
             vpc_config=vpc_config,
             encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
-            enabled_cluster_log_types=spec.log_types,
+            enabled_cluster_log_types=list(spec.log_types),
             access_config={
                 "authentication_mode": "API",
                 "bootstrap_cluster_creator_admin_permissions": True,
@@ -237,11 +173,11 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], opts=child
         )
 
-        for index, (principal, policy_arn, namespaces) in enumerate(spec.access):
+        for index, grant in enumerate(spec.access):
             entry = aws.eks.AccessEntry(
                 f"{name}-access-{index}",
                 cluster_name=cluster.name,
-                principal_arn=principal,
+                principal_arn=grant.principal_arn,
                 type="STANDARD",
                 opts=child,
             )
@@ -249,10 +185,10 @@ class Cluster(pulumi.ComponentResource):
                 f"{name}-access-{index}",
                 cluster_name=cluster.name,
                 principal_arn=entry.principal_arn,
-                policy_arn=policy_arn,
+                policy_arn=grant.policy_arn,
                 access_scope=(
-                    {"type": "namespace", "namespaces": namespaces}
-                    if namespaces
+                    {"type": "namespace", "namespaces": list(grant.namespaces)}
+                    if grant.namespaces
                     else {"type": "cluster"}
                 ),
                 opts=child,
@@ -277,7 +213,7 @@ class Cluster(pulumi.ComponentResource):
                     aws.iam.RolePolicyAttachment(
                         f"{name}-{short}-{policy.rsplit('/', 1)[-1]}",
                         role=addon_role.name,
-                        policy_arn=iam.managed_policy_arn(region, policy),
+                        policy_arn=iam.managed_policy_arn(part, policy),
                         opts=child,
                     )
                 extra["pod_identity_associations"] = [
@@ -317,18 +253,18 @@ class Cluster(pulumi.ComponentResource):
             aws.iam.RolePolicyAttachment(
                 f"{name}-node-{policy}",
                 role=node_role.name,
-                policy_arn=iam.managed_policy_arn(region, policy),
+                policy_arn=iam.managed_policy_arn(part, policy),
                 opts=child,
             )
 
-        pool = args["system_pool"]
+        pool = spec.system_pool
         system_lt = aws.ec2.LaunchTemplate(
             f"{name}-system",
             description=f"System node group of {cluster_name}",
             metadata_options=launch_template.metadata_options(),
             block_device_mappings=[launch_template.root_volume(pool.disk_size_gib)],
             tag_specifications=launch_template.tag_specifications(
-                args["tags"], f"{cluster_name}-system"
+                spec.tags, f"{cluster_name}-system"
             ),
             update_default_version=True,
             opts=child,
@@ -337,18 +273,18 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-system",
             cluster_name=cluster.name,
             node_role_arn=node_role.arn,
-            subnet_ids=list(args["subnet_ids"]),
+            subnet_ids=list(refs["subnet_ids"]),
             instance_types=list(pool.instance_types),
-            ami_type=SYSTEM_AMI_TYPE,
+            ami_type=pool.ami_type,
             capacity_type="ON_DEMAND",
             scaling_config={
                 "min_size": pool.min_size,
-                "desired_size": spec.system_desired,
+                "desired_size": pool.desired_size,
                 "max_size": pool.max_size,
             },
             update_config={"max_unavailable": 1},
             launch_template={"id": system_lt.id, "version": system_lt.latest_version.apply(str)},
-            labels={NODE_POOL_LABEL: "system"},
+            labels={NODE_POOL_LABEL: SYSTEM_POOL},
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[vpc_cni, kube_proxy, pod_identity],
@@ -382,14 +318,11 @@ class Cluster(pulumi.ComponentResource):
         self.oidc_issuer = issuer
         self.cluster_security_group_id = cluster.vpc_config.cluster_security_group_id
         self.node_role_arn = node_role.arn
-        self.node_role_name = node_role.name
-        self.kms_key_arn = key.arn
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
                 "endpoint": self.endpoint,
                 "oidc_provider_arn": self.oidc_provider_arn,
                 "node_role_arn": self.node_role_arn,
-                "kms_key_arn": self.kms_key_arn,
             }
         )

@@ -7,75 +7,11 @@ keep image pulls, dataset reads and credential calls off the NAT gateways.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TypedDict
-
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
-from components.config import PROJECT_NAMESPACE, ConfigError, InterfaceEndpoint, NatGateways
-from components.sizing import (
-    PoolFootprint,
-    SubnetPlan,
-    SubnetPlanError,
-    ip_demand_per_az,
-    plan_subnets,
-)
-
-
-class NetworkArgs(TypedDict):
-    region: str
-    """AWS region (endpoint service names)."""
-    availability_zones: Sequence[str]
-    """2-3 AZs; one private and one public subnet each."""
-    vpc_cidr: str
-    """VPC range. Subnets are carved from it; too small a range is an error naming `vpcCidr`."""
-    pools: Sequence[PoolFootprint]
-    """Every node pool at its maximum size: decides the private subnet size."""
-    nat_gateways: NatGateways
-    """single | one_per_az."""
-    interface_endpoints: Sequence[InterfaceEndpoint]
-    """Interface endpoints to create (the S3 gateway endpoint is always created)."""
-    flow_logs: bool
-    """Send VPC flow logs to CloudWatch Logs."""
-    flow_log_retention_days: int
-    """Flow log retention."""
-    flow_log_traffic_type: str
-    """ACCEPT | REJECT | ALL."""
-    name_prefix: str
-    """Prefix for `Name` tags (the cluster name)."""
-
-
-@dataclass(frozen=True)
-class ResolvedNetwork:
-    subnets: list[SubnetPlan]
-    nat_azs: list[str]
-    """AZs that get a NAT gateway."""
-    interface_services: list[str]
-    s3_service: str
-
-
-def resolve(args: NetworkArgs) -> ResolvedNetwork:
-    """Pure: size and place subnets, decide NAT placement and endpoint service names."""
-    azs = list(args["availability_zones"])
-    demand = ip_demand_per_az(args["pools"], azs)
-    try:
-        subnets = plan_subnets(args["vpc_cidr"], demand)
-    except SubnetPlanError as exc:
-        raise ConfigError([(f"{PROJECT_NAMESPACE}:vpcCidr", str(exc))]) from None
-    nat_azs = azs if args["nat_gateways"] is NatGateways.ONE_PER_AZ else azs[:1]
-    region = args["region"]
-    domain = "com.amazonaws"
-    return ResolvedNetwork(
-        subnets=subnets,
-        nat_azs=nat_azs,
-        interface_services=[
-            f"{domain}.{region}.{svc.value}" for svc in args["interface_endpoints"]
-        ],
-        s3_service=f"{domain}.{region}.s3",
-    )
+from components.common import iam
+from components.resolve.network import FlowLogSpec, NetworkSpec
 
 
 class Network(pulumi.ComponentResource):
@@ -86,16 +22,14 @@ class Network(pulumi.ComponentResource):
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids_by_az: dict[str, pulumi.Output[str]]
 
-    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
-        spec = resolve(args)  # first: invalid input registers nothing
+    def __init__(self, name: str, spec: NetworkSpec, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpuplatform:index:Network", name, {}, opts)
-        self.spec = spec
         child = pulumi.ResourceOptions(parent=self)
-        prefix = args["name_prefix"]
+        prefix = spec.name_prefix
 
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
-            cidr_block=args["vpc_cidr"],
+            cidr_block=spec.vpc_cidr,
             enable_dns_hostnames=True,
             enable_dns_support=True,
             tags={"Name": f"{prefix}-vpc"},
@@ -198,7 +132,7 @@ class Network(pulumi.ComponentResource):
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-endpoints-https",
                 security_group_id=endpoint_sg.id,
-                cidr_ipv4=args["vpc_cidr"],
+                cidr_ipv4=spec.vpc_cidr,
                 ip_protocol="tcp",
                 from_port=443,
                 to_port=443,
@@ -219,11 +153,10 @@ class Network(pulumi.ComponentResource):
                     opts=child,
                 )
 
-        if args["flow_logs"]:
-            self._flow_logs(name, vpc, args)
+        if spec.flow_logs is not None:
+            self._flow_logs(name, vpc, spec.flow_logs)
 
         self.vpc_id = vpc.id
-        self.vpc_cidr = args["vpc_cidr"]
         self.private_subnet_ids = [private[p.az].id for p in spec.subnets]
         self.public_subnet_ids = [public[p.az].id for p in spec.subnets]
         self.private_subnet_ids_by_az = {p.az: private[p.az].id for p in spec.subnets}
@@ -235,10 +168,10 @@ class Network(pulumi.ComponentResource):
             }
         )
 
-    def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, args: NetworkArgs) -> None:
+    def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, flow: FlowLogSpec) -> None:
         child = pulumi.ResourceOptions(parent=self)
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-flow-logs", retention_in_days=args["flow_log_retention_days"], opts=child
+            f"{name}-flow-logs", retention_in_days=flow.retention_days, opts=child
         )
         role = aws.iam.Role(
             f"{name}-flow-logs",
@@ -267,7 +200,7 @@ class Network(pulumi.ComponentResource):
         aws.ec2.FlowLog(
             f"{name}-flow-logs",
             vpc_id=vpc.id,
-            traffic_type=args["flow_log_traffic_type"],
+            traffic_type=flow.traffic_type,
             log_destination_type="cloud-watch-logs",
             log_destination=log_group.arn,
             iam_role_arn=role.arn,

@@ -16,7 +16,8 @@
   pod's `emptyDir` volumes (and image layers) live on local NVMe; an encrypted gp3 StorageClass is
   the cluster default for persistent block volumes.
 - Access: a training Pod Identity role reads datasets and reads/writes checkpoints; a models-read
-  policy is exported for inference. No `s3:*`, no writes on `Resource: "*"`.
+  policy document is handed to the inference service, which inlines it into its own role. No
+  `s3:*`, no writes on `Resource: "*"`.
 
 In prod (`protect`), buckets, the file system and the key are protected and retained on delete;
 elsewhere buckets are force-destroyed with the stack and the file system skips its final backup.
@@ -24,87 +25,48 @@ elsewhere buckets are force-destroyed with the stack and the file system skips i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import iam, versions
-from components.config import BucketConfig, StorageConfig
-from components.helm import pod_identity_role
+from components.catalog.conventions import (
+    DEFAULT_STORAGE_CLASS,
+    EXPECTED_SIZE_TAG,
+    FSX_CLAIM,
+    TRAINING_SERVICE_ACCOUNT,
+)
+from components.cluster import Cluster
+from components.common import iam
+from components.common.identity import pod_identity
+from components.network import Network
+from components.resolve.storage import FSX_LINKS, FsxSpec, StorageSpec
 
-BUCKETS = ("datasets", "checkpoints", "models")
-FSX_LINKS = {"/datasets": "datasets", "/checkpoints": "checkpoints"}
-"""File-system path -> bucket linked by a data repository association."""
 LUSTRE_PORTS = ((988, 988), (1018, 1023))
 LUSTRE_VERSION = "2.15"
-MULTIPART_ABORT_DAYS = 7
-NONCURRENT_CHECKPOINT_TRANSITION_DAYS = 30
-DEFAULT_STORAGE_CLASS = "gp3-encrypted"
-FSX_STORAGE_NAME = "fsx-lustre"
-TRAINING_SERVICE_ACCOUNT = "training-runner"
-EXPECTED_SIZE_TAG = "gpu-platform/expected-size-gib"
-"""Bucket tag carrying the configured expected size, so cost checks can price a preview alone."""
 
 
-class TieredStorageArgs(TypedDict):
-    config: StorageConfig
-    region: str
-    cluster_name: str
-    """Physical cluster name (Pod Identity associations, add-on)."""
-    kubernetes_version: str
+class StorageRefs(TypedDict):
+    """Handles of what the network and the cluster created, for the storage tiers."""
+
     vpc_id: pulumi.Input[str]
-    fsx_subnet_id: pulumi.Input[str]
-    """Private subnet of the training pool's AZ."""
+    subnet_ids_by_az: Mapping[str, pulumi.Input[str]]
+    """Private subnet per AZ (the file system goes into its spec's AZ)."""
     client_security_group_ids: Sequence[pulumi.Input[str]]
     """Security groups of the nodes that mount the file system (the cluster security group)."""
     provider: k8s.Provider
-    protect: bool
 
 
-@dataclass(frozen=True)
-class ResolvedStorage:
-    lifecycle_rules: dict[str, list[dict[str, Any]]]
-    fsx: bool
-    fsx_capacity_gib: int
-    fsx_throughput_per_tib: int
-    fsx_backup_days: int
-    namespace: str
-
-
-def lifecycle_rules(name: str, bucket: BucketConfig) -> list[dict[str, Any]]:
-    """Pure: the bucket's lifecycle rules (pulumi-aws argument names)."""
-    rule: dict[str, Any] = {
-        "id": f"{name}-tiering",
-        "status": "Enabled",
-        "filter": {"prefix": ""},
-        "abort_incomplete_multipart_upload": {"days_after_initiation": MULTIPART_ABORT_DAYS},
+def storage_refs(cluster: Cluster, network: Network) -> StorageRefs:
+    """What the storage tiers take from the cluster and the network."""
+    return {
+        "vpc_id": network.vpc_id,
+        "subnet_ids_by_az": network.private_subnet_ids_by_az,
+        "client_security_group_ids": [cluster.cluster_security_group_id],
+        "provider": cluster.provider,
     }
-    if bucket.transitions:
-        rule["transitions"] = [
-            {"days": t.days, "storage_class": t.storage_class.value} for t in bucket.transitions
-        ]
-    if name == "checkpoints":
-        rule["noncurrent_version_transitions"] = [
-            {
-                "noncurrent_days": NONCURRENT_CHECKPOINT_TRANSITION_DAYS,
-                "storage_class": "GLACIER_IR",
-            }
-        ]
-    if bucket.noncurrent_expiration_days:
-        rule["noncurrent_version_expiration"] = {
-            "noncurrent_days": bucket.noncurrent_expiration_days
-        }
-        transitions = rule.get("noncurrent_version_transitions", [])
-        rule["noncurrent_version_transitions"] = [
-            t for t in transitions if t["noncurrent_days"] < bucket.noncurrent_expiration_days
-        ] or None
-        if rule["noncurrent_version_transitions"] is None:
-            del rule["noncurrent_version_transitions"]
-    return [rule]
 
 
 def tls_only_policy(bucket_arn: str) -> str:
@@ -153,10 +115,9 @@ def access_policy(read: Sequence[str], write: Sequence[str], key_arn: str) -> st
     return iam.document(statements)
 
 
-def storage_key_policy(region: str, account_id: str, file_system_id: str) -> str:
+def storage_key_policy(region: str, part: str, account_id: str, file_system_id: str) -> str:
     """Pure: the storage key's policy: the account administers it (the default key policy), and
     the file system's S3 service-linked role may use it through S3 only."""
-    part = iam.partition(region)
     fsx_role = (
         f"arn:{part}:iam::{account_id}:role/aws-service-role/"
         f"s3.data-source.lustre.fsx.amazonaws.com/AWSServiceRoleForFSxS3Access_{file_system_id}"
@@ -188,34 +149,26 @@ def storage_key_policy(region: str, account_id: str, file_system_id: str) -> str
     )
 
 
-def resolve(args: TieredStorageArgs) -> ResolvedStorage:
-    """Pure: lifecycle rules per bucket and the file system's shape (validated by the config)."""
-    config = args["config"]
-    return ResolvedStorage(
-        lifecycle_rules={name: lifecycle_rules(name, getattr(config, name)) for name in BUCKETS},
-        fsx=config.fsx.enabled,
-        fsx_capacity_gib=config.fsx.storage_capacity_gib,
-        fsx_throughput_per_tib=config.fsx.per_unit_storage_throughput,
-        fsx_backup_days=config.fsx.automatic_backup_retention_days,
-        namespace=config.training_namespace,
-    )
-
-
 class TieredStorage(pulumi.ComponentResource):
     """Buckets, lifecycle, FSx for Lustre with S3 links, storage classes and access roles."""
 
     bucket_names: dict[str, pulumi.Output[str]]
     bucket_arns: dict[str, pulumi.Output[str]]
-    models_read_policy_arn: pulumi.Output[str]
+    models_read_policy: pulumi.Output[str]
+    """IAM policy document (JSON) that reads the models bucket and decrypts with the storage key:
+    what an inference service's role gets inline."""
     file_system_id: pulumi.Output[str] | None
 
     def __init__(
-        self, name: str, args: TieredStorageArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        spec: StorageSpec,
+        refs: StorageRefs,
+        opts: pulumi.ResourceOptions | None = None,
     ):
-        spec = resolve(args)
         super().__init__("gpuplatform:index:TieredStorage", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
-        protect = args["protect"]
+        protect = spec.protect
         keep = pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect)
 
         key = aws.kms.Key(
@@ -228,8 +181,8 @@ class TieredStorage(pulumi.ComponentResource):
         self.kms_key_arn = key.arn
 
         buckets: dict[str, aws.s3.Bucket] = {}
-        for bucket_name in BUCKETS:
-            size = getattr(args["config"], bucket_name).expected_size_gib
+        for bucket_spec in spec.buckets:
+            bucket_name, size = bucket_spec.name, bucket_spec.expected_size_gib
             bucket = aws.s3.Bucket(
                 f"{name}-{bucket_name}",
                 force_destroy=not protect,
@@ -281,7 +234,7 @@ class TieredStorage(pulumi.ComponentResource):
             aws.s3.BucketLifecycleConfiguration(
                 f"{name}-{bucket_name}",
                 bucket=bucket.id,
-                rules=spec.lifecycle_rules[bucket_name],  # type: ignore[arg-type]
+                rules=bucket_spec.lifecycle_rules,  # type: ignore[arg-type]
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
             )
 
@@ -291,24 +244,21 @@ class TieredStorage(pulumi.ComponentResource):
         arns = pulumi.Output.all(
             buckets["datasets"].arn, buckets["checkpoints"].arn, buckets["models"].arn, key.arn
         )
-        training = pod_identity_role(
+        self.training_identity = pod_identity(
             f"{name}-training",
-            cluster_name=args["cluster_name"],
+            cluster_name=spec.cluster_name,
             namespace=spec.namespace,
             service_account=TRAINING_SERVICE_ACCOUNT,
             policy=arns.apply(lambda a: access_policy(read=[a[0]], write=[a[1]], key_arn=a[3])),
             parent=self,
         )
-        self.training_role_arn = training.arn
-        models_read = aws.iam.Policy(
-            f"{name}-models-read",
-            description="Read the model repository bucket",
-            policy=arns.apply(lambda a: access_policy(read=[a[2]], write=[], key_arn=a[3])),
-            opts=child,
+        self.training_role_arn = self.training_identity.role.arn
+        self.models_read_policy = arns.apply(
+            lambda a: access_policy(read=[a[2]], write=[], key_arn=a[3])
         )
-        self.models_read_policy_arn = models_read.arn
 
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args["provider"])
+        provider = refs["provider"]
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=provider)
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata={
@@ -323,9 +273,7 @@ class TieredStorage(pulumi.ComponentResource):
         k8s.core.v1.ServiceAccount(
             f"{name}-training-sa",
             metadata={"name": TRAINING_SERVICE_ACCOUNT, "namespace": spec.namespace},
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args["provider"], depends_on=[namespace]
-            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[namespace]),
         )
         self.default_storage_class = k8s.storage.v1.StorageClass(
             f"{name}-gp3",
@@ -342,36 +290,33 @@ class TieredStorage(pulumi.ComponentResource):
         )
 
         self.file_system_id = None
-        if spec.fsx:
-            self._hot_tier(name, args, spec, key, buckets, namespace)
+        if spec.fsx is not None:
+            self._hot_tier(name, spec, spec.fsx, refs, key, buckets, namespace)
 
         self.register_outputs(
-            {
-                "bucket_names": self.bucket_names,
-                "training_role_arn": self.training_role_arn,
-                "models_read_policy_arn": self.models_read_policy_arn,
-            }
+            {"bucket_names": self.bucket_names, "training_role_arn": self.training_role_arn}
         )
 
     def _hot_tier(
         self,
         name: str,
-        args: TieredStorageArgs,
-        spec: ResolvedStorage,
+        spec: StorageSpec,
+        fsx: FsxSpec,
+        refs: StorageRefs,
         key: aws.kms.Key,
         buckets: dict[str, aws.s3.Bucket],
         namespace: k8s.core.v1.Namespace,
     ) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        protect = args["protect"]
+        protect = spec.protect
         group = aws.ec2.SecurityGroup(
             f"{name}-fsx",
-            vpc_id=args["vpc_id"],
+            vpc_id=refs["vpc_id"],
             description="FSx for Lustre: LNET from the cluster's nodes and between file servers",
             opts=child,
         )
         sources: list[tuple[str, pulumi.Input[str]]] = [("self", group.id)]
-        sources += [(f"client{i}", sg) for i, sg in enumerate(args["client_security_group_ids"])]
+        sources += [(f"client{i}", sg) for i, sg in enumerate(refs["client_security_group_ids"])]
         for label, source in sources:
             for low, high in LUSTRE_PORTS:
                 aws.vpc.SecurityGroupIngressRule(
@@ -413,14 +358,14 @@ class TieredStorage(pulumi.ComponentResource):
             f"{name}-lustre",
             deployment_type="PERSISTENT_2",
             storage_type="SSD",
-            storage_capacity=spec.fsx_capacity_gib,
-            per_unit_storage_throughput=spec.fsx_throughput_per_tib,
+            storage_capacity=fsx.capacity_gib,
+            per_unit_storage_throughput=fsx.throughput_per_tib,
             file_system_type_version=LUSTRE_VERSION,
             data_compression_type="LZ4",
             kms_key_id=key.arn,
-            subnet_ids=args["fsx_subnet_id"],  # one subnet: the file servers live in its AZ
+            subnet_ids=refs["subnet_ids_by_az"][fsx.az],  # one subnet: the servers live in its AZ
             security_group_ids=[group.id],
-            automatic_backup_retention_days=spec.fsx_backup_days,
+            automatic_backup_retention_days=fsx.backup_days,
             copy_tags_to_backups=True,
             skip_final_backup=not protect,
             opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect),
@@ -450,25 +395,25 @@ class TieredStorage(pulumi.ComponentResource):
             f"{name}-key-fsx",
             key_id=key.key_id,
             policy=pulumi.Output.all(account.account_id, file_system.id).apply(
-                lambda v: storage_key_policy(args["region"], v[0], v[1])
+                lambda v: storage_key_policy(spec.region, spec.partition, v[0], v[1])
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=links),
         )
 
         addon = aws.eks.Addon(
             f"{name}-fsx-csi",
-            cluster_name=args["cluster_name"],
+            cluster_name=spec.cluster_name,
             addon_name="aws-fsx-csi-driver",
-            addon_version=versions.EKS_ADDONS[args["kubernetes_version"]].fsx_csi_driver,
+            addon_version=fsx.csi_driver_version,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             opts=child,
         )
         volume = k8s.core.v1.PersistentVolume(
             f"{name}-fsx-pv",
-            metadata={"name": f"{FSX_STORAGE_NAME}-{spec.namespace}"},
+            metadata={"name": f"{FSX_CLAIM}-{spec.namespace}"},
             spec={
-                "capacity": {"storage": f"{spec.fsx_capacity_gib}Gi"},
+                "capacity": {"storage": f"{fsx.capacity_gib}Gi"},
                 "volume_mode": "Filesystem",
                 "access_modes": ["ReadWriteMany"],
                 "persistent_volume_reclaim_policy": "Retain",
@@ -483,18 +428,18 @@ class TieredStorage(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, provider=args["provider"], depends_on=[addon]),
+            opts=pulumi.ResourceOptions(parent=self, provider=refs["provider"], depends_on=[addon]),
         )
         k8s.core.v1.PersistentVolumeClaim(
             f"{name}-fsx-pvc",
-            metadata={"name": FSX_STORAGE_NAME, "namespace": spec.namespace},
+            metadata={"name": FSX_CLAIM, "namespace": spec.namespace},
             spec={
                 "access_modes": ["ReadWriteMany"],
                 "storage_class_name": "",
                 "volume_name": volume.metadata.name,
-                "resources": {"requests": {"storage": f"{spec.fsx_capacity_gib}Gi"}},
+                "resources": {"requests": {"storage": f"{fsx.capacity_gib}Gi"}},
             },
             opts=pulumi.ResourceOptions(
-                parent=self, provider=args["provider"], depends_on=[namespace, volume]
+                parent=self, provider=refs["provider"], depends_on=[namespace, volume]
             ),
         )

@@ -7,21 +7,16 @@ affinity, given the pools' types) and tolerates the GPU and spot taints.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.gpu_node_group import EFA_LABEL, GPU_TAINT, SPOT_TAINT
-from components.helm import chart_release
+from components.catalog.conventions import EFA_LABEL, GPU_TAINT, SPOT_TAINT
+from components.common.helm import chart_release
+from components.resolve.software import EfaPluginSpec
 
 NAMESPACE = "kube-system"
-
-
-class EfaDevicePluginArgs(TypedDict):
-    instance_types: Sequence[str]
-    """Instance types of the EFA pools (the chart schedules only on these)."""
-    provider: k8s.Provider
 
 
 def values(instance_types: Sequence[str]) -> dict[str, Any]:
@@ -43,16 +38,20 @@ class EfaDevicePlugin(pulumi.ComponentResource):
     """The aws-efa-k8s-device-plugin chart, pinned in components/versions.py."""
 
     def __init__(
-        self, name: str, args: EfaDevicePluginArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        spec: EfaPluginSpec,
+        provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
     ):
-        chart_values = values(args["instance_types"])
+        chart_values = values(spec.instance_types)
         super().__init__("gpuplatform:index:EfaDevicePlugin", name, {}, opts)
         self.release = chart_release(
             f"{name}-chart",
             "aws-efa-k8s-device-plugin",
             namespace=NAMESPACE,
             values=chart_values,
-            provider=args["provider"],
+            provider=provider,
             parent=self,
         )
         self.register_outputs({})

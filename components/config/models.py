@@ -1,131 +1,59 @@
-"""Typed stack configuration: everything a stack file (`stacks/Pulumi.<env>.yaml`) may set.
+"""The typed stack config: every section a stack file (`stacks/Pulumi.<env>.yaml`) may set.
 
-The stack config lives in the project's namespace (`gpu-platform:<key>`, keys in camelCase),
-plus the AWS provider's `aws:region`. `load_stack_config` turns the raw key/value map the Pulumi
-engine hands the program (every value a string; objects and lists as JSON) into a validated
-`StackConfig`, or raises `ConfigError` naming every offending key path and value, before any
-resource is registered.
+Defaults live here, on the fields, and nowhere else. Rules that read several fields of one section
+are `model_validator(mode="after")` validators, so they see every field whatever the declaration
+order; they raise `problem(field, message)` so the error names the field's key path. Rules that
+span sections live in `components.config.checks`.
 
-Defaults live here, on the fields, and nowhere else. Derived facts that depend on several fields
-(pool AZs, placement groups) are worked out by the components' `resolve()` functions.
-
-Layer rule: this module imports only the catalog and the pinned versions (layer 1).
+Layer rule: imports only the catalog and the pinned versions (layer 1).
 """
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import itertools
-import json
 import re
-from collections.abc import Mapping
-from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Self
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
-    ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from components import versions
-from components.catalog import get_instance_type
-
-PROJECT_NAMESPACE = "gpu-platform"
-"""Config namespace: the project name in Pulumi.yaml (`pulumi config set <key>` writes here)."""
-
-REGION_KEY = "aws:region"
-
-
-class ConfigError(ValueError):
-    """Invalid stack config. `problems` holds (key path, message) pairs; str() is one per line."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        self.problems = problems
-        super().__init__("\n".join(f"{path}: {message}" for path, message in problems))
-
-
-# --------------------------------------------------------------------------- closed choices
-
-
-class Environment(StrEnum):
-    DEV = "dev"
-    STAGING = "staging"
-    PROD = "prod"
-
-
-class EndpointAccess(StrEnum):
-    """Who reaches the Kubernetes API endpoint."""
-
-    PUBLIC = "public"
-    """Public endpoint (restricted by `publicAccessCidrs`) plus private access from the VPC."""
-    PRIVATE = "private"
-    """Private endpoint only: reachable from the VPC (or peered networks / VPN)."""
-
-
-class NatGateways(StrEnum):
-    SINGLE = "single"
-    """One NAT gateway for all AZs: cheaper, but an AZ outage cuts egress for the others."""
-    ONE_PER_AZ = "one_per_az"
-    """One NAT gateway per AZ: what production wants."""
-
-
-class CapacityType(StrEnum):
-    ON_DEMAND = "ON_DEMAND"
-    SPOT = "SPOT"
-    CAPACITY_BLOCK = "CAPACITY_BLOCK"
-
-
-class GpuAmiType(StrEnum):
-    """EKS accelerated AMI types (AL2 reached end of support on 2025-11-26 and is not offered)."""
-
-    AL2023_NVIDIA = "AL2023_x86_64_NVIDIA"
-    BOTTLEROCKET_NVIDIA = "BOTTLEROCKET_x86_64_NVIDIA"
-
-
-class PoolPurpose(StrEnum):
-    TRAINING = "training"
-    INFERENCE = "inference"
-    BATCH = "batch"
-
-
-class LogType(StrEnum):
-    API = "api"
-    AUDIT = "audit"
-    AUTHENTICATOR = "authenticator"
-    CONTROLLER_MANAGER = "controllerManager"
-    SCHEDULER = "scheduler"
-
-
-class AccessPolicy(StrEnum):
-    """EKS access policies an access entry may be granted (short names)."""
-
-    CLUSTER_ADMIN = "cluster-admin"
-    ADMIN = "admin"
-    EDIT = "edit"
-    VIEW = "view"
-
-
-class InterfaceEndpoint(StrEnum):
-    """VPC interface endpoints the network may create (service after `com.amazonaws.<region>.`)."""
-
-    ECR_API = "ecr.api"
-    ECR_DKR = "ecr.dkr"
-    STS = "sts"
-    EC2 = "ec2"
-    LOGS = "logs"
-    ELASTICLOADBALANCING = "elasticloadbalancing"
-    AUTOSCALING = "autoscaling"
-    EKS_AUTH = "eks-auth"
-
+from components.catalog import (
+    get_instance_type,
+    mig_devices_per_gpu,
+    supported_instance_types,
+    types_meeting,
+)
+from components.config.choices import (
+    AccessPolicy,
+    CapacityType,
+    EndpointAccess,
+    Environment,
+    GpuAmiType,
+    InterfaceEndpoint,
+    LogType,
+    NatGateways,
+    PoolPurpose,
+    StorageClass,
+)
 
 # --------------------------------------------------------------------------- model base
+
+
+def problem(field: str, message: str) -> PydanticCustomError:
+    """An error of a model validator that belongs to one field: the loader puts the field's key
+    at the end of the error's path (`gpuPools[1].maxSize`), as a field validator's error has."""
+    return PydanticCustomError("field_problem", "{message}", {"field": field, "message": message})
+
 
 
 class _Model(BaseModel):
@@ -192,7 +120,31 @@ class AccessEntry(_Model):
     """Limit the policy to these namespaces. Default: cluster-wide."""
 
 
-class SystemPool(_Model):
+class _NodeGroup(_Model):
+    """Node counts shared by the system pool and GPU pools (each declares its own defaults)."""
+
+    min_size: int
+    desired_size: int | None
+    max_size: int
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Self:
+        low, desired, high = self.min_size, self.desired_size, self.max_size
+        if desired is not None and desired < low:
+            raise problem("desired_size", f"{desired} is below minSize {low}")
+        if high < low:
+            raise problem("max_size", f"{high} is below minSize {low}")
+        if desired is not None and high < desired:
+            raise problem("max_size", f"{high} is below desiredSize {desired}")
+        return self
+
+    @property
+    def resolved_desired_size(self) -> int:
+        """desiredSize, defaulting to minSize (the one place that default is applied)."""
+        return self.min_size if self.desired_size is None else self.desired_size
+
+
+class SystemPool(_NodeGroup):
     """The small on-demand CPU node group for cluster add-ons (CoreDNS, controllers, operators)."""
 
     instance_types: list[InstanceTypeName] = Field(default=["m7i.xlarge"], min_length=1)
@@ -214,29 +166,6 @@ class SystemPool(_Model):
             raise ValueError(f"{gpu} are GPU types; the system pool takes CPU types")
         return value
 
-    @field_validator("desired_size")
-    @classmethod
-    def _desired_in_range(cls, value: int | None, info: ValidationInfo) -> int | None:
-        minimum = info.data.get("min_size")
-        if value is not None and minimum is not None and value < minimum:
-            raise ValueError(f"{value} is below minSize {minimum}")
-        return value
-
-    @field_validator("max_size")
-    @classmethod
-    def _max_not_below(cls, value: int, info: ValidationInfo) -> int:
-        _check_max(value, info)
-        return value
-
-
-def _check_max(value: int, info: ValidationInfo) -> None:
-    minimum = info.data.get("min_size")
-    desired = info.data.get("desired_size")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{value} is below minSize {minimum}")
-    if desired is not None and value < desired:
-        raise ValueError(f"{value} is below desiredSize {desired}")
-
 
 class GpuNeed(_Model):
     """What a pool's nodes must offer; the pool's instance types are derived from the catalog."""
@@ -251,7 +180,7 @@ class GpuNeed(_Model):
     """How many matching types to diversify over (cheapest first). Default: 4."""
 
 
-class GpuPool(_Model):
+class GpuPool(_NodeGroup):
     """One GPU managed node group."""
 
     name: str
@@ -261,11 +190,11 @@ class GpuPool(_Model):
     Default: batch."""
     instance_types: list[InstanceTypeName] | None = Field(default=None, min_length=1)
     """Explicit instance types. Give this or `gpuNeed`, not both."""
-    gpu_need: GpuNeed | None = Field(default=None, validate_default=True)
+    gpu_need: GpuNeed | None = None
     """Derive a diversified list of instance types (spot pools). Give this or `instanceTypes`."""
     capacity_type: CapacityType = CapacityType.ON_DEMAND
     """ON_DEMAND | SPOT | CAPACITY_BLOCK. Default: ON_DEMAND."""
-    capacity_reservation_id: str | None = Field(default=None, validate_default=True)
+    capacity_reservation_id: str | None = None
     """Capacity Block or ODCR id (cr-...). Required for CAPACITY_BLOCK."""
     reservation_in_placement_group: bool = False
     """True when the reservation was created inside this pool's placement group. Default: false."""
@@ -283,46 +212,13 @@ class GpuPool(_Model):
     """Default: AL2023_x86_64_NVIDIA (driver and container toolkit on the AMI)."""
     disk_size_gib: int = Field(default=200, ge=50, le=16384)
     """Encrypted gp3 root volume (container images are large). Default: 200 GiB."""
-    time_slicing_replicas: int | None = Field(default=None, validate_default=True)
+    time_slicing_replicas: int | None = None
     """Share each GPU between this many pods (NVIDIA device-plugin time-slicing; no memory or
     fault isolation). For GPUs without MIG, such as the T4. Default: off."""
-    mig_profile: str | None = Field(default=None, validate_default=True)
+    mig_profile: str | None = None
     """Partition each GPU with MIG (e.g. `all-1g.10gb` on H100). Default: off."""
     labels: dict[str, str] = Field(default_factory=dict)
     """Extra node labels."""
-
-    @field_validator("time_slicing_replicas")
-    @classmethod
-    def _replicas(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if value is not None and not 1 <= value <= 48:
-            raise ValueError(f"{value} replicas: time-slicing needs 1 to 48")
-        if value is not None and info.data.get("ami_type") is GpuAmiType.BOTTLEROCKET_NVIDIA:
-            raise ValueError(
-                "Bottlerocket NVIDIA runs its own device plugin: time-slicing needs amiType "
-                "AL2023_x86_64_NVIDIA"
-            )
-        return value
-
-    @field_validator("mig_profile")
-    @classmethod
-    def _mig(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return value
-        if info.data.get("time_slicing_replicas") is not None:
-            raise ValueError("a pool uses MIG or time-slicing, not both")
-        if info.data.get("ami_type") is GpuAmiType.BOTTLEROCKET_NVIDIA:
-            raise ValueError(
-                "Bottlerocket NVIDIA runs its own device plugin: MIG needs amiType "
-                "AL2023_x86_64_NVIDIA"
-            )
-        from components.catalog import mig_devices_per_gpu
-
-        for name in info.data.get("instance_types") or []:
-            model = get_instance_type(name).gpu_model or "no GPU"
-            mig_devices_per_gpu(model, value)  # ValueError names the supported profiles
-        if info.data.get("gpu_need") is not None:
-            raise ValueError("MIG pools take explicit instanceTypes, not gpuNeed")
-        return value
 
     @field_validator("labels")
     @classmethod
@@ -347,30 +243,6 @@ class GpuPool(_Model):
             raise ValueError("'system' is the system node group's pool name")
         return value
 
-    @field_validator("gpu_need")
-    @classmethod
-    def _one_source(cls, value: GpuNeed | None, info: ValidationInfo) -> GpuNeed | None:
-        types = info.data.get("instance_types")
-        if value is not None and types:
-            raise ValueError("give either instanceTypes or gpuNeed, not both")
-        if value is None and not types and "instance_types" in info.data:
-            raise ValueError("give instanceTypes or gpuNeed")
-        if value is not None:
-            from components.catalog import types_meeting
-
-            found = types_meeting(
-                gpu_model=value.gpu_model,
-                min_gpus=value.gpus_per_node,
-                max_gpus=value.gpus_per_node,
-                min_gpu_memory_gib=value.min_gpu_memory_gib,
-            )
-            if not found:
-                raise ValueError(
-                    f"no catalog instance type has {value.gpus_per_node} x "
-                    f"{value.gpu_model or 'any GPU'} with >= {value.min_gpu_memory_gib} GiB each"
-                )
-        return value
-
     @field_validator("instance_types")
     @classmethod
     def _gpu_only(cls, value: list[str] | None) -> list[str] | None:
@@ -379,65 +251,95 @@ class GpuPool(_Model):
             raise ValueError(f"{cpu} have no GPU; GPU pools take GPU types")
         return value
 
+    @field_validator("time_slicing_replicas")
+    @classmethod
+    def _replicas(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= 48:
+            raise ValueError(f"{value} replicas: time-slicing needs 1 to 48")
+        return value
+
     @field_validator("capacity_reservation_id")
     @classmethod
-    def _reservation(cls, value: str | None, info: ValidationInfo) -> str | None:
-        kind = info.data.get("capacity_type")
+    def _reservation_shape(cls, value: str | None) -> str | None:
         if value is not None and not _RESERVATION.match(value):
             raise ValueError(f"{value!r} is not a capacity reservation id (cr-...)")
-        if kind == CapacityType.CAPACITY_BLOCK and value is None:
-            raise ValueError("required when capacityType is CAPACITY_BLOCK")
-        if kind == CapacityType.SPOT and value is not None:
-            raise ValueError("a SPOT pool cannot launch into a capacity reservation")
-        if value is not None and len(info.data.get("instance_types") or []) != 1:
-            raise ValueError(
-                "a capacity reservation is for one instance type: give exactly one instanceTypes"
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        """Rules between fields: each sees every field, whatever the declaration order."""
+        types = self.instance_types or []
+        if self.gpu_need is not None and types:
+            raise problem("gpu_need", "give either instanceTypes or gpuNeed, not both")
+        if self.gpu_need is None and not types:
+            raise problem("gpu_need", "give instanceTypes or gpuNeed")
+        if self.gpu_need is not None:
+            need = self.gpu_need
+            if not types_meeting(
+                gpu_model=need.gpu_model,
+                min_gpus=need.gpus_per_node,
+                max_gpus=need.gpus_per_node,
+                min_gpu_memory_gib=need.min_gpu_memory_gib,
+            ):
+                raise problem(
+                    "gpu_need",
+                    f"no catalog instance type has {need.gpus_per_node} x "
+                    f"{need.gpu_model or 'any GPU'} with >= {need.min_gpu_memory_gib} GiB each",
+                )
+        bottlerocket = self.ami_type is GpuAmiType.BOTTLEROCKET_NVIDIA
+        if self.time_slicing_replicas is not None and bottlerocket:
+            raise problem(
+                "time_slicing_replicas",
+                "Bottlerocket NVIDIA runs its own device plugin: time-slicing needs amiType "
+                "AL2023_x86_64_NVIDIA",
             )
-        return value
-
-    @field_validator("desired_size")
-    @classmethod
-    def _desired_in_range(cls, value: int | None, info: ValidationInfo) -> int | None:
-        minimum = info.data.get("min_size")
-        if value is not None and minimum is not None and value < minimum:
-            raise ValueError(f"{value} is below minSize {minimum}")
-        return value
-
-    @field_validator("max_size")
-    @classmethod
-    def _max_not_below(cls, value: int, info: ValidationInfo) -> int:
-        _check_max(value, info)
-        if value == 0:
-            raise ValueError("0 leaves the pool unable to ever run a node")
-        return value
-
-    @field_validator("efa")
-    @classmethod
-    def _efa_supported(cls, value: bool, info: ValidationInfo) -> bool:
-        if not value:
-            return value
-        types = info.data.get("instance_types") or []
-        lacking = [name for name in types if not get_instance_type(name).efa_supported]
-        if lacking:
-            from components.catalog import supported_instance_types
-
-            with_efa = [
-                n
-                for n in supported_instance_types(gpu_only=True)
-                if get_instance_type(n).efa_supported
-            ]
-            raise ValueError(
-                f"{', '.join(lacking)} {'does' if len(lacking) == 1 else 'do'} not support EFA "
-                f"(GPU types that do: {', '.join(with_efa)})"
+        if self.mig_profile is not None:
+            if self.time_slicing_replicas is not None:
+                raise problem("mig_profile", "a pool uses MIG or time-slicing, not both")
+            if bottlerocket:
+                raise problem(
+                    "mig_profile",
+                    "Bottlerocket NVIDIA runs its own device plugin: MIG needs amiType "
+                    "AL2023_x86_64_NVIDIA",
+                )
+            if self.gpu_need is not None:
+                raise problem("mig_profile", "MIG pools take explicit instanceTypes, not gpuNeed")
+            for name in types:
+                model = get_instance_type(name).gpu_model or "no GPU"
+                try:
+                    mig_devices_per_gpu(model, self.mig_profile)
+                except ValueError as exc:
+                    raise problem("mig_profile", str(exc)) from None
+        reservation = self.capacity_reservation_id
+        if self.capacity_type is CapacityType.CAPACITY_BLOCK and reservation is None:
+            raise problem("capacity_reservation_id", "required when capacityType is CAPACITY_BLOCK")
+        if self.capacity_type is CapacityType.SPOT and reservation is not None:
+            raise problem(
+                "capacity_reservation_id", "a SPOT pool cannot launch into a capacity reservation"
             )
-        if info.data.get("gpu_need") is not None:
-            raise ValueError("EFA pools take explicit instanceTypes, not gpuNeed")
-        return value
-
-    @property
-    def resolved_desired_size(self) -> int:
-        return self.min_size if self.desired_size is None else self.desired_size
-
+        if reservation is not None and len(types) != 1:
+            raise problem(
+                "capacity_reservation_id",
+                "a capacity reservation is for one instance type: give exactly one instanceTypes",
+            )
+        if self.max_size == 0:
+            raise problem("max_size", "0 leaves the pool unable to ever run a node")
+        if self.efa:
+            lacking = [name for name in types if not get_instance_type(name).efa_supported]
+            if lacking:
+                with_efa = [
+                    n
+                    for n in supported_instance_types(gpu_only=True)
+                    if get_instance_type(n).efa_supported
+                ]
+                raise problem(
+                    "efa",
+                    f"{', '.join(lacking)} {'does' if len(lacking) == 1 else 'do'} not support "
+                    f"EFA (GPU types that do: {', '.join(with_efa)})",
+                )
+            if self.gpu_need is not None:
+                raise problem("efa", "EFA pools take explicit instanceTypes, not gpuNeed")
+        return self
 
 class FsxConfig(_Model):
     """Hot tier: FSx for Lustre PERSISTENT_2 linked to the datasets bucket."""
@@ -469,16 +371,6 @@ class FsxConfig(_Model):
         if value not in (125, 250, 500, 1000):
             raise ValueError(f"{value} MB/s/TiB does not exist: use 125, 250, 500 or 1000")
         return value
-
-
-class StorageClass(StrEnum):
-    """S3 storage classes a lifecycle rule may transition to."""
-
-    STANDARD_IA = "STANDARD_IA"
-    INTELLIGENT_TIERING = "INTELLIGENT_TIERING"
-    GLACIER_IR = "GLACIER_IR"
-    GLACIER = "GLACIER"
-    DEEP_ARCHIVE = "DEEP_ARCHIVE"
 
 
 _COLDNESS = {
@@ -587,6 +479,52 @@ class Addons(_Model):
     """NVIDIA Triton inference service. Default: off."""
 
 
+class TritonConfig(_Model):
+    """The Triton inference service (when `addons.triton` is on)."""
+
+    image: str = Field(
+        default=versions.TRITON_IMAGE, pattern=r"^[^\s:@]+(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$"
+    )
+    """Triton image with a pinned tag or digest. Default: see components/versions.py."""
+    min_replicas: int = Field(default=1, ge=1)
+    """Fewest replicas KEDA keeps (Triton does not scale to zero here). Default: 1."""
+    max_replicas: int = Field(default=4, ge=1)
+    """Most replicas KEDA may run. Default: 4."""
+    gpus_per_replica: int = Field(default=1, ge=1)
+    """`nvidia.com/gpu` per replica (on time-sliced pools, a slice each). Default: 1."""
+    queue_time_target_us: int = Field(default=50_000, ge=1)
+    """Average queue time per request (microseconds) that KEDA scales on and the
+    TritonQueueTimeHigh alert fires above. Default: 50000 (50 ms)."""
+    model_prefix: str = Field(default="triton", pattern=r"^[A-Za-z0-9!_.*'()/-]*$")
+    """Key prefix of the model repository in the models bucket. Default: triton."""
+    repository_poll_secs: int = Field(default=60, ge=1)
+    """How often Triton re-reads the repository. Default: 60."""
+    startup_timeout_seconds: int = Field(default=600, ge=10)
+    """How long a starting replica may take to download and load its models. Default: 600."""
+    cpu_millicores: int = Field(default=2000, ge=100)
+    """CPU request per replica. Default: 2000."""
+    memory_gib: int = Field(default=8, ge=1)
+    """Memory request and limit per replica, including /dev/shm. Default: 8."""
+    shm_size_gib: int = Field(default=1, ge=1)
+    """Size of the memory-backed /dev/shm. Default: 1."""
+    tolerate_spot: bool = False
+    """Also tolerate the spot taint (for a spot inference pool). Default: false."""
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Self:
+        if self.max_replicas < self.min_replicas:
+            raise problem("max_replicas", f"{self.max_replicas} is below minReplicas {self.min_replicas}")
+        if self.shm_size_gib >= self.memory_gib:
+            raise problem(
+                "shm_size_gib",
+                f"{self.shm_size_gib} GiB must be below memoryGib {self.memory_gib} "
+                "(it counts against it)",
+            )
+        if "//" in self.model_prefix:
+            raise problem("model_prefix", f"{self.model_prefix!r} is not an S3 key prefix")
+        return self
+
+
 # --------------------------------------------------------------------------- the stack
 
 
@@ -638,6 +576,8 @@ class StackConfig(_Model):
     """Hot (FSx), warm (S3) and cold (lifecycle) tiers."""
     addons: Addons = Field(default_factory=Addons)
     """Cluster software toggles."""
+    triton: TritonConfig = Field(default_factory=TritonConfig)
+    """Triton inference service settings (used when addons.triton is on)."""
     monthly_budget_usd: float = Field(gt=0, allow_inf_nan=False)
     """Monthly budget for the whole stack. Required."""
     activate_cost_allocation_tags: bool = False
@@ -663,16 +603,20 @@ class StackConfig(_Model):
 
     @field_validator("availability_zones")
     @classmethod
-    def _azs(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        region = info.data.get("region")
+    def _azs(cls, value: list[str]) -> list[str]:
         for az in value:
             if not _AZ.match(az):
                 raise ValueError(f"{az!r} is not an availability zone name")
-            if region and not az.startswith(region):
-                raise ValueError(f"{az} is not in region {region}")
         if len(set(value)) != len(value):
             raise ValueError(f"{value} lists an AZ twice")
         return value
+
+    @model_validator(mode="after")
+    def _azs_in_region(self) -> Self:
+        outside = [az for az in self.availability_zones if not az.startswith(self.region)]
+        if outside:
+            raise problem("availability_zones", f"{outside} not in region {self.region}")
+        return self
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -757,191 +701,3 @@ class StackConfig(_Model):
             if self.protect_stateful is None
             else self.protect_stateful
         )
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def _field_aliases(model: type[BaseModel]) -> dict[str, str]:
-    return {info.alias or name: name for name, info in model.model_fields.items()}
-
-
-def _parse_value(raw: Any) -> Any:
-    """Config values arrive as strings; objects and lists are JSON-encoded by the engine."""
-    if isinstance(raw, str) and raw[:1] in ("{", "["):
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError:
-            return raw
-    return raw
-
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path
-
-
-def _lookup(data: Any, loc: tuple[int | str, ...]) -> Any:
-    for part in loc:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
-
-
-def _siblings(loc: tuple[int | str, ...]) -> list[str]:
-    """Known keys at the level of an unknown key, for did-you-mean hints."""
-    model: Any = StackConfig
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        fields = _field_aliases(model)
-        name = fields.get(str(part))
-        if name is None:
-            return []
-        annotation = model.model_fields[name].annotation
-        inner = _model_in(annotation)
-        if inner is None:
-            return []
-        model = inner
-    return list(_field_aliases(model))
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _aliased(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
-    """Errors on defaulted fields carry Python names; show the config's (camelCase) keys."""
-    model: type[BaseModel] | None = StackConfig
-    out: list[int | str] = []
-    for part in loc:
-        if isinstance(part, str) and model is not None and part in model.model_fields:
-            info = model.model_fields[part]
-            out.append(info.alias or part)
-            model = _model_in(info.annotation)
-        else:
-            out.append(part)
-            if isinstance(part, str) and model is not None and part not in _field_aliases(model):
-                model = None
-            elif isinstance(part, str) and model is not None:
-                model = _model_in(model.model_fields[_field_aliases(model)[part]].annotation)
-    return tuple(out)
-
-
-def _describe(error: Any, data: Mapping[str, Any]) -> tuple[str, str]:
-    loc = _aliased(tuple(error["loc"]))
-    # Errors inside an Annotated item validator report the list index last; keep it.
-    path = _format_loc(loc)
-    path = REGION_KEY if path == "region" else f"{PROJECT_NAMESPACE}:{path}"
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        hint = difflib.get_close_matches(str(loc[-1]), _siblings(loc), n=1)
-        message = "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-        return path, message
-    if kind == "missing":
-        return path, "required key is missing"
-    message = str(error["msg"])
-    message = message.removeprefix("Value error, ")
-    value = _lookup(data, loc)
-    if value is not None and repr(value) not in message and str(value) not in message:
-        message += f" (got {json.dumps(value) if not isinstance(value, str) else repr(value)})"
-    return path, message
-
-
-def load_stack_config(raw: Mapping[str, Any]) -> StackConfig:
-    """Validate the engine's raw config map (`{"gpu-platform:environment": "dev", ...}`).
-
-    Keys in the project namespace that the model does not know are errors (usually typos); keys
-    of other namespaces (`aws:`, `kubernetes:`, `pulumi:`) are left to their owners, except
-    `aws:region`, which the stack needs. Raises `ConfigError` listing every problem found.
-    """
-    aliases = _field_aliases(StackConfig)
-    data: dict[str, Any] = {}
-    problems: list[tuple[str, str]] = []
-    prefix = PROJECT_NAMESPACE + ":"
-    for key in sorted(raw):
-        if not key.startswith(prefix):
-            continue
-        name = key[len(prefix) :]
-        if name == "region" or name not in aliases:
-            hint = difflib.get_close_matches(name, [a for a in aliases if a != "region"], n=1)
-            problems.append(
-                (key, "unknown key" + (f" (did you mean {prefix + hint[0]!r}?)" if hint else ""))
-            )
-            continue
-        data[name] = _parse_value(raw[key])
-    if raw.get(REGION_KEY) is not None:
-        data["region"] = raw[REGION_KEY]
-    try:
-        config = StackConfig.model_validate(data)
-    except ValidationError as exc:
-        problems.extend(_describe(error, data) for error in exc.errors())
-        raise ConfigError(problems) from None
-    problems.extend(_cross_checks(config))
-    if problems:
-        raise ConfigError(problems)
-    return config
-
-
-def _cross_checks(config: StackConfig) -> list[tuple[str, str]]:
-    """Checks that span sections (pool AZs against the stack's AZs, add-on prerequisites)."""
-    problems: list[tuple[str, str]] = []
-    addons = f"{PROJECT_NAMESPACE}:addons"
-    seen: set[str] = set()
-    for index, team in enumerate(config.teams):
-        path = f"{PROJECT_NAMESPACE}:teams[{index}].name"
-        if team.name in seen:
-            problems.append((path, f"{team.name!r} is listed twice"))
-        if team.name in RESERVED_NAMESPACES or team.name.startswith("kube-"):
-            problems.append((path, f"{team.name!r} is a namespace the platform or Kubernetes uses"))
-        if team.name == config.storage.training_namespace:
-            problems.append(
-                (path, f"{team.name!r} is the training namespace (storage.trainingNamespace)")
-            )
-        seen.add(team.name)
-    if config.addons.triton:
-        if not any(p.purpose is PoolPurpose.INFERENCE for p in config.gpu_pools):
-            problems.append((f"{addons}.triton", "Triton needs a GPU pool with purpose: inference"))
-        if not config.addons.observability:
-            problems.append(
-                (f"{addons}.triton", "Triton scales on Prometheus metrics: turn on observability")
-            )
-    for index, pool in enumerate(config.gpu_pools):
-        path = f"{PROJECT_NAMESPACE}:gpuPools[{index}].availabilityZones"
-        if pool.availability_zones is None:
-            continue
-        unknown = [az for az in pool.availability_zones if az not in config.availability_zones]
-        if unknown:
-            problems.append(
-                (
-                    path,
-                    f"{unknown} not among the stack's availabilityZones "
-                    f"{config.availability_zones}",
-                )
-            )
-        if pool.efa and len(pool.availability_zones) != 1:
-            problems.append(
-                (path, f"an EFA pool lives in exactly one AZ (got {pool.availability_zones})")
-            )
-        if pool.capacity_reservation_id and len(pool.availability_zones) != 1:
-            problems.append(
-                (
-                    path,
-                    "a pool in a capacity reservation lives in the reservation's AZ only "
-                    f"(got {pool.availability_zones})",
-                )
-            )
-    return problems

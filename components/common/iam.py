@@ -7,17 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def partition(region: str) -> str:
-    """The ARN partition of a region."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
-def managed_policy_arn(region: str, policy_name: str) -> str:
-    return f"arn:{partition(region)}:iam::aws:policy/{policy_name}"
+def managed_policy_arn(partition: str, policy_name: str) -> str:
+    return f"arn:{partition}:iam::aws:policy/{policy_name}"
 
 
 def document(statements: Sequence[dict[str, Any]]) -> str:

@@ -13,45 +13,22 @@ pools first (already paid for), then spot, then on-demand.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import iam, versions
-from components.cluster import NODE_POOL_LABEL
-from components.config import CapacityType
-from components.helm import chart_release, pod_identity_role
+from components.catalog.conventions import NODE_POOL_LABEL, SYSTEM_POOL
+from components.common import iam
+from components.common.helm import chart_release
+from components.common.identity import pod_identity
+from components.resolve.software import AutoscalerPool, AutoscalerSpec
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "cluster-autoscaler"
 PRIORITY_RESERVED = 100
 PRIORITY_SPOT = 50
 PRIORITY_ON_DEMAND = 10
-
-
-@dataclass(frozen=True)
-class PoolRef:
-    name: str
-    capacity_type: CapacityType
-    reserved: bool = False
-
-
-class ClusterAutoscalerArgs(TypedDict):
-    cluster_name: str
-    """Physical cluster name (auto-discovery and the IAM condition use it)."""
-    region: str
-    kubernetes_version: str
-    pools: Sequence[PoolRef]
-    """GPU pools, for the priority expander."""
-    provider: k8s.Provider
-
-
-@dataclass(frozen=True)
-class ResolvedClusterAutoscaler:
-    values: dict[str, Any]
-    policy: str
 
 
 def _pool_regex(pool: str) -> str:
@@ -61,12 +38,12 @@ def _pool_regex(pool: str) -> str:
     return f"^eks-{pool}-[0-9a-f]{{26}}-.*"
 
 
-def priorities(pools: Sequence[PoolRef]) -> dict[str, list[str]]:
+def priorities(pools: Sequence[AutoscalerPool]) -> dict[str, list[str]]:
     tiers: dict[int, list[str]] = {}
     for pool in pools:
-        if pool.capacity_type is CapacityType.CAPACITY_BLOCK or pool.reserved:
+        if pool.reserved:
             level = PRIORITY_RESERVED
-        elif pool.capacity_type is CapacityType.SPOT:
+        elif pool.spot:
             level = PRIORITY_SPOT
         else:
             level = PRIORITY_ON_DEMAND
@@ -75,10 +52,9 @@ def priorities(pools: Sequence[PoolRef]) -> dict[str, list[str]]:
     return {str(level): sorted(regexes) for level, regexes in sorted(tiers.items(), reverse=True)}
 
 
-def policy(region: str, cluster_name: str) -> str:
+def policy(region: str, part: str, cluster_name: str) -> str:
     """The autoscaler's documented least-privilege policy: reads everywhere, writes only on this
     cluster's node group ASGs."""
-    part = iam.partition(region)
     asgs = f"arn:{part}:autoscaling:{region}:*:autoScalingGroup:*:autoScalingGroupName/eks-*"
     writes = iam.allow(
         ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
@@ -107,53 +83,54 @@ def policy(region: str, cluster_name: str) -> str:
     return iam.document([reads, writes])
 
 
-def resolve(args: ClusterAutoscalerArgs) -> ResolvedClusterAutoscaler:
-    """Pure: Helm values and IAM policy."""
-    values: dict[str, Any] = {
+def values(spec: AutoscalerSpec) -> dict[str, Any]:
+    """Pure: the chart values."""
+    return {
         "cloudProvider": "aws",
-        "awsRegion": args["region"],
-        "autoDiscovery": {"clusterName": args["cluster_name"]},
+        "awsRegion": spec.region,
+        "autoDiscovery": {"clusterName": spec.cluster_name},
         "rbac": {"serviceAccount": {"create": True, "name": SERVICE_ACCOUNT}},
-        "image": {"tag": versions.CLUSTER_AUTOSCALER_IMAGE_TAG[args["kubernetes_version"]]},
+        "image": {"tag": spec.image_tag},
         "extraArgs": {
             "expander": "priority,least-waste",
             "balance-similar-node-groups": True,
             "skip-nodes-with-local-storage": False,
             "scale-down-unneeded-time": "10m",
         },
-        "expanderPriorities": priorities(args["pools"]),
-        "nodeSelector": {NODE_POOL_LABEL: "system"},
+        "expanderPriorities": priorities(spec.pools),
+        "nodeSelector": {NODE_POOL_LABEL: SYSTEM_POOL},
         "priorityClassName": "system-cluster-critical",
     }
-    return ResolvedClusterAutoscaler(
-        values=values, policy=policy(args["region"], args["cluster_name"])
-    )
 
 
 class ClusterAutoscaler(pulumi.ComponentResource):
     """Cluster Autoscaler (Helm) with a Pod Identity role."""
 
     def __init__(
-        self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        spec: AutoscalerSpec,
+        provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
     ):
-        spec = resolve(args)
         super().__init__("gpuplatform:index:ClusterAutoscaler", name, {}, opts)
-        role = pod_identity_role(
+        identity = pod_identity(
             f"{name}-role",
-            cluster_name=args["cluster_name"],
+            cluster_name=spec.cluster_name,
             namespace=NAMESPACE,
             service_account=SERVICE_ACCOUNT,
-            policy=spec.policy,
+            policy=policy(spec.region, spec.partition, spec.cluster_name),
             parent=self,
         )
+        # A pod admitted before its association exists never gets credentials: wait for all three.
         self.release = chart_release(
             f"{name}-chart",
             "cluster-autoscaler",
             namespace=NAMESPACE,
-            values=spec.values,
-            provider=args["provider"],
+            values=values(spec),
+            provider=provider,
             parent=self,
-            depends_on=[role],
+            depends_on=identity.ready,
         )
-        self.role_arn = role.arn
+        self.role_arn = identity.role.arn
         self.register_outputs({"role_arn": self.role_arn})

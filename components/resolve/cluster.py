@@ -1,0 +1,116 @@
+"""Resolve the cluster: add-on builds, endpoint exposure, logs, access, the system node group."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from components import versions
+from components.config import AccessPolicy, EndpointAccess, StackConfig
+from components.resolve.sizing import WARM_PREFIX_TARGET
+
+ACCESS_POLICIES = {
+    AccessPolicy.CLUSTER_ADMIN: "AmazonEKSClusterAdminPolicy",
+    AccessPolicy.ADMIN: "AmazonEKSAdminPolicy",
+    AccessPolicy.EDIT: "AmazonEKSEditPolicy",
+    AccessPolicy.VIEW: "AmazonEKSViewPolicy",
+}
+
+SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
+
+
+def partition(region: str) -> str:
+    """The ARN partition of a region."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+@dataclass(frozen=True)
+class AccessGrant:
+    principal_arn: str
+    policy_arn: str
+    namespaces: tuple[str, ...] | None
+    """None: cluster-wide."""
+
+
+@dataclass(frozen=True)
+class SystemPoolSpec:
+    instance_types: tuple[str, ...]
+    min_size: int
+    desired_size: int
+    max_size: int
+    disk_size_gib: int
+    ami_type: str = SYSTEM_AMI_TYPE
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """EKS control plane, add-ons and the system node group."""
+
+    name: str
+    """Physical EKS cluster name."""
+    region: str
+    partition: str
+    kubernetes_version: str
+    addons: versions.AddonVersions
+    endpoint_public: bool
+    public_access_cidrs: tuple[str, ...]
+    """Empty with a private endpoint."""
+    log_types: tuple[str, ...]
+    log_retention_days: int
+    access: tuple[AccessGrant, ...]
+    system_pool: SystemPoolSpec
+    vpc_cni_configuration: str
+    tags: dict[str, str]
+    """Stack tags, copied into launch template tag specifications."""
+    protect: bool
+    """Protect and retain the secrets key (prod)."""
+
+
+def resolve_cluster(config: StackConfig, name: str, tags: dict[str, str]) -> ClusterSpec:
+    """Pure: add-on versions, endpoint exposure, log types, access policy ARNs, system pool."""
+    part = partition(config.region)
+    public = config.endpoint_access is EndpointAccess.PUBLIC
+    pool = config.system_pool
+    return ClusterSpec(
+        name=name,
+        region=config.region,
+        partition=part,
+        kubernetes_version=config.kubernetes_version,
+        addons=versions.EKS_ADDONS[config.kubernetes_version],
+        endpoint_public=public,
+        public_access_cidrs=tuple(config.public_access_cidrs) if public else (),
+        log_types=tuple(dict.fromkeys(t.value for t in config.cluster_log_types)),
+        log_retention_days=config.cluster_log_retention_days,
+        access=tuple(
+            AccessGrant(
+                principal_arn=entry.principal_arn,
+                policy_arn=f"arn:{part}:eks::aws:cluster-access-policy/"
+                f"{ACCESS_POLICIES[entry.policy]}",
+                namespaces=tuple(entry.namespaces) if entry.namespaces else None,
+            )
+            for entry in config.access_entries
+        ),
+        system_pool=SystemPoolSpec(
+            instance_types=tuple(pool.instance_types),
+            min_size=pool.min_size,
+            desired_size=pool.resolved_desired_size,
+            max_size=pool.max_size,
+            disk_size_gib=pool.disk_size_gib,
+        ),
+        vpc_cni_configuration=json.dumps(
+            {
+                "enableNetworkPolicy": "true",
+                "env": {
+                    "ENABLE_PREFIX_DELEGATION": "true",
+                    "WARM_PREFIX_TARGET": str(WARM_PREFIX_TARGET),
+                },
+            },
+            sort_keys=True,
+        ),
+        tags=dict(tags),
+        protect=config.protect,
+    )

@@ -1,0 +1,259 @@
+"""Resolve GPU pools: instance types, AZs, EFA layout, placement, capacity, labels and taints.
+
+What a pool's launch template carries is derived from the instance catalog rather than hard-coded
+per type:
+- EFA (when the pool asks for it): one EFA device on every network card. Card 0 device 0 is the
+  ENA primary interface (it carries the node's IP), card 0 device 1 and device 0 of every other
+  card are `efa-only` (no IP addresses; needs VPC CNI >= 1.18.4).
+- A cluster placement group for EFA pools, in one AZ, unless the pool launches into a capacity
+  reservation made outside that group (the launch would fail with InsufficientInstanceCapacity).
+- Instance-store NVMe as RAID0 (nodeadm `localStorage` on AL2023, `apiclient ephemeral-storage` on
+  Bottlerocket).
+- Labels, the `nvidia.com/gpu=true:NoSchedule` taint (spot pools also `gpu-platform/spot`), and the
+  Cluster Autoscaler node-template tags, so a pending GPU pod can bring a pool up from zero.
+"""
+
+from __future__ import annotations
+
+import base64
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from components.catalog import InstanceType, mig_devices_per_gpu
+from components.catalog.conventions import (
+    AUTOSCALER_TEMPLATE,
+    CAPACITY_TYPE_LABEL,
+    DEVICE_PLUGIN_CONFIG_LABEL,
+    EFA_LABEL,
+    EFA_RESOURCE,
+    GPU_MODEL_LABEL,
+    GPU_RESOURCE,
+    GPU_TAINT,
+    MIG_CONFIG_LABEL,
+    NODE_POOL_LABEL,
+    PURPOSE_LABEL,
+    SPOT_TAINT,
+)
+from components.config import (
+    PROJECT_NAMESPACE,
+    CapacityType,
+    ConfigError,
+    GpuAmiType,
+    GpuPool,
+    PoolPurpose,
+)
+from components.resolve.pools import pool_azs, pool_instance_types
+
+
+def _fail(path: str, key: str, message: str) -> ConfigError:
+    return ConfigError([(f"{PROJECT_NAMESPACE}:{path}.{key}", message)])
+
+
+def time_slicing_config_name(replicas: int) -> str:
+    """Name of the device-plugin config (a key of the GPU Operator's config map) for N replicas."""
+    return f"time-sliced-{replicas}"
+
+
+@dataclass(frozen=True)
+class NetworkInterface:
+    network_card_index: int
+    device_index: int
+    interface_type: str
+    """`interface` (ENA with IP addresses) or `efa-only`."""
+
+
+@dataclass(frozen=True)
+class GpuPoolSpec:
+    """One GPU managed node group, resolved: what its launch template and node group carry."""
+
+    name: str
+    purpose: PoolPurpose
+    capacity_type: CapacityType
+    instance_types: list[InstanceType]
+    azs: list[str]
+    min_size: int
+    desired_size: int
+    max_size: int
+    gpus_per_node: int
+    schedulable_gpus_per_node: int
+    """`nvidia.com/gpu` per node as the device plugin advertises it (time-slicing or MIG)."""
+    network_interfaces: list[NetworkInterface]
+    efa_devices: int
+    placement_group: bool
+    reservation_id: str | None
+    ami_type: str
+    root_device: str
+    disk_size_gib: int
+    user_data: str | None
+    """Base64 user data, or None."""
+    labels: dict[str, str]
+    taints: list[tuple[str, str, str]]
+    autoscaler_tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    """Stack tags, copied into the launch template's tag specifications."""
+
+    @property
+    def efa(self) -> bool:
+        return self.efa_devices > 0
+
+    @property
+    def spot(self) -> bool:
+        return self.capacity_type is CapacityType.SPOT
+
+    @property
+    def reserved(self) -> bool:
+        """Launches into a Capacity Block or an ODCR (already paid for)."""
+        return self.reservation_id is not None
+
+
+def efa_layout(instance: InstanceType) -> list[NetworkInterface]:
+    """One EFA device per network card: card 0 keeps its ENA primary at device 0."""
+    interfaces = [NetworkInterface(0, 0, "interface"), NetworkInterface(0, 1, "efa-only")]
+    interfaces += [
+        NetworkInterface(card, 0, "efa-only") for card in range(1, instance.network_cards)
+    ]
+    return interfaces
+
+
+NODEADM_RAID0 = textwrap.dedent(
+    """\
+    MIME-Version: 1.0
+    Content-Type: multipart/mixed; boundary="//"
+
+    --//
+    Content-Type: application/node.eks.aws
+
+    ---
+    apiVersion: node.eks.aws/v1alpha1
+    kind: NodeConfig
+    spec:
+      instance:
+        localStorage:
+          strategy: RAID0
+
+    --//--
+    """
+)
+"""AL2023: nodeadm stripes every instance-store NVMe disk into one RAID0 array for containerd and
+kubelet (EKS merges its own NodeConfig for joining the cluster)."""
+
+BOTTLEROCKET_RAID0 = textwrap.dedent(
+    """\
+    [settings.bootstrap-commands.k8s-ephemeral-storage]
+    commands = [
+        ["apiclient", "ephemeral-storage", "init"],
+        ["apiclient", "ephemeral-storage", "bind", "--dirs",
+         "/var/lib/containerd", "/var/lib/kubelet", "/var/log/pods"]
+    ]
+    essential = true
+    mode = "always"
+    """
+)
+"""Bottlerocket: RAID0 over the instance-store disks, bound to containerd, kubelet and pod logs."""
+
+
+def resolve_pool(
+    pool: GpuPool, index: int, stack_azs: Sequence[str], tags: Mapping[str, str]
+) -> GpuPoolSpec:
+    """Pure: instance types, AZs, EFA layout, placement, capacity, user data, labels and taints.
+    Raises ConfigError naming `gpu-platform:gpuPools[<index>].<key>`."""
+    path = f"gpuPools[{index}]"
+    if pool.capacity_type is CapacityType.SPOT and pool.efa:
+        raise _fail(path, "efa", "EFA training pools need one AZ and stable capacity: not spot")
+    types = pool_instance_types(pool)
+    azs = pool_azs(pool, stack_azs)
+    gpu_counts = {t.gpu_count for t in types}
+    if len(gpu_counts) != 1:
+        raise _fail(
+            path,
+            "instanceTypes",
+            f"types with different GPU counts {sorted(gpu_counts)} cannot share a pool "
+            "(the autoscaler builds one node template per pool)",
+        )
+    interfaces: list[NetworkInterface] = []
+    if pool.efa:
+        cards = {t.network_cards for t in types}
+        if len(cards) != 1:
+            raise _fail(path, "instanceTypes", "EFA pools need types with the same network cards")
+        first = types[0]
+        if first.max_interfaces_per_card < 2 and first.network_cards == 1:
+            raise _fail(path, "efa", f"{first.name} has one interface per card: no room for EFA")
+        if first.network_cards > first.max_efa_interfaces:
+            raise _fail(
+                path,
+                "efa",
+                f"{first.name} supports {first.max_efa_interfaces} EFA interfaces "
+                f"for {first.network_cards} network cards",
+            )
+        interfaces = efa_layout(first)
+    if pool.capacity_type is CapacityType.CAPACITY_BLOCK and len(types) != 1:
+        raise _fail(path, "instanceTypes", "a Capacity Block is for exactly one instance type")
+
+    efa_devices = sum(1 for i in interfaces if i.interface_type == "efa-only")
+    placement = pool.efa and (
+        pool.capacity_reservation_id is None or pool.reservation_in_placement_group
+    )
+    bottlerocket = pool.ami_type is GpuAmiType.BOTTLEROCKET_NVIDIA
+    raid0 = all(t.instance_store_disks > 0 for t in types)
+    user_data = None
+    if raid0:
+        text = BOTTLEROCKET_RAID0 if bottlerocket else NODEADM_RAID0
+        user_data = base64.b64encode(text.encode()).decode()
+
+    models = sorted({t.gpu_model for t in types if t.gpu_model})
+    capacity_label = {
+        CapacityType.ON_DEMAND: "on-demand",
+        CapacityType.SPOT: "spot",
+        CapacityType.CAPACITY_BLOCK: "capacity-block",
+    }[pool.capacity_type]
+    labels = {
+        NODE_POOL_LABEL: pool.name,
+        PURPOSE_LABEL: pool.purpose.value,
+        CAPACITY_TYPE_LABEL: capacity_label,
+        **({GPU_MODEL_LABEL: models[0]} if len(models) == 1 else {}),
+        **({EFA_LABEL: "true"} if interfaces else {}),
+        **pool.labels,
+    }
+    taints = [GPU_TAINT] + ([SPOT_TAINT] if pool.capacity_type is CapacityType.SPOT else [])
+    gpus = gpu_counts.pop()
+    # What the device plugin advertises as nvidia.com/gpu: shared or partitioned GPUs count more.
+    schedulable = gpus
+    if pool.time_slicing_replicas:
+        labels[DEVICE_PLUGIN_CONFIG_LABEL] = time_slicing_config_name(pool.time_slicing_replicas)
+        schedulable = gpus * pool.time_slicing_replicas
+    if pool.mig_profile:
+        labels[MIG_CONFIG_LABEL] = pool.mig_profile
+        schedulable = gpus * mig_devices_per_gpu(models[0], pool.mig_profile)
+    autoscaler_tags = {f"{AUTOSCALER_TEMPLATE}/label/{k}": v for k, v in labels.items()}
+    autoscaler_tags |= {f"{AUTOSCALER_TEMPLATE}/taint/{k}": f"{v}:{e}" for k, v, e in taints}
+    autoscaler_tags[f"{AUTOSCALER_TEMPLATE}/resources/{GPU_RESOURCE}"] = str(schedulable)
+    if efa_devices:
+        autoscaler_tags[f"{AUTOSCALER_TEMPLATE}/resources/{EFA_RESOURCE}"] = str(efa_devices)
+
+    return GpuPoolSpec(
+        name=pool.name,
+        purpose=pool.purpose,
+        capacity_type=pool.capacity_type,
+        instance_types=types,
+        azs=azs,
+        min_size=pool.min_size,
+        desired_size=pool.resolved_desired_size,
+        max_size=pool.max_size,
+        gpus_per_node=gpus,
+        schedulable_gpus_per_node=schedulable,
+        network_interfaces=interfaces,
+        efa_devices=efa_devices,
+        placement_group=placement,
+        reservation_id=pool.capacity_reservation_id,
+        ami_type=pool.ami_type.value,
+        root_device="/dev/xvdb" if bottlerocket else "/dev/xvda",
+        disk_size_gib=pool.disk_size_gib,
+        user_data=user_data,
+        labels=labels,
+        taints=taints,
+        autoscaler_tags=autoscaler_tags,
+        tags=dict(tags),
+    )
+
+

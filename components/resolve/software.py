@@ -1,0 +1,110 @@
+"""Resolve the cluster software: which add-ons run, and the settings each one needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components import versions
+from components.config import PoolPurpose, StackConfig
+from components.resolve.compute import GpuPoolSpec
+
+DEFAULT_MONITORING_NAMESPACE = "monitoring"
+DEFAULT_RETENTION = "15d"
+DEFAULT_PROMETHEUS_STORAGE_GIB = 100
+
+
+@dataclass(frozen=True)
+class AutoscalerPool:
+    name: str
+    spot: bool
+    reserved: bool
+    """Capacity Block or ODCR: already paid for, so preferred."""
+
+
+@dataclass(frozen=True)
+class AutoscalerSpec:
+    cluster_name: str
+    region: str
+    partition: str
+    image_tag: str
+    """The autoscaler's minor matches the cluster's."""
+    pools: tuple[AutoscalerPool, ...]
+
+
+@dataclass(frozen=True)
+class GpuOperatorSpec:
+    time_slicing_replicas: tuple[int, ...]
+    """Replica counts the pools use (one device-plugin config each)."""
+    mig: bool
+    driver_on_node: bool
+    """True on EKS NVIDIA AMIs (driver and toolkit preinstalled)."""
+    service_monitor: bool
+
+
+@dataclass(frozen=True)
+class EfaPluginSpec:
+    instance_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ObservabilitySpec:
+    namespace: str
+    node_exporter_namespace: str
+    triton_queue_target_us: int
+    """The same number Triton's KEDA trigger scales on."""
+    retention: str
+    prometheus_storage_gib: int
+
+
+@dataclass(frozen=True)
+class KubeflowSpec:
+    pipelines: bool
+    pipelines_ref: str
+
+
+def resolve_autoscaler(
+    config: StackConfig, cluster_name: str, partition: str, pools: tuple[GpuPoolSpec, ...]
+) -> AutoscalerSpec:
+    return AutoscalerSpec(
+        cluster_name=cluster_name,
+        region=config.region,
+        partition=partition,
+        image_tag=versions.CLUSTER_AUTOSCALER_IMAGE_TAG[config.kubernetes_version],
+        pools=tuple(AutoscalerPool(p.name, p.spot, p.reserved) for p in pools),
+    )
+
+
+def resolve_gpu_operator(config: StackConfig) -> GpuOperatorSpec:
+    pools = config.gpu_pools
+    return GpuOperatorSpec(
+        time_slicing_replicas=tuple(
+            sorted({p.time_slicing_replicas for p in pools if p.time_slicing_replicas})
+        ),
+        mig=any(p.mig_profile for p in pools),
+        driver_on_node=True,  # every GPU AMI type offered ships the NVIDIA driver
+        service_monitor=config.addons.observability,
+    )
+
+
+def resolve_efa_plugin(pools: tuple[GpuPoolSpec, ...]) -> EfaPluginSpec | None:
+    types = tuple(sorted({t.name for p in pools if p.efa for t in p.instance_types}))
+    return EfaPluginSpec(types) if types else None
+
+
+def resolve_observability(config: StackConfig) -> ObservabilitySpec:
+    namespace = DEFAULT_MONITORING_NAMESPACE
+    return ObservabilitySpec(
+        namespace=namespace,
+        node_exporter_namespace=f"{namespace}-node-exporter",
+        triton_queue_target_us=config.triton.queue_time_target_us,
+        retention=DEFAULT_RETENTION,
+        prometheus_storage_gib=DEFAULT_PROMETHEUS_STORAGE_GIB,
+    )
+
+
+def resolve_kubeflow() -> KubeflowSpec:
+    return KubeflowSpec(pipelines=True, pipelines_ref=versions.KUBEFLOW_PIPELINES_REF)
+
+
+def inference_pool(pools: tuple[GpuPoolSpec, ...]) -> GpuPoolSpec | None:
+    return next((p for p in pools if p.purpose is PoolPurpose.INFERENCE), None)
