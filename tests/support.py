@@ -6,6 +6,8 @@ keys under test, and resolve it exactly as the program does (`resolve_platform`)
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -46,3 +48,17 @@ def config(stack: str = "dev", **overrides: Any) -> StackConfig:
 def platform(stack: str = "dev", **overrides: Any) -> PlatformSpec:
     """The resolved platform of a shipped stack with overrides (project `gpu-platform`)."""
     return resolve_platform(config(stack, **overrides), PROJECT_NAMESPACE, stack)
+
+
+@functools.cache
+def _planned(stack: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    from scripts.plan.__main__ import plan
+
+    return plan(stack)
+
+
+def shipped_plan(stack: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The offline plan of a shipped stack (document, stage results), computed once per test
+    session; the document is a copy, so a test may change it."""
+    document, results = _planned(stack)
+    return copy.deepcopy(document), results

@@ -130,10 +130,10 @@ class _NodeGroup(_Model):
     @model_validator(mode="after")
     def _sizes(self) -> Self:
         low, desired, high = self.min_size, self.desired_size, self.max_size
-        if desired is not None and desired < low:
-            raise problem("desired_size", f"{desired} is below minSize {low}")
         if high < low:
             raise problem("max_size", f"{high} is below minSize {low}")
+        if desired is not None and desired < low:
+            raise problem("desired_size", f"{desired} is below minSize {low}")
         if desired is not None and high < desired:
             raise problem("max_size", f"{high} is below desiredSize {desired}")
         return self

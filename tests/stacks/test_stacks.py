@@ -6,15 +6,14 @@ from typing import Any
 
 import pytest
 
-from scripts.plan.__main__ import plan
-from tests.conftest import STACKS
+from tests.support import STACKS, shipped_plan
 
 REQUIRED_TAGS = {"environment", "project", "owner", "team", "cost-center"}
 
 
 @pytest.fixture(scope="module", params=STACKS)
 def planned(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
-    document, _ = plan(request.param)
+    document, _ = shipped_plan(request.param)
     return request.param, document
 
 
@@ -60,8 +59,8 @@ def test_taggable_resources_carry_the_required_tags(planned):
 
 
 def test_environment_shapes():
-    dev, _ = plan("dev")
-    prod, _ = plan("prod")
+    dev, _ = shipped_plan("dev")
+    prod, _ = shipped_plan("prod")
 
     def cluster_vpc(doc: dict[str, Any]) -> dict[str, Any]:
         return states(doc, "aws:eks/cluster:Cluster")[0]["inputs"]["vpcConfig"]
@@ -79,7 +78,7 @@ def test_environment_shapes():
 
 
 def test_prod_gpu_compute_layout():
-    document, _ = plan("prod")
+    document, _ = shipped_plan("prod")
     groups = {
         s["inputs"]["labels"].get("gpu-platform/pool"): s
         for s in states(document, "aws:eks/nodeGroup:NodeGroup")
@@ -109,7 +108,7 @@ def test_prod_gpu_compute_layout():
 
 
 def test_dev_gpu_pools_scale_to_zero_and_have_no_h100():
-    document, _ = plan("dev")
+    document, _ = shipped_plan("dev")
     gpu_groups = [
         s
         for s in states(document, "aws:eks/nodeGroup:NodeGroup")
@@ -127,7 +126,7 @@ def test_dev_gpu_pools_scale_to_zero_and_have_no_h100():
 
 
 def test_prod_gpu_software_and_workloads():
-    document, _ = plan("prod")
+    document, _ = shipped_plan("prod")
     releases = {s["inputs"]["chart"]: s for s in states(document, "kubernetes:helm.sh/v3:Release")}
     operator = releases["gpu-operator"]["inputs"]["values"]
     assert operator["driver"]["enabled"] is False and operator["toolkit"]["enabled"] is False

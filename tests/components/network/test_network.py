@@ -8,46 +8,50 @@ import json
 import pytest
 
 from components.catalog import get_instance_type
-from components.config import ConfigError, InterfaceEndpoint, NatGateways
-from components.network import Network, NetworkArgs, resolve
-from components.sizing import (
+from components.config import ConfigError
+from components.network import Network
+from components.resolve.network import NetworkSpec
+from components.resolve.sizing import (
     HEADROOM,
     SUBNET_OVERHEAD,
     PoolFootprint,
     ip_demand_per_az,
     usable_addresses,
 )
+from tests.support import platform
 
 AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
 
+# prod (3 AZs, 10.60.0.0/16, a NAT gateway per AZ, flow logs for 365 days) with the fleet below:
+# a single-AZ H100 pool makes us-east-1a the hungriest AZ.
+OVERRIDES: dict[str, object] = {
+    "systemPool": {"instanceTypes": ["m7i.xlarge"], "minSize": 3, "maxSize": 6},
+    "gpuPools": [
+        {
+            "name": "h100",
+            "purpose": "training",
+            "instanceTypes": ["p5.48xlarge"],
+            "maxSize": 16,
+            "availabilityZones": AZS[:1],
+        },
+        {"name": "t4", "purpose": "inference", "instanceTypes": ["g4dn.xlarge"], "maxSize": 30},
+    ],
+    "interfaceEndpoints": ["ecr.api", "ecr.dkr", "sts"],
+}
+FOOTPRINTS = [
+    PoolFootprint("system", [get_instance_type("m7i.xlarge")], 6, AZS),
+    PoolFootprint("h100", [get_instance_type("p5.48xlarge")], 16, AZS[:1]),
+    PoolFootprint("t4", [get_instance_type("g4dn.xlarge")], 30, AZS),
+]
 
-def args(**overrides: object) -> NetworkArgs:
-    base = NetworkArgs(
-        region="us-east-1",
-        availability_zones=AZS,
-        vpc_cidr="10.60.0.0/16",
-        pools=[
-            PoolFootprint("system", [get_instance_type("m7i.xlarge")], 6, AZS),
-            PoolFootprint("h100", [get_instance_type("p5.48xlarge")], 16, AZS[:1]),
-            PoolFootprint("t4", [get_instance_type("g4dn.xlarge")], 30, AZS),
-        ],
-        nat_gateways=NatGateways.ONE_PER_AZ,
-        interface_endpoints=[
-            InterfaceEndpoint.ECR_API,
-            InterfaceEndpoint.ECR_DKR,
-            InterfaceEndpoint.STS,
-        ],
-        flow_logs=True,
-        flow_log_retention_days=365,
-        flow_log_traffic_type="ALL",
-        name_prefix="test",
-    )
-    base.update(overrides)  # type: ignore[typeddict-item]
-    return base
+
+def spec(**overrides: object) -> NetworkSpec:
+    return platform("prod", **{**OVERRIDES, **overrides}).network
 
 
 def test_children_are_parented_to_the_component_and_named_from_it(run_pulumi):
-    recorded = run_pulumi(lambda: Network("net", args()))
+    network = spec()
+    recorded = run_pulumi(lambda: Network("net", network))
     component = recorded.one("gpuplatform:index:Network")
     children = [
         r
@@ -57,12 +61,15 @@ def test_children_are_parented_to_the_component_and_named_from_it(run_pulumi):
     assert children, "the component registered nothing"
     assert all(r.parent == component.urn for r in children)
     assert all(r.name.startswith("net-") for r in children)
+    # `Name` tags carry the cluster name, not the component name.
+    vpc = recorded.one("aws:ec2/vpc:Vpc")
+    assert vpc.inputs["tags"]["Name"] == "gpu-platform-prod-vpc"
 
 
 def test_private_subnets_hold_the_largest_fleet(run_pulumi):
-    spec_args = args()
-    recorded = run_pulumi(lambda: Network("net", spec_args))
-    demand = ip_demand_per_az(spec_args["pools"], AZS)
+    network = spec()
+    recorded = run_pulumi(lambda: Network("net", network))
+    demand = ip_demand_per_az(FOOTPRINTS, AZS)
     vpc = ipaddress.IPv4Network("10.60.0.0/16")
     private = [r for r in recorded.of_type("aws:ec2/subnet:Subnet") if "-private-" in r.name]
     public = [r for r in recorded.of_type("aws:ec2/subnet:Subnet") if "-public-" in r.name]
@@ -80,11 +87,10 @@ def test_private_subnets_hold_the_largest_fleet(run_pulumi):
     assert demand["us-east-1a"] > demand["us-east-1b"]
 
 
-@pytest.mark.parametrize(
-    ("mode", "expected"), [(NatGateways.ONE_PER_AZ, 3), (NatGateways.SINGLE, 1)]
-)
+@pytest.mark.parametrize(("mode", "expected"), [("one_per_az", 3), ("single", 1)])
 def test_nat_gateways_per_mode(run_pulumi, mode, expected):
-    recorded = run_pulumi(lambda: Network("net", args(nat_gateways=mode)))
+    network = spec(natGateways=mode)
+    recorded = run_pulumi(lambda: Network("net", network))
     nats = recorded.of_type("aws:ec2/natGateway:NatGateway")
     assert len(nats) == expected
     routes = [r for r in recorded.of_type("aws:ec2/route:Route") if "natGatewayId" in r.inputs]
@@ -93,9 +99,11 @@ def test_nat_gateways_per_mode(run_pulumi, mode, expected):
 
 
 def test_endpoints_keep_traffic_off_nat(run_pulumi):
-    recorded = run_pulumi(lambda: Network("net", args()))
+    network = spec()
+    recorded = run_pulumi(lambda: Network("net", network))
     endpoints = recorded.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
     by_service = {e.inputs["serviceName"]: e for e in endpoints}
+    assert len(endpoints) == 4  # the S3 gateway and the three configured interface endpoints
     s3 = by_service["com.amazonaws.us-east-1.s3"]
     assert s3.inputs["vpcEndpointType"] == "Gateway"
     assert len(s3.inputs["routeTableIds"]) == 3
@@ -113,7 +121,8 @@ def test_endpoints_keep_traffic_off_nat(run_pulumi):
 
 
 def test_flow_logs_only_when_enabled_and_scoped_to_their_log_group(run_pulumi):
-    with_logs = run_pulumi(lambda: Network("net", args(flow_logs=True)))
+    logged = spec(flowLogs={"enabled": True, "retentionDays": 365, "trafficType": "ALL"})
+    with_logs = run_pulumi(lambda: Network("net", logged))
     flow = with_logs.one("aws:ec2/flowLog:FlowLog")
     group = with_logs.one("aws:cloudwatch/logGroup:LogGroup")
     assert flow.inputs["trafficType"] == "ALL"
@@ -123,22 +132,24 @@ def test_flow_logs_only_when_enabled_and_scoped_to_their_log_group(run_pulumi):
     resources = policy["Statement"][0]["Resource"]
     assert "*" not in resources and group.outputs["arn"] in resources
 
-    without = run_pulumi(lambda: Network("net", args(flow_logs=False)))
+    unlogged = spec(flowLogs={"enabled": False})
+    without = run_pulumi(lambda: Network("net", unlogged))
     assert not without.of_type("aws:ec2/flowLog:FlowLog")
     assert not without.of_type("aws:iam/role:Role")
 
 
 def test_too_small_a_vpc_is_a_config_error_before_anything_is_registered(run_pulumi):
     with pytest.raises(ConfigError) as caught:
-        resolve(args(vpc_cidr="10.60.0.0/24"))
+        spec(vpcCidr="10.60.0.0/24")
     assert caught.value.problems[0][0] == "gpu-platform:vpcCidr"
     assert "10.60.0.0/24" in str(caught.value)
 
+    # The program resolves before it builds: an undersized VPC stops it with nothing registered.
     raised: list[ConfigError] = []
 
     def program() -> None:
         try:
-            Network("net", args(vpc_cidr="10.60.0.0/24"))
+            Network("net", spec(vpcCidr="10.60.0.0/24"))
         except ConfigError as exc:
             raised.append(exc)
 

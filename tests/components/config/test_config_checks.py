@@ -76,7 +76,7 @@ def test_a_reserved_pool_takes_one_type_and_lives_in_one_az():
 
 def test_a_reserved_pool_defaults_to_the_first_az():
     from components.config import GpuPool
-    from components.pools import pool_azs
+    from components.resolve.pools import pool_azs
 
     pool = GpuPool.model_validate(p5_pool(capacityReservationId=RESERVATION))
     assert pool_azs(pool, ["us-east-1b", "us-east-1c"]) == ["us-east-1b"]

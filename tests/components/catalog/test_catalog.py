@@ -37,7 +37,7 @@ from components.catalog import (
     types_meeting,
 )
 
-CATALOG_DIR = Path(__file__).resolve().parents[2] / "components" / "catalog"
+CATALOG_DIR = Path(__file__).resolve().parents[3] / "components" / "catalog"
 ALL_TYPES = supported_instance_types()
 
 REQUIRED_GPU_TYPES = (
@@ -516,7 +516,7 @@ def test_catalog_loads_without_moto_or_boto3() -> None:
         "assert c.get_instance_type('p5.48xlarge').gpu_count == 8\n"
         "assert 'moto' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
     )
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
 
 

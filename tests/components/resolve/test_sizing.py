@@ -1,4 +1,4 @@
-"""Tests for the IP demand and subnet planning maths (components.sizing)."""
+"""Tests for the IP demand and subnet planning maths (components.resolve.sizing)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.catalog import eks_max_pods, get_instance_type
-from components.sizing import (
+from components.resolve.sizing import (
     AWS_RESERVED_PER_SUBNET,
     HEADROOM,
     MIN_PRIVATE_PREFIX,
@@ -231,7 +231,7 @@ def test_plan_subnets_property(vpc: ipaddress.IPv4Network, per_az: list[int]) ->
 
 def test_a_spot_pool_may_put_every_node_in_any_of_its_azs():
     from components.catalog import get_instance_type
-    from components.sizing import PoolFootprint, ip_demand_per_az, node_ip_demand
+    from components.resolve.sizing import PoolFootprint, ip_demand_per_az, node_ip_demand
 
     t4 = get_instance_type("g4dn.xlarge")
     azs = ["us-east-1a", "us-east-1b", "us-east-1c"]

@@ -33,7 +33,7 @@ from components.config import (
     load_stack_config,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 STACK_FILES = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
 NS = "gpu-platform:"
 REGION = "aws:region"
@@ -871,3 +871,39 @@ def test_any_max_below_min_fails_naming_max_size(data: st.DataObject) -> None:
     problems = dict(problems_of(raw_config(gpuPools=[pool(**fields)])))
     assert f"{_P}.maxSize" in problems
     assert problems[f"{_P}.maxSize"].startswith(f"{maximum} is below ")
+
+
+def _config_models() -> list[type[Any]]:
+    import components.config.models as models
+    from pydantic import BaseModel
+
+    return [
+        obj
+        for obj in vars(models).values()
+        if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == models.__name__
+    ]
+
+
+@pytest.mark.parametrize("model", _config_models(), ids=lambda m: m.__name__)
+def test_no_field_validator_reads_other_fields(model: type[Any]) -> None:
+    """A field validator that reads `info.data` sees only fields declared before it: reordering
+    the declarations would silently disable the rule. Rules between fields are model validators."""
+    import inspect
+
+    for name, decorator in model.__pydantic_decorators__.field_validators.items():
+        parameters = inspect.signature(decorator.func).parameters
+        assert len(parameters) <= 2, f"{model.__name__}.{name} takes ValidationInfo"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"gpuNeed": {"gpuModel": "T4"}, "instanceTypes": ["g4dn.xlarge"]}, "not both"),
+        ({}, "give instanceTypes or gpuNeed"),
+    ],
+)
+def test_exactly_one_type_source_whatever_the_key_order(fields: dict[str, Any], message: str):
+    base = {"name": "p", "maxSize": 2}
+    for ordered in ({**fields, **base}, {**base, **fields}):
+        problems = dict(problems_of(raw_config(gpuPools=[ordered])))
+        assert message in problems[f"{_P}.gpuNeed"]
