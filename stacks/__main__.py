@@ -52,7 +52,9 @@ def build(spec: PlatformSpec) -> None:
     provider = cluster.provider
 
     for pool in spec.pools:
-        node_group_class(pool)(f"pool-{pool.name}", pool, pool_refs(cluster, network), after_cluster)
+        node_group_class(pool)(
+            f"pool-{pool.name}", pool, pool_refs(cluster, network), after_cluster
+        )
     storage = TieredStorage("storage", spec.storage, storage_refs(cluster, network), after_cluster)
     Tenancy("tenancy", spec.tenancy, provider, after_cluster)
     if spec.autoscaler:

@@ -38,11 +38,9 @@ namespace do not collide; the Pulumi resource names are `<component>-<role>`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Final, TypedDict
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.catalog.conventions import GPU_RESOURCE, GPU_TAINT, NODE_POOL_LABEL, SPOT_TAINT
@@ -62,6 +60,7 @@ QUEUE_METRIC: Final = "nv_inference_queue_duration_us"
 SUCCESS_METRIC: Final = "nv_inference_request_success"
 ZONE_LABEL: Final = "topology.kubernetes.io/zone"
 SHM_MOUNT: Final = "/dev/shm"
+
 
 class TritonRefs(TypedDict):
     """Handles of what the cluster, storage and observability created, for a Triton service."""

@@ -16,7 +16,12 @@ CAPACITY_TYPE_LABEL: Final = "gpu-platform/capacity-type"
 GPU_MODEL_LABEL: Final = "gpu-platform/gpu-model"
 EFA_LABEL: Final = "gpu-platform/efa"
 TEAM_LABEL: Final = "gpu-platform/team"
-RESERVED_LABEL_PREFIXES: Final = ("gpu-platform", "nvidia.com", "eks.amazonaws.com", "kubernetes.io")
+RESERVED_LABEL_PREFIXES: Final = (
+    "gpu-platform",
+    "nvidia.com",
+    "eks.amazonaws.com",
+    "kubernetes.io",
+)
 """Label prefixes the platform sets itself: not available to a pool's own labels."""
 
 GPU_TAINT: Final = ("nvidia.com/gpu", "true", "NoSchedule")
@@ -28,7 +33,7 @@ EFA_RESOURCE: Final = "vpc.amazonaws.com/efa"
 DEVICE_PLUGIN_CONFIG_LABEL: Final = "nvidia.com/device-plugin.config"
 MIG_CONFIG_LABEL: Final = "nvidia.com/mig.config"
 AUTOSCALER_TEMPLATE: Final = "k8s.io/cluster-autoscaler/node-template"
-"""Prefix of the Auto Scaling group tags the Cluster Autoscaler builds an empty group's node from."""
+"""Prefix of the Auto Scaling group tags the Cluster Autoscaler builds empty nodes from."""
 
 EXPECTED_SIZE_TAG: Final = "gpu-platform/expected-size-gib"
 """Bucket tag carrying the configured expected size, so cost checks can price a preview alone."""

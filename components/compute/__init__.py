@@ -41,7 +41,6 @@ _EFFECTS = {
 }
 
 
-
 class PoolRefs(TypedDict):
     """Handles of what the network and the cluster created, for a GPU pool."""
 

@@ -1,4 +1,4 @@
-"""Closed choices of the stack config (enums), shared by the models, the resolve and the builders."""
+"""Closed choices of the stack config (enums), shared by the models, resolve and builders."""
 
 from __future__ import annotations
 
@@ -76,7 +76,6 @@ class InterfaceEndpoint(StrEnum):
     EKS_AUTH = "eks-auth"
 
 
-
 class StorageClass(StrEnum):
     """S3 storage classes a lifecycle rule may transition to."""
 
@@ -85,4 +84,3 @@ class StorageClass(StrEnum):
     GLACIER_IR = "GLACIER_IR"
     GLACIER = "GLACIER"
     DEEP_ARCHIVE = "DEEP_ARCHIVE"
-

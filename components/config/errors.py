@@ -7,6 +7,7 @@ PROJECT_NAMESPACE = "gpu-platform"
 
 REGION_KEY = "aws:region"
 
+
 class ConfigError(ValueError):
     """Invalid stack config. `problems` holds (key path, message) pairs; str() is one per line."""
 

@@ -231,4 +231,3 @@ def load_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     if problems:
         raise ConfigError(problems)
     return config
-

@@ -55,7 +55,6 @@ def problem(field: str, message: str) -> PydanticCustomError:
     return PydanticCustomError("field_problem", "{message}", {"field": field, "message": message})
 
 
-
 class _Model(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -341,6 +340,7 @@ class GpuPool(_NodeGroup):
                 raise problem("efa", "EFA pools take explicit instanceTypes, not gpuNeed")
         return self
 
+
 class FsxConfig(_Model):
     """Hot tier: FSx for Lustre PERSISTENT_2 linked to the datasets bucket."""
 
@@ -483,7 +483,8 @@ class TritonConfig(_Model):
     """The Triton inference service (when `addons.triton` is on)."""
 
     image: str = Field(
-        default=versions.TRITON_IMAGE, pattern=r"^[^\s:@]+(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$"
+        default=versions.TRITON_IMAGE,
+        pattern=r"^[^\s:@]+(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$",
     )
     """Triton image with a pinned tag or digest. Default: see components/versions.py."""
     min_replicas: int = Field(default=1, ge=1)
@@ -513,7 +514,9 @@ class TritonConfig(_Model):
     @model_validator(mode="after")
     def _ranges(self) -> Self:
         if self.max_replicas < self.min_replicas:
-            raise problem("max_replicas", f"{self.max_replicas} is below minReplicas {self.min_replicas}")
+            raise problem(
+                "max_replicas", f"{self.max_replicas} is below minReplicas {self.min_replicas}"
+            )
         if self.shm_size_gib >= self.memory_gib:
             raise problem(
                 "shm_size_gib",

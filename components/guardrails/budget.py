@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from components.resolve.budget import BudgetSpec
 
+
 class Budget(pulumi.ComponentResource):
     """A monthly cost budget for the environment and its cost-allocation tags."""
 

@@ -255,5 +255,3 @@ def resolve_pool(
         autoscaler_tags=autoscaler_tags,
         tags=dict(tags),
     )
-
-

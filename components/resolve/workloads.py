@@ -143,7 +143,9 @@ def resolve_training(
         raise ConfigError([(where, "no pool has efa: true; training templates need one")])
     count = min(2, pool.max_size) if nodes is None else nodes
     if count > pool.max_size:
-        raise ConfigError([(where, f"{count} nodes asked; pool {pool.name} max is {pool.max_size}")])
+        raise ConfigError(
+            [(where, f"{count} nodes asked; pool {pool.name} max is {pool.max_size}")]
+        )
     instance = pool.instance_types[0]
     efa = min(instance.max_efa_interfaces, instance.network_cards)
     namespace = config.storage.training_namespace

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
 import pulumi
@@ -84,11 +83,12 @@ GPU_LABELS: Final = ("Hostname", "gpu", "UUID", "modelName")
 exporters add `err_code`/`err_msg` to the XID series."""
 
 
-
 # --------------------------------------------------------------------------- chart values
 
 
-def prometheus_values(*, retention: str, storage_gib: int, node_exporter_namespace: str) -> dict[str, Any]:
+def prometheus_values(
+    *, retention: str, storage_gib: int, node_exporter_namespace: str
+) -> dict[str, Any]:
     """Pure: kube-prometheus-stack values (keys checked against the chart's values.yaml)."""
     system = dict(SYSTEM_NODE_SELECTOR)
     return {

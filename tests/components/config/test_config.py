@@ -874,13 +874,16 @@ def test_any_max_below_min_fails_naming_max_size(data: st.DataObject) -> None:
 
 
 def _config_models() -> list[type[Any]]:
-    import components.config.models as models
     from pydantic import BaseModel
+
+    import components.config.models as models
 
     return [
         obj
         for obj in vars(models).values()
-        if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == models.__name__
+        if isinstance(obj, type)
+        and issubclass(obj, BaseModel)
+        and obj.__module__ == models.__name__
     ]
 
 

@@ -1,0 +1,196 @@
+"""Tenancy: team namespaces, GPU/EFA quotas and container defaults, whether or not Kubeflow is on,
+and the aliases to the URNs the team objects had under the Kubeflow component."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from components import versions
+from components.catalog.conventions import TEAM_LABEL
+from components.config import ConfigError
+from components.resolve.tenancy import DEFAULT_LIMIT, DEFAULT_REQUEST, TenancySpec
+from components.tenancy import (
+    LEGACY_PARENT,
+    LIMITS_TYPE,
+    NAMESPACE_TYPE,
+    QUOTA_TYPE,
+    Tenancy,
+    legacy_urn,
+    team_manifests,
+)
+from scripts.plan.kubernetes_stage import check
+from tests.conftest import Recorded
+from tests.support import config, platform
+
+COMPONENT = "gpuplatform:index:Tenancy"
+PROJECT = "gpu-platform"
+NAME = "tenancy"
+
+
+def prod_without_kubeflow() -> TenancySpec:
+    spec = platform("prod", addons={"kubeflow": False})
+    assert spec.kubeflow is None and spec.training is None  # Kubeflow really is off
+    return spec.tenancy
+
+
+# ------------------------------------------------------------------ manifests
+
+
+def test_team_namespace_quota_and_limits_are_valid_kubernetes():
+    research = next(t for t in platform("prod").tenancy.teams if t.name == "team-research")
+    assert (research.gpu_quota, research.efa_quota) == (32, 128)  # prod's stack file
+    objects = team_manifests(research)
+    assert [o["kind"] for o in objects] == ["Namespace", "ResourceQuota", "LimitRange"]
+    for obj in objects:
+        assert check(obj, versions.KUBERNETES_VERSION) == []
+    assert {o["metadata"].get("namespace", o["metadata"]["name"]) for o in objects} == {
+        "team-research"
+    }
+    hard = objects[1]["spec"]["hard"]
+    assert hard["requests.nvidia.com/gpu"] == "32"
+    assert hard["requests.vpc.amazonaws.com/efa"] == "128"
+    labels = objects[0]["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+    assert labels[TEAM_LABEL] == "team-research"
+    (limits,) = objects[2]["spec"]["limits"]
+    assert limits["defaultRequest"] == DEFAULT_REQUEST and limits["default"] == DEFAULT_LIMIT
+
+
+def test_teams_are_the_stack_configs_with_their_pod_security_level():
+    teams = [
+        {"name": "team-a", "gpuQuota": 4, "podSecurity": "restricted"},
+        {"name": "team-b", "gpuQuota": 0, "efaQuota": 8},
+    ]
+    spec = platform("prod", teams=teams).tenancy
+    assert [(t.name, t.gpu_quota, t.efa_quota, t.pod_security) for t in spec.teams] == [
+        ("team-a", 4, 0, "restricted"),
+        ("team-b", 0, 8, "baseline"),
+    ]
+    namespace = team_manifests(spec.teams[0])[0]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+@pytest.mark.parametrize(
+    ("teams", "fragment"),
+    [
+        ([{"name": "a", "gpuQuota": 1}, {"name": "a", "gpuQuota": 2}], "twice"),
+        ([{"name": "kubeflow", "gpuQuota": 1}], "uses"),
+        ([{"name": "training", "gpuQuota": 1}], "training namespace"),
+    ],
+)
+def test_a_team_name_the_platform_uses_is_refused_naming_the_key(teams, fragment):
+    with pytest.raises(ConfigError) as caught:
+        config("prod", teams=teams)
+    problems = dict(caught.value.problems)
+    key = f"gpu-platform:teams[{len(teams) - 1}].name"
+    assert key in problems and fragment in problems[key]
+
+
+# ------------------------------------------------------------------ under mocks
+
+
+def program(spec: TenancySpec, seen: list[tuple[str, str, list[Any]]]) -> Any:
+    def body() -> None:
+        def record(args: pulumi.ResourceTransformationArgs) -> None:
+            seen.append((args.type_, args.name, list(args.opts.aliases or [])))
+
+        pulumi.runtime.register_stack_transformation(record)
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        tenancy = Tenancy(NAME, spec, provider)
+        pulumi.export("namespaces", sorted(tenancy.namespaces))
+
+    return body
+
+
+@pytest.fixture
+def without_kubeflow(run_pulumi) -> tuple[Recorded, list[tuple[str, str, list[Any]]]]:
+    seen: list[tuple[str, str, list[Any]]] = []
+    recorded = run_pulumi(program(prod_without_kubeflow(), seen), stack="prod")
+    return recorded, seen
+
+
+def test_every_team_gets_its_namespace_quota_and_limits_without_kubeflow(without_kubeflow):
+    recorded, _ = without_kubeflow
+    spec = prod_without_kubeflow()
+    assert [t.name for t in spec.teams] == [t.name for t in config("prod").teams]
+    assert len(spec.teams) == 2
+    component = recorded.one(COMPONENT, NAME)
+    provider = recorded.one("pulumi:providers:kubernetes", "k8s")
+    for team in spec.teams:
+        expected = {m["kind"]: m for m in team_manifests(team)}
+        namespace = recorded.one(NAMESPACE_TYPE, f"{NAME}-team-{team.name}")
+        quota = recorded.one(QUOTA_TYPE, f"{NAME}-team-{team.name}-quota")
+        limits = recorded.one(LIMITS_TYPE, f"{NAME}-team-{team.name}-limits")
+        assert namespace.inputs["metadata"] == expected["Namespace"]["metadata"]
+        assert quota.inputs["metadata"] == expected["ResourceQuota"]["metadata"]
+        assert quota.inputs["spec"] == expected["ResourceQuota"]["spec"]
+        assert quota.inputs["spec"]["hard"]["requests.nvidia.com/gpu"] == str(team.gpu_quota)
+        assert limits.inputs["spec"] == expected["LimitRange"]["spec"]
+        for child in (namespace, quota, limits):
+            assert child.parent == component.urn
+            assert child.provider.startswith(provider.urn)
+        assert namespace.urn in quota.dependencies and namespace.urn in limits.dependencies
+    kinds = {r.type for r in recorded.children(component.urn)}
+    assert kinds == {NAMESPACE_TYPE, QUOTA_TYPE, LIMITS_TYPE}
+    assert len(recorded.children(component.urn)) == 3 * len(spec.teams)
+    assert recorded.outputs["namespaces"] == sorted(t.name for t in spec.teams)
+
+
+def old_kubeflow_urns(run_pulumi, teams: list[str]) -> dict[tuple[str, str], str]:
+    """The URNs the engine gives the team objects as the Kubeflow component named them: children
+    `kubeflow-team-<name>[-quota|-limits]` of a `gpuplatform:index:Kubeflow` named `kubeflow` at
+    the stack's root, in stack `prod` (what the old program registered)."""
+
+    class OldKubeflow(pulumi.ComponentResource):
+        def __init__(self) -> None:
+            super().__init__(LEGACY_PARENT, "kubeflow", {}, None)
+            provider = k8s.Provider("old-k8s", kubeconfig="{}")
+            child = pulumi.ResourceOptions(parent=self, provider=provider)
+            for team in teams:
+                metadata = {"name": team}
+                k8s.core.v1.Namespace(f"kubeflow-team-{team}", metadata=metadata, opts=child)
+                k8s.core.v1.ResourceQuota(
+                    f"kubeflow-team-{team}-quota", metadata=metadata, opts=child
+                )
+                k8s.core.v1.LimitRange(
+                    f"kubeflow-team-{team}-limits", metadata=metadata, opts=child
+                )
+
+    recorded = run_pulumi(OldKubeflow, stack="prod")
+    return {
+        (r.type, r.name): r.urn
+        for r in recorded.registrations
+        if r.type in (NAMESPACE_TYPE, QUOTA_TYPE, LIMITS_TYPE)
+    }
+
+
+def test_legacy_urn_is_the_urn_the_team_namespace_had_under_kubeflow(run_pulumi):
+    teams = [t.name for t in prod_without_kubeflow().teams]
+    old = old_kubeflow_urns(run_pulumi, teams)
+    for team in teams:
+        expected = (
+            "urn:pulumi:prod::gpu-platform::gpuplatform:index:Kubeflow"
+            f"$kubernetes:core/v1:Namespace::kubeflow-team-{team}"
+        )
+        assert legacy_urn("prod", PROJECT, NAMESPACE_TYPE, f"team-{team}") == expected
+        assert old[(NAMESPACE_TYPE, f"kubeflow-team-{team}")] == expected
+        for kind, suffix in ((QUOTA_TYPE, "-quota"), (LIMITS_TYPE, "-limits")):
+            stem = f"team-{team}{suffix}"
+            assert legacy_urn("prod", PROJECT, kind, stem) == old[(kind, f"kubeflow-{stem}")]
+
+
+def test_every_team_object_is_aliased_to_its_kubeflow_urn(run_pulumi, without_kubeflow):
+    recorded, seen = without_kubeflow
+    teams = [t.name for t in prod_without_kubeflow().teams]
+    old = old_kubeflow_urns(run_pulumi, teams)
+    aliases = {(type_, name): found for type_, name, found in seen}
+    for (kind, old_name), old_urn in old.items():
+        new_name = f"{NAME}-{old_name.removeprefix('kubeflow-')}"
+        assert recorded.one(kind, new_name)  # registered under the Tenancy component
+        assert aliases[(kind, new_name)] == [old_urn], new_name
+    assert len(old) == 3 * len(teams)
