@@ -10,13 +10,14 @@ import pytest
 import yaml
 
 from components.catalog import service_price
-from components.config import StackConfig, load_stack_config
-from components.storage import BUCKETS, NONCURRENT_CHECKPOINT_TRANSITION_DAYS
+from components.config import StackConfig
+from components.resolve.storage import BUCKETS, NONCURRENT_CHECKPOINT_TRANSITION_DAYS
 from policies import pricing
 from scripts.plan import storage as storage_stage
 from scripts.plan.__main__ import plan
 from scripts.plan.stages import states
-from tests.conftest import ROOT, stack_raw_config
+from tests import support
+from tests.conftest import ROOT
 
 LUSTRE = "aws:fsx/lustreFileSystem:LustreFileSystem"
 DRA = "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation"
@@ -39,7 +40,7 @@ def prod() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def prod_config(prod) -> StackConfig:
-    return load_stack_config(stack_raw_config("prod"))
+    return support.config("prod")
 
 
 @pytest.fixture(scope="module")

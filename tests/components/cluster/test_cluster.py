@@ -7,33 +7,35 @@ import json
 import pytest
 
 from components import versions
-from components.cluster import Cluster, ClusterArgs, kubeconfig
-from components.config import AccessEntry, AccessPolicy, EndpointAccess, LogType, SystemPool
+from components.cluster import Cluster, kubeconfig
+from components.resolve.cluster import ClusterSpec
+from tests.support import platform
 
 CLUSTER = "aws:eks/cluster:Cluster"
+SUBNETS = ["subnet-aaaa", "subnet-bbbb"]
+
+# dev (us-east-1, public endpoint) named gpu-test, with the settings the tests below check.
+OVERRIDES: dict[str, object] = {
+    "clusterName": "gpu-test",
+    "publicAccessCidrs": ["203.0.113.0/24"],
+    "clusterLogTypes": ["api", "audit", "authenticator"],
+    "clusterLogRetentionDays": 90,
+    "accessEntries": [],
+    "tags": {"owner": "me"},
+    "protectStateful": False,
+}
 
 
-def args(**overrides: object) -> ClusterArgs:
-    base = ClusterArgs(
-        cluster_name="gpu-test",
-        region="us-east-1",
-        kubernetes_version=versions.KUBERNETES_VERSION,
-        subnet_ids=["subnet-aaaa", "subnet-bbbb"],
-        endpoint_access=EndpointAccess.PUBLIC,
-        public_access_cidrs=["203.0.113.0/24"],
-        log_types=[LogType.API, LogType.AUDIT, LogType.AUTHENTICATOR],
-        log_retention_days=90,
-        access_entries=[],
-        system_pool=SystemPool(),
-        tags={"environment": "test", "owner": "me"},
-        protect=False,
-    )
-    base.update(overrides)  # type: ignore[typeddict-item]
-    return base
+def spec(**overrides: object) -> ClusterSpec:
+    return platform("dev", **{**OVERRIDES, **overrides}).cluster
+
+
+def cluster_of(cluster_spec: ClusterSpec):
+    return lambda: Cluster("c", cluster_spec, {"subnet_ids": SUBNETS})
 
 
 def test_secrets_are_envelope_encrypted_with_a_rotating_key(run_pulumi):
-    recorded = run_pulumi(lambda: Cluster("c", args()))
+    recorded = run_pulumi(cluster_of(spec()))
     key = recorded.one("aws:kms/key:Key")
     cluster = recorded.one(CLUSTER)
     assert key.inputs["enableKeyRotation"] is True
@@ -47,7 +49,7 @@ def test_secrets_are_envelope_encrypted_with_a_rotating_key(run_pulumi):
 
 
 def test_control_plane_logs_and_their_retention(run_pulumi):
-    recorded = run_pulumi(lambda: Cluster("c", args(log_retention_days=14)))
+    recorded = run_pulumi(cluster_of(spec(clusterLogRetentionDays=14)))
     cluster = recorded.one(CLUSTER)
     assert cluster.inputs["enabledClusterLogTypes"] == ["api", "audit", "authenticator"]
     group = recorded.one("aws:cloudwatch/logGroup:LogGroup")
@@ -59,47 +61,49 @@ def test_control_plane_logs_and_their_retention(run_pulumi):
 @pytest.mark.parametrize(
     ("access", "public", "cidrs"),
     [
-        (EndpointAccess.PUBLIC, True, ["203.0.113.0/24"]),
-        (EndpointAccess.PRIVATE, False, None),
+        ("public", True, ["203.0.113.0/24"]),
+        ("private", False, None),
     ],
 )
 def test_endpoint_access_per_environment(run_pulumi, access, public, cidrs):
-    recorded = run_pulumi(lambda: Cluster("c", args(endpoint_access=access)))
+    recorded = run_pulumi(cluster_of(spec(endpointAccess=access)))
     vpc_config = recorded.one(CLUSTER).inputs["vpcConfig"]
     assert vpc_config["endpointPrivateAccess"] is True
     assert vpc_config["endpointPublicAccess"] is public
     assert vpc_config.get("publicAccessCidrs") == cidrs
-    assert vpc_config["subnetIds"] == ["subnet-aaaa", "subnet-bbbb"]
+    assert vpc_config["subnetIds"] == SUBNETS
 
 
 def test_access_entries_grant_the_configured_policy_and_scope(run_pulumi):
     entries = [
-        AccessEntry(
-            principal_arn="arn:aws:iam::111122223333:role/admins", policy=AccessPolicy.CLUSTER_ADMIN
-        ),
-        AccessEntry(
-            principal_arn="arn:aws:iam::111122223333:role/devs",
-            policy=AccessPolicy.EDIT,
-            namespaces=["team-a"],
-        ),
+        {"principalArn": "arn:aws:iam::111122223333:role/admins", "policy": "cluster-admin"},
+        {
+            "principalArn": "arn:aws:iam::111122223333:role/devs",
+            "policy": "edit",
+            "namespaces": ["team-a"],
+        },
     ]
-    recorded = run_pulumi(lambda: Cluster("c", args(access_entries=entries)))
+    recorded = run_pulumi(cluster_of(spec(accessEntries=entries)))
     cluster = recorded.one(CLUSTER)
     assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
+    access = sorted(
+        recorded.of_type("aws:eks/accessEntry:AccessEntry"), key=lambda r: r.inputs["principalArn"]
+    )
+    assert [a.inputs["principalArn"] for a in access] == [e["principalArn"] for e in entries]
     associations = sorted(
         recorded.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation"),
         key=lambda r: r.inputs["principalArn"],
     )
-    assert [a.inputs["policyArn"].rsplit("/", 1)[1] for a in associations] == [
-        "AmazonEKSClusterAdminPolicy",
-        "AmazonEKSEditPolicy",
+    assert [a.inputs["policyArn"] for a in associations] == [
+        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
     ]
     assert associations[0].inputs["accessScope"] == {"type": "cluster"}
     assert associations[1].inputs["accessScope"] == {"type": "namespace", "namespaces": ["team-a"]}
 
 
 def test_addons_are_pinned_and_vpc_cni_uses_prefix_delegation(run_pulumi):
-    recorded = run_pulumi(lambda: Cluster("c", args()))
+    recorded = run_pulumi(cluster_of(spec()))
     addons = {a.inputs["addonName"]: a for a in recorded.of_type("aws:eks/addon:Addon")}
     pinned = versions.EKS_ADDONS[versions.KUBERNETES_VERSION]
     assert {name: a.inputs["addonVersion"] for name, a in addons.items()} == {
@@ -128,18 +132,19 @@ def test_addons_are_pinned_and_vpc_cni_uses_prefix_delegation(run_pulumi):
 
 
 def test_system_node_group_is_on_demand_imdsv2_and_tags_reach_instances(run_pulumi):
-    recorded = run_pulumi(
-        lambda: Cluster("c", args(system_pool=SystemPool(min_size=3, max_size=5)))
-    )
+    system = {"instanceTypes": ["m7i.xlarge"], "minSize": 3, "maxSize": 5}
+    recorded = run_pulumi(cluster_of(spec(systemPool=system)))
     node_group = recorded.one("aws:eks/nodeGroup:NodeGroup")
     assert node_group.inputs["amiType"] == "AL2023_x86_64_STANDARD"
     assert node_group.inputs["capacityType"] == "ON_DEMAND"
+    assert node_group.inputs["instanceTypes"] == ["m7i.xlarge"]
+    assert node_group.inputs["subnetIds"] == SUBNETS
     assert node_group.inputs["scalingConfig"] == {"minSize": 3, "desiredSize": 3, "maxSize": 5}
     template = recorded.one("aws:ec2/launchTemplate:LaunchTemplate")
     assert node_group.inputs["launchTemplate"] == {"id": template.id, "version": "1"}
     assert template.inputs["metadataOptions"]["httpTokens"] == "required"
     assert template.inputs["blockDeviceMappings"][0]["ebs"]["encrypted"] == "true"
-    kinds = {spec["resourceType"]: spec["tags"] for spec in template.inputs["tagSpecifications"]}
+    kinds = {ts["resourceType"]: ts["tags"] for ts in template.inputs["tagSpecifications"]}
     assert set(kinds) == {"instance", "volume", "network-interface"}
     assert all(tags["owner"] == "me" for tags in kinds.values())
     # Node role: the two node policies only; the CNI policy lives on the vpc-cni Pod Identity role.
@@ -154,14 +159,14 @@ def test_system_node_group_is_on_demand_imdsv2_and_tags_reach_instances(run_pulu
 
 @pytest.mark.parametrize("protect", [True, False])
 def test_secrets_key_protection_follows_the_flag(run_pulumi, protect):
-    recorded = run_pulumi(lambda: Cluster("c", args(protect=protect)))
+    recorded = run_pulumi(cluster_of(spec(protectStateful=protect)))
     key = recorded.one("aws:kms/key:Key")
     assert key.protect is protect
     assert key.retain_on_delete is protect
 
 
 def test_kubernetes_provider_targets_the_cluster(run_pulumi):
-    recorded = run_pulumi(lambda: Cluster("c", args()))
+    recorded = run_pulumi(cluster_of(spec()))
     provider = recorded.one("pulumi:providers:kubernetes")
     cluster = recorded.one(CLUSTER)
     config = json.loads(provider.inputs["kubeconfig"])

@@ -1,4 +1,8 @@
-"""Cluster Autoscaler (priorities, IAM policy, Helm release) and the EFA device plugin's values."""
+"""Cluster Autoscaler (priorities, IAM policy, Helm release) and the EFA device plugin's values.
+
+Specs are a shipped stack's config (pools replaced where a test needs particular ones), resolved
+as the program does.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +14,22 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components import versions
-from components.autoscaler import (
+from components.compute.autoscaler import (
     PRIORITY_ON_DEMAND,
     PRIORITY_SPOT,
     ClusterAutoscaler,
-    ClusterAutoscalerArgs,
-    PoolRef,
     policy,
     priorities,
-    resolve,
+    values,
 )
-from components.config import CapacityType
-from components.efa_device_plugin import values as efa_values
+from components.resolve.software import AutoscalerSpec
+from components.software.efa_device_plugin import values as efa_values
+from tests.support import config, platform, raw_config
 
-CLUSTER = "gpu-test"
+STACK = "prod"
+ADDONS = {**json.loads(raw_config(STACK)["gpu-platform:addons"]), "triton": False}
+"""The stack's add-ons without Triton, which needs an inference pool the tests may not have."""
+RESERVATION = "cr-0123456789abcdef0"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 POD_IDENTITY = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 WRITE_ACTIONS = {
@@ -31,12 +37,46 @@ WRITE_ACTIONS = {
     "autoscaling:TerminateInstanceInAutoScalingGroup",
 }
 
+
+def on_demand(name: str) -> dict[str, Any]:
+    return {"name": name, "instanceTypes": ["g4dn.xlarge"], "maxSize": 2}
+
+
+def spot(name: str) -> dict[str, Any]:
+    gpu_need = {"gpuModel": "T4", "gpusPerNode": 1}
+    return {"name": name, "capacityType": "SPOT", "gpuNeed": gpu_need, "maxSize": 2}
+
+
 POOLS = [
-    PoolRef("h100-cb", CapacityType.CAPACITY_BLOCK, reserved=True),
-    PoolRef("h100-odcr", CapacityType.ON_DEMAND, reserved=True),
-    PoolRef("t4-spot", CapacityType.SPOT),
-    PoolRef("t4", CapacityType.ON_DEMAND),
+    {
+        "name": "h100-cb",
+        "purpose": "training",
+        "instanceTypes": ["p5.48xlarge"],
+        "efa": True,
+        "capacityType": "CAPACITY_BLOCK",
+        "capacityReservationId": RESERVATION,
+        "maxSize": 2,
+    },
+    {
+        "name": "h100-odcr",
+        "instanceTypes": ["p5.48xlarge"],
+        "capacityReservationId": RESERVATION,
+        "maxSize": 2,
+    },
+    spot("t4-spot"),
+    on_demand("t4"),
 ]
+
+
+def autoscaler(*pools: dict[str, Any], stack: str = STACK, **overrides: Any) -> AutoscalerSpec:
+    """The stack's autoscaler spec with these GPU pools."""
+    spec = platform(stack, gpuPools=list(pools), addons=ADDONS, **overrides).autoscaler
+    assert spec is not None
+    return spec
+
+
+SPEC = autoscaler(*POOLS)
+CLUSTER = SPEC.cluster_name
 
 
 def asg_name(pool: str) -> str:
@@ -56,18 +96,37 @@ def own_regexes(prios: dict[str, list[str]]) -> list[str]:
     return [r for regexes in prios.values() for r in regexes if r != ".*"]
 
 
+# --------------------------------------------------------------------------- the spec
+
+
+def test_the_spec_carries_each_pools_capacity_kind_in_config_order():
+    assert [(p.name, p.reserved, p.spot) for p in SPEC.pools] == [
+        ("h100-cb", True, False),
+        ("h100-odcr", True, False),
+        ("t4-spot", False, True),
+        ("t4", False, False),
+    ]
+    assert platform(STACK).cluster.name == CLUSTER
+    assert SPEC.region == config(STACK).region
+    assert SPEC.partition == "aws"
+
+
+def test_no_autoscaler_spec_when_the_addon_is_off():
+    assert platform(STACK, addons={**ADDONS, "clusterAutoscaler": False}).autoscaler is None
+
+
 # --------------------------------------------------------------------------- priorities
 
 
 def test_reserved_capacity_first_then_spot_then_on_demand_then_anything():
-    prios = priorities(POOLS)
+    prios = priorities(SPEC.pools)
     levels = sorted(int(level) for level in prios)
     highest, lowest = levels[-1], levels[0]
     assert max(level_of(prios, asg_name("h100-cb"))) == highest
     assert max(level_of(prios, asg_name("h100-odcr"))) == highest
-    spot = max(level_of(prios, asg_name("t4-spot")))
-    on_demand = max(level_of(prios, asg_name("t4")))
-    assert highest > spot > on_demand
+    spot_level = max(level_of(prios, asg_name("t4-spot")))
+    on_demand_level = max(level_of(prios, asg_name("t4")))
+    assert highest > spot_level > on_demand_level
     assert ".*" in prios[str(lowest)]
     assert all(".*" not in prios[str(level)] for level in levels[1:])
     # Anything else (the system pool) only matches the catch-all.
@@ -75,13 +134,15 @@ def test_reserved_capacity_first_then_spot_then_on_demand_then_anything():
 
 
 def test_priority_levels_are_string_keys_with_sorted_regex_lists():
-    prios = priorities(POOLS)
+    prios = priorities(SPEC.pools)
     assert all(isinstance(level, str) and level.isdigit() for level in prios)
     assert all(regexes == sorted(regexes) for regexes in prios.values())
 
 
 def test_priorities_without_pools_is_just_the_catch_all():
-    prios = priorities([])
+    spec = autoscaler()
+    assert spec.pools == ()
+    prios = priorities(spec.pools)
     assert list(prios.values()) == [[".*"]]
 
 
@@ -90,7 +151,7 @@ def test_priorities_without_pools_is_just_the_catch_all():
     [("t4-spot", "t4"), ("h100-cb", "h100"), ("t4", "t4-spot"), ("h100", "h100-cb")],
 )
 def test_a_pool_regex_matches_its_own_asg_and_not_a_prefix_pool(pool, other):
-    prios = priorities([PoolRef(pool, CapacityType.SPOT), PoolRef(other, CapacityType.ON_DEMAND)])
+    prios = priorities(autoscaler(spot(pool), on_demand(other)).pools)
     (mine,) = prios[str(PRIORITY_SPOT)]
     assert re.match(mine, asg_name(pool))
     assert not re.match(mine, asg_name(other))
@@ -101,7 +162,7 @@ def test_a_pool_regex_matches_its_own_asg_and_not_a_prefix_pool(pool, other):
 
 
 def test_t4_spot_asg_matches_the_spot_pool_only():
-    prios = priorities(POOLS)
+    prios = priorities(SPEC.pools)
     name = "eks-t4-spot-20261122143000000000000001-1ac9a2b4-0000-0000-0000-000000000000"
     matching = [r for r in own_regexes(prios) if re.match(r, name)]
     assert len(matching) == 1
@@ -113,7 +174,7 @@ def test_t4_spot_asg_matches_the_spot_pool_only():
 
 @pytest.mark.parametrize(("pool", "other"), [("t4", "t4-2"), ("h100", "h100-1")])
 def test_a_pool_regex_does_not_match_a_pool_named_with_a_numeric_suffix(pool, other):
-    prios = priorities([PoolRef(pool, CapacityType.ON_DEMAND), PoolRef(other, CapacityType.SPOT)])
+    prios = priorities(autoscaler(on_demand(pool), spot(other)).pools)
     (mine,) = [r for r in prios[str(PRIORITY_ON_DEMAND)] if r != ".*"]
     assert re.match(mine, asg_name(pool))
     assert not re.match(mine, asg_name(other))
@@ -132,8 +193,12 @@ def as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+def spec_policy(spec: AutoscalerSpec) -> str:
+    return policy(spec.region, spec.partition, spec.cluster_name)
+
+
 def test_write_actions_are_limited_to_this_clusters_owned_asgs():
-    found = statements(policy("us-east-1", CLUSTER))
+    found = statements(spec_policy(SPEC))
     writers = [s for s in found if WRITE_ACTIONS & set(as_list(s["Action"]))]
     assert writers
     assert {a for s in writers for a in as_list(s["Action"])} >= WRITE_ACTIONS
@@ -141,13 +206,13 @@ def test_write_actions_are_limited_to_this_clusters_owned_asgs():
         assert statement["Effect"] == "Allow"
         resources = as_list(statement["Resource"])
         assert "*" not in resources
-        assert all(r.startswith("arn:aws:autoscaling:us-east-1:") for r in resources)
+        assert all(r.startswith(f"arn:aws:autoscaling:{SPEC.region}:") for r in resources)
         condition = statement["Condition"]["StringEquals"]
         assert condition == {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{CLUSTER}": "owned"}
 
 
 def test_no_wildcard_actions_and_only_reads_on_every_resource():
-    found = statements(policy("us-east-1", CLUSTER))
+    found = statements(spec_policy(SPEC))
     for statement in found:
         for action in as_list(statement["Action"]):
             assert action != "*"
@@ -162,31 +227,29 @@ def test_no_wildcard_actions_and_only_reads_on_every_resource():
 
 
 def test_policy_uses_the_regions_partition():
-    found = statements(policy("cn-north-1", "c"))
+    spec = autoscaler(
+        stack="dev",
+        **{"aws:region": "cn-north-1", "availabilityZones": ["cn-north-1a", "cn-north-1b"]},
+    )
+    assert spec.partition == "aws-cn"
+    found = statements(spec_policy(spec))
     writers = [s for s in found if WRITE_ACTIONS & set(as_list(s["Action"]))]
-    assert all(r.startswith("arn:aws-cn:") for s in writers for r in as_list(s["Resource"]))
+    assert writers
+    assert all(
+        r.startswith("arn:aws-cn:autoscaling:cn-north-1:")
+        for s in writers
+        for r in as_list(s["Resource"])
+    )
 
 
 # --------------------------------------------------------------------------- the component
-
-
-def autoscaler_args(provider: k8s.Provider, **overrides: Any) -> ClusterAutoscalerArgs:
-    base = ClusterAutoscalerArgs(
-        cluster_name=CLUSTER,
-        region="us-east-1",
-        kubernetes_version=versions.KUBERNETES_VERSION,
-        pools=POOLS,
-        provider=provider,
-    )
-    base.update(overrides)  # type: ignore[typeddict-item]
-    return base
 
 
 @pytest.fixture
 def recorded(run_pulumi):
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
-        ClusterAutoscaler("autoscaler", autoscaler_args(provider))
+        ClusterAutoscaler("autoscaler", SPEC, provider)
 
     return run_pulumi(program)
 
@@ -199,27 +262,20 @@ def test_release_is_the_pinned_chart_with_discovery_and_priority_expander(record
     assert release.inputs["repositoryOpts"]["repo"] == chart.repo
     assert release.inputs["namespace"] == "kube-system"
     chart_values = release.inputs["values"]
+    assert chart_values == values(SPEC)
     assert chart_values["autoDiscovery"]["clusterName"] == CLUSTER
     assert chart_values["awsRegion"] == "us-east-1"
     assert "priority" in chart_values["extraArgs"]["expander"].split(",")
-    assert chart_values["expanderPriorities"] == priorities(POOLS)
-    image_tag = versions.CLUSTER_AUTOSCALER_IMAGE_TAG[versions.KUBERNETES_VERSION]
+    assert chart_values["expanderPriorities"] == priorities(SPEC.pools)
+    image_tag = versions.CLUSTER_AUTOSCALER_IMAGE_TAG[config(STACK).kubernetes_version]
     assert chart_values["image"]["tag"] == image_tag
 
 
 @pytest.mark.parametrize("k8s_version", sorted(versions.CLUSTER_AUTOSCALER_IMAGE_TAG))
 def test_image_minor_follows_the_cluster(k8s_version):
-    resolved = resolve(
-        {
-            "cluster_name": CLUSTER,
-            "region": "us-east-1",
-            "kubernetes_version": k8s_version,
-            "pools": [],
-            "provider": None,  # type: ignore[typeddict-item]
-        }
-    )
-    tag = resolved.values["image"]["tag"]
-    assert tag == versions.CLUSTER_AUTOSCALER_IMAGE_TAG[k8s_version]
+    spec = autoscaler(kubernetesVersion=k8s_version)
+    tag = values(spec)["image"]["tag"]
+    assert tag == spec.image_tag == versions.CLUSTER_AUTOSCALER_IMAGE_TAG[k8s_version]
     assert tag.removeprefix("v").startswith(k8s_version + ".")
 
 
@@ -233,8 +289,10 @@ def test_pod_identity_binds_the_charts_service_account(recorded):
     role = recorded.one("aws:iam/role:Role")
     assert association.inputs["roleArn"] == role.outputs["arn"]
     role_policy = recorded.one("aws:iam/rolePolicy:RolePolicy")
-    assert json.loads(role_policy.inputs["policy"]) == json.loads(policy("us-east-1", CLUSTER))
-    assert role.urn in release.dependencies  # credentials before the pods start
+    assert json.loads(role_policy.inputs["policy"]) == json.loads(spec_policy(SPEC))
+    # Credentials before the pods start: the role, its policy and the association.
+    for credential in (role, role_policy, association):
+        assert credential.urn in release.dependencies, credential.type
 
 
 def test_release_uses_the_given_kubernetes_provider(recorded):
@@ -250,7 +308,10 @@ def test_release_uses_the_given_kubernetes_provider(recorded):
 
 
 def test_efa_device_plugin_runs_only_on_efa_nodes_of_the_given_types():
-    chart_values = efa_values(["p5.48xlarge"])
+    spec = platform(STACK).efa_plugin
+    assert spec is not None
+    assert spec.instance_types == ("p5.48xlarge",)
+    chart_values = efa_values(spec.instance_types)
     tolerated = {t["key"] for t in chart_values["tolerations"]}
     assert "nvidia.com/gpu" in tolerated
     assert "gpu-platform/spot" in tolerated
@@ -263,3 +324,23 @@ def test_efa_device_plugin_runs_only_on_efa_nodes_of_the_given_types():
 def test_efa_device_plugin_types_are_deduplicated_and_sorted():
     chart_values = efa_values(["p5en.48xlarge", "p4d.24xlarge", "p5en.48xlarge"])
     assert chart_values["supportedInstanceLabels"]["values"] == ["p4d.24xlarge", "p5en.48xlarge"]
+    efa = {"purpose": "training", "efa": True, "maxSize": 2}
+    spec = platform(
+        STACK,
+        gpuPools=[
+            {"name": "a", "instanceTypes": ["p5en.48xlarge"], **efa},
+            {"name": "b", "instanceTypes": ["p4d.24xlarge"], **efa},
+            {"name": "c", "instanceTypes": ["p5en.48xlarge"], **efa},
+            on_demand("t4"),
+        ],
+        addons=ADDONS,
+    ).efa_plugin
+    assert spec is not None
+    assert efa_values(spec.instance_types) == chart_values
+
+
+def test_no_efa_device_plugin_without_an_efa_pool():
+    assert (
+        platform(STACK, gpuPools=[on_demand("t4"), spot("t4-spot")], addons=ADDONS).efa_plugin
+        is None
+    )

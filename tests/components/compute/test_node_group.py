@@ -1,31 +1,46 @@
-"""GPU node groups under recording mocks: launch template, EFA, placement, capacity, CA tags."""
+"""GPU node groups under recording mocks: launch template, EFA, placement, capacity, CA tags.
+
+Specs are a shipped stack's pools (or its config with `gpuPools` replaced), resolved as the
+program does; refs are plain strings in place of the network's and the cluster's outputs.
+"""
 
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
 
 from components.catalog import get_instance_type
-from components.config import ConfigError, GpuPool
-from components.gpu_node_group import (
-    AUTOSCALER_TEMPLATE,
-    GpuNodeGroup,
-    GpuNodeGroupArgs,
-    SpotPool,
-    resolve,
-)
+from components.catalog.conventions import AUTOSCALER_TEMPLATE
+from components.compute import GpuNodeGroup, PoolRefs, SpotPool, node_group_class
+from components.config import CapacityType, ConfigError
+from components.resolve.compute import GpuPoolSpec
+from tests.support import STACKS, config, platform, raw_config
 
-AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
-SUBNETS = {"us-east-1a": "subnet-a", "us-east-1b": "subnet-b", "us-east-1c": "subnet-c"}
+STACK = "prod"
+"""Three AZs, and an EFA p5 pool (`h100-train`) as shipped."""
+SHIPPED = platform(STACK)
+AZS = config(STACK).availability_zones
+ADDONS = {**json.loads(raw_config(STACK)["gpu-platform:addons"]), "triton": False}
+"""The stack's add-ons without Triton, which needs an inference pool the tests may not have."""
+SUBNETS = {az: f"subnet-0{i}a1b2c3d4e5f6000" for i, az in enumerate(AZS)}
 CLUSTER_SG = "sg-cluster0000000001"
+VPC = "vpc-0123456789abcdef0"
+NODE_ROLE = "arn:aws:iam::123456789012:role/gpu-platform-prod-node"
 RESERVATION = "cr-0123456789abcdef0"
-TAGS = {"environment": "test", "project": "gpu-platform", "managed-by": "pulumi"}
+REFS = PoolRefs(
+    cluster_name=SHIPPED.cluster.name,
+    subnet_ids_by_az=SUBNETS,
+    node_role_arn=NODE_ROLE,
+    cluster_security_group_id=CLUSTER_SG,
+    vpc_id=VPC,
+)
 
 COMPONENT = "gpuplatform:index:GpuNodeGroup"
 SPOT_COMPONENT = "gpuplatform:index:SpotPool"
-STACK = "pulumi:pulumi:Stack"
+STACK_TYPE = "pulumi:pulumi:Stack"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 PLACEMENT_GROUP = "aws:ec2/placementGroup:PlacementGroup"
@@ -35,47 +50,77 @@ EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 ASG_TAG = "aws:autoscaling/tag:Tag"
 
 
-def pool(**fields: Any) -> GpuPool:
+def pool(**fields: Any) -> dict[str, Any]:
+    """A `gpuPools` entry in camelCase."""
     raw: dict[str, Any] = {"name": "gpu", "maxSize": 4}
     raw.update(fields)
-    return GpuPool.model_validate(raw)
+    return raw
 
 
-def args(gpu_pool: GpuPool, config_path: str = "gpuPools[0]") -> GpuNodeGroupArgs:
-    """Wired like stacks/__main__.py does, with plain values in place of outputs."""
-    return GpuNodeGroupArgs(
-        pool=gpu_pool,
-        config_path=config_path,
-        stack_azs=AZS,
-        cluster_name="gpu-test",
-        subnet_ids_by_az=SUBNETS,
-        node_role_arn="arn:aws:iam::123456789012:role/gpu-test-node",
-        cluster_security_group_id=CLUSTER_SG,
-        vpc_id="vpc-0123456789abcdef0",
-        tags=TAGS,
+def pools_config(entry: dict[str, Any], index: int) -> dict[str, Any]:
+    """Overrides putting `entry` at `gpuPools[index]` (earlier entries: small T4 pools)."""
+    fillers = [
+        pool(name=f"fill{i}", instanceTypes=["g4dn.xlarge"], maxSize=1) for i in range(index)
+    ]
+    return {"gpuPools": [*fillers, entry], "addons": ADDONS}
+
+
+def spec_of(entry: dict[str, Any]) -> GpuPoolSpec:
+    return platform(STACK, **pools_config(entry, 0)).pools[0]
+
+
+def build(spec: GpuPoolSpec) -> GpuNodeGroup:
+    """As stacks/__main__.py builds a pool."""
+    return node_group_class(spec)(f"pool-{spec.name}", spec, REFS)
+
+
+P5 = next(p for p in SHIPPED.pools if p.efa)
+T4 = spec_of(pool(name="t4", purpose="inference", instanceTypes=["g4dn.xlarge"]))
+T4_SPOT = spec_of(
+    pool(name="t4-spot", capacityType="SPOT", gpuNeed={"gpuModel": "T4", "gpusPerNode": 1})
+)
+P5_NAME = f"pool-{P5.name}"
+
+
+def capacity_block(**fields: Any) -> GpuPoolSpec:
+    return spec_of(
+        pool(
+            name="h100-cb",
+            purpose="training",
+            instanceTypes=["p5.48xlarge"],
+            efa=True,
+            capacityType="CAPACITY_BLOCK",
+            capacityReservationId=RESERVATION,
+            **fields,
+        )
     )
 
 
-P5 = pool(name="h100", purpose="training", instanceTypes=["p5.48xlarge"], efa=True)
-T4 = pool(name="t4", purpose="inference", instanceTypes=["g4dn.xlarge"])
-T4_SPOT = pool(name="t4-spot", capacityType="SPOT", gpuNeed={"gpuModel": "T4", "gpusPerNode": 1})
-
-
-def capacity_block(**fields: Any) -> GpuPool:
-    return pool(
-        name="h100-cb",
-        purpose="training",
-        instanceTypes=["p5.48xlarge"],
-        efa=True,
-        capacityType="CAPACITY_BLOCK",
-        capacityReservationId=RESERVATION,
-        **fields,
-    )
+def asg_tag_values(recorded) -> dict[str, str]:
+    return {t.inputs["tag"]["key"]: t.inputs["tag"]["value"] for t in recorded.of_type(ASG_TAG)}
 
 
 @pytest.fixture
 def p5(run_pulumi):
-    return run_pulumi(lambda: GpuNodeGroup("pool-h100", args(P5)))
+    return run_pulumi(lambda: build(P5))
+
+
+# --------------------------------------------------------------------------- the shipped pool
+
+
+def test_the_shipped_efa_pool_is_a_p5_with_the_full_layout():
+    assert [t.name for t in P5.instance_types] == ["p5.48xlarge"]
+    assert P5.efa_devices == 32
+    assert node_group_class(P5) is GpuNodeGroup
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_spot_pools_are_built_as_spot_pools_and_the_rest_as_node_groups(stack):
+    spec = platform(stack)
+    assert spec.pools
+    for gpu_pool in spec.pools:
+        expected = SpotPool if gpu_pool.capacity_type is CapacityType.SPOT else GpuNodeGroup
+        assert node_group_class(gpu_pool) is expected, gpu_pool.name
 
 
 # --------------------------------------------------------------------------- p5 with EFA
@@ -83,11 +128,11 @@ def p5(run_pulumi):
 
 def test_children_are_parented_to_the_component_and_named_from_it(p5):
     component = p5.one(COMPONENT)
-    assert component.name == "pool-h100"
-    children = [r for r in p5.registrations if r.type not in (STACK, COMPONENT)]
+    assert component.name == P5_NAME
+    children = [r for r in p5.registrations if r.type not in (STACK_TYPE, COMPONENT)]
     assert children
     assert all(r.parent == component.urn for r in children)
-    assert all(r.name.startswith("pool-h100-") for r in children)
+    assert all(r.name.startswith(f"{P5_NAME}-") for r in children)
     assert p5.children(component.urn) == children
     assert len({r.urn for r in p5.registrations}) == len(p5.registrations)
 
@@ -107,8 +152,8 @@ def test_p5_launch_template_has_one_efa_device_per_network_card(p5):
 
 
 def test_every_efa_interface_carries_the_cluster_and_efa_groups(p5):
-    efa_sg = p5.one(SECURITY_GROUP, "pool-h100-efa")
-    assert efa_sg.inputs["vpcId"] == "vpc-0123456789abcdef0"
+    efa_sg = p5.one(SECURITY_GROUP, f"{P5_NAME}-efa")
+    assert efa_sg.inputs["vpcId"] == VPC
     for interface in p5.one(LAUNCH_TEMPLATE).inputs["networkInterfaces"]:
         assert sorted(interface["securityGroups"]) == sorted([CLUSTER_SG, efa_sg.id])
 
@@ -142,8 +187,11 @@ def test_p5_node_group_is_in_exactly_one_subnet(p5):
         {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
     ]
     assert node_group.inputs["labels"]["gpu-platform/efa"] == "true"
-    assert node_group.inputs["clusterName"] == "gpu-test"
-    assert node_group.inputs["nodeRoleArn"] == "arn:aws:iam::123456789012:role/gpu-test-node"
+    assert node_group.inputs["labels"] == P5.labels
+    assert node_group.inputs["clusterName"] == SHIPPED.cluster.name
+    assert node_group.inputs["nodeRoleArn"] == NODE_ROLE
+    assert node_group.inputs["nodeGroupNamePrefix"] == f"{P5.name}-"
+    assert node_group.inputs["updateConfig"] == {"maxUnavailable": 1}  # EFA pools: one at a time
 
 
 def test_node_group_uses_the_launch_template(p5):
@@ -159,12 +207,15 @@ def test_launch_template_requires_imdsv2_and_tags_instances_volumes_and_enis(p5)
     assert template["metadataOptions"]["httpTokens"] == "required"
     specs = {s["resourceType"]: s["tags"] for s in template["tagSpecifications"]}
     assert set(specs) == {"instance", "volume", "network-interface"}
+    assert P5.tags == SHIPPED.tags
     for tags in specs.values():
-        assert tags.items() >= TAGS.items()
+        assert tags.items() >= SHIPPED.tags.items()
+        assert tags["Name"] == P5_NAME
     root = template["blockDeviceMappings"][0]
     assert root["deviceName"] == "/dev/xvda"
     assert root["ebs"]["encrypted"] == "true"
     assert root["ebs"]["volumeType"] == "gp3"
+    assert root["ebs"]["volumeSize"] == P5.disk_size_gib
     assert "RAID0" in base64.b64decode(template["userData"]).decode()
 
 
@@ -175,11 +226,11 @@ def test_autoscaler_tags_target_the_node_group_asg(p5):
     assert tags
     assert {t.inputs["autoscalingGroupName"] for t in tags} == {asg}
     assert all(t.inputs["tag"]["propagateAtLaunch"] is False for t in tags)
-    values = {t.inputs["tag"]["key"]: t.inputs["tag"]["value"] for t in tags}
+    values = asg_tag_values(p5)
     assert values[f"{AUTOSCALER_TEMPLATE}/resources/nvidia.com/gpu"] == "8"
     assert values[f"{AUTOSCALER_TEMPLATE}/resources/vpc.amazonaws.com/efa"] == "32"
     assert values[f"{AUTOSCALER_TEMPLATE}/taint/nvidia.com/gpu"] == "true:NoSchedule"
-    assert values == resolve(args(P5)).autoscaler_tags
+    assert values == P5.autoscaler_tags
     assert all(node_group.urn in t.dependencies for t in tags)
 
 
@@ -187,7 +238,7 @@ def test_autoscaler_tags_target_the_node_group_asg(p5):
 
 
 def test_capacity_block_moves_the_type_into_the_launch_template(run_pulumi):
-    recorded = run_pulumi(lambda: GpuNodeGroup("pool-h100-cb", args(capacity_block())))
+    recorded = run_pulumi(lambda: build(capacity_block()))
     node_group = recorded.one(NODE_GROUP).inputs
     assert node_group["capacityType"] == "CAPACITY_BLOCK"
     assert not node_group.get("instanceTypes")
@@ -200,22 +251,26 @@ def test_capacity_block_moves_the_type_into_the_launch_template(run_pulumi):
     assert recorded.of_type(PLACEMENT_GROUP) == []
     assert "placement" not in template
     assert len(template["networkInterfaces"]) == 33  # EFA stays on
+    assert recorded.one(COMPONENT).name == "pool-h100-cb"
 
 
 def test_capacity_block_made_in_the_placement_group_uses_it(run_pulumi):
-    recorded = run_pulumi(
-        lambda: GpuNodeGroup("pool-h100-cb", args(capacity_block(reservationInPlacementGroup=True)))
-    )
+    recorded = run_pulumi(lambda: build(capacity_block(reservationInPlacementGroup=True)))
     group = recorded.one(PLACEMENT_GROUP)
     template = recorded.one(LAUNCH_TEMPLATE).inputs
     assert template["placement"]["groupName"] == group.outputs["name"]
 
 
 def test_odcr_on_demand_pool_targets_the_reservation_without_capacity_block(run_pulumi):
-    odcr = pool(
-        name="h100-odcr", instanceTypes=["p5.48xlarge"], efa=True, capacityReservationId=RESERVATION
+    odcr = spec_of(
+        pool(
+            name="h100-odcr",
+            instanceTypes=["p5.48xlarge"],
+            efa=True,
+            capacityReservationId=RESERVATION,
+        )
     )
-    recorded = run_pulumi(lambda: GpuNodeGroup("pool-h100-odcr", args(odcr)))
+    recorded = run_pulumi(lambda: build(odcr))
     template = recorded.one(LAUNCH_TEMPLATE).inputs
     target = template["capacityReservationSpecification"]["capacityReservationTarget"]
     assert target["capacityReservationId"] == RESERVATION
@@ -229,7 +284,8 @@ def test_odcr_on_demand_pool_targets_the_reservation_without_capacity_block(run_
 
 
 def test_t4_pool_spans_every_az_without_efa(run_pulumi):
-    recorded = run_pulumi(lambda: GpuNodeGroup("pool-t4", args(T4)))
+    recorded = run_pulumi(lambda: build(T4))
+    assert recorded.one(COMPONENT).name == "pool-t4"
     assert recorded.of_type(SECURITY_GROUP) == []
     assert recorded.of_type(INGRESS) == []
     assert recorded.of_type(EGRESS) == []
@@ -241,14 +297,17 @@ def test_t4_pool_spans_every_az_without_efa(run_pulumi):
     node_group = recorded.one(NODE_GROUP).inputs
     assert node_group["subnetIds"] == [SUBNETS[az] for az in AZS]
     assert node_group["instanceTypes"] == ["g4dn.xlarge"]
-    values = {t.inputs["tag"]["key"]: t.inputs["tag"]["value"] for t in recorded.of_type(ASG_TAG)}
+    assert node_group["updateConfig"] == {"maxUnavailablePercentage": 33}
+    values = asg_tag_values(recorded)
     assert values[f"{AUTOSCALER_TEMPLATE}/resources/nvidia.com/gpu"] == "1"
     assert not any("vpc.amazonaws.com/efa" in key for key in values)
 
 
 def test_bottlerocket_pool_uses_the_data_volume_device(run_pulumi):
-    rocket = pool(name="t4-br", instanceTypes=["g4dn.xlarge"], amiType="BOTTLEROCKET_x86_64_NVIDIA")
-    recorded = run_pulumi(lambda: GpuNodeGroup("pool-t4-br", args(rocket)))
+    rocket = spec_of(
+        pool(name="t4-br", instanceTypes=["g4dn.xlarge"], amiType="BOTTLEROCKET_x86_64_NVIDIA")
+    )
+    recorded = run_pulumi(lambda: build(rocket))
     template = recorded.one(LAUNCH_TEMPLATE).inputs
     assert template["blockDeviceMappings"][0]["deviceName"] == "/dev/xvdb"
     assert "ephemeral-storage" in base64.b64decode(template["userData"]).decode()
@@ -259,8 +318,9 @@ def test_bottlerocket_pool_uses_the_data_volume_device(run_pulumi):
 
 
 def test_spot_pool_is_diversified_scales_to_zero_and_is_tainted(run_pulumi):
-    recorded = run_pulumi(lambda: SpotPool("pool-t4-spot", args(T4_SPOT)))
+    recorded = run_pulumi(lambda: build(T4_SPOT))
     component = recorded.one(SPOT_COMPONENT)
+    assert component.name == "pool-t4-spot"
     assert recorded.of_type(COMPONENT) == []
     node_group = recorded.one(NODE_GROUP)
     assert node_group.parent == component.urn
@@ -274,7 +334,7 @@ def test_spot_pool_is_diversified_scales_to_zero_and_is_tainted(run_pulumi):
         {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"},
         {"key": "gpu-platform/spot", "value": "true", "effect": "NO_SCHEDULE"},
     ]
-    values = {t.inputs["tag"]["key"]: t.inputs["tag"]["value"] for t in recorded.of_type(ASG_TAG)}
+    values = asg_tag_values(recorded)
     assert values[f"{AUTOSCALER_TEMPLATE}/taint/gpu-platform/spot"] == "true:NoSchedule"
 
 
@@ -282,38 +342,47 @@ def test_spot_pool_is_diversified_scales_to_zero_and_is_tainted(run_pulumi):
 
 
 @pytest.mark.parametrize(
-    ("kind", "gpu_pool", "key"),
+    ("entry", "key"),
     [
         (
-            GpuNodeGroup,
             pool(name="mixed", instanceTypes=["g4dn.xlarge", "g4dn.12xlarge"]),
             "gpu-platform:gpuPools[5].instanceTypes",
         ),
-        (SpotPool, T4, "gpu-platform:gpuPools[5].capacityType"),
+        (
+            pool(name="h100-spot", instanceTypes=["p5.48xlarge"], capacityType="SPOT", efa=True),
+            "gpu-platform:gpuPools[5].efa",
+        ),
     ],
-    ids=["mixed-gpu-counts", "spot-pool-on-demand"],
+    ids=["mixed-gpu-counts", "spot-pool-with-efa"],
 )
-def test_bad_input_registers_nothing(run_pulumi, kind, gpu_pool, key):
+def test_bad_input_registers_nothing(run_pulumi, entry, key):
+    """The program resolves every pool before it builds one: a bad pool registers nothing."""
     errors: list[ConfigError] = []
 
     def program() -> None:
         try:
-            kind("pool-bad", args(gpu_pool, "gpuPools[5]"))
+            spec = platform(STACK, **pools_config(entry, 5))
         except ConfigError as error:
             errors.append(error)
+            return
+        for gpu_pool in spec.pools:
+            build(gpu_pool)
 
     recorded = run_pulumi(program)
     assert len(errors) == 1
     assert [k for k, _ in errors[0].problems] == [key]
-    assert [r.type for r in recorded.registrations] == [STACK]
+    assert [r.type for r in recorded.registrations] == [STACK_TYPE]
 
 
 # --------------------------------------------------------------------------- regressions
 
 
 def test_distinct_labels_get_distinct_autoscaler_tag_resources(run_pulumi):
-    labelled = pool(name="t4", instanceTypes=["g4dn.xlarge"], labels={"team.x": "a", "team-x": "b"})
-    recorded = run_pulumi(lambda: GpuNodeGroup("pool-t4", args(labelled)))
+    labelled = spec_of(
+        pool(name="t4", instanceTypes=["g4dn.xlarge"], labels={"team.x": "a", "team-x": "b"})
+    )
+    recorded = run_pulumi(lambda: build(labelled))
     tags = recorded.of_type(ASG_TAG)
-    assert len(tags) == len(resolve(args(labelled)).autoscaler_tags)
+    assert len(tags) == len(labelled.autoscaler_tags)
     assert len({t.urn for t in tags}) == len(tags)
+    assert asg_tag_values(recorded) == labelled.autoscaler_tags

@@ -1,6 +1,8 @@
-"""Pure GPU node group resolution: EFA layout, placement, capacity, user data, labels and taints.
+"""Pure GPU pool resolution (components.resolve.compute): EFA layout, placement, capacity, user
+data, labels and taints.
 
-Per-type numbers come from the catalog; the only pinned ones are the facts in shared/FACTS.md
+Pools are a shipped stack's config with `gpuPools` replaced, resolved as the program does. Per-type
+numbers come from the catalog; the only pinned ones are the facts in shared/FACTS.md
 (p5.48xlarge 32 EFA devices, p5en.48xlarge 16, p4d.24xlarge 4).
 """
 
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import email
+import json
 import tomllib
 from collections import Counter
 from typing import Any
@@ -18,53 +21,74 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.catalog import all_instance_types, get_instance_type, types_meeting
-from components.cluster import NODE_POOL_LABEL
-from components.config import CapacityType, ConfigError, GpuPool
-from components.gpu_node_group import (
+from components.catalog.conventions import (
     AUTOSCALER_TEMPLATE,
     EFA_LABEL,
     GPU_TAINT,
+    NODE_POOL_LABEL,
     SPOT_TAINT,
-    GpuNodeGroupArgs,
-    efa_layout,
-    resolve,
-    resolve_spot,
 )
+from components.config import CapacityType, ConfigError
+from components.resolve.compute import GpuPoolSpec, efa_layout, resolve_pool
+from tests.support import config, platform, raw_config
 
-AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
+STACK = "prod"
+"""Three AZs: a one-AZ pool and an every-AZ pool differ."""
+AZS = config(STACK).availability_zones
+ADDONS = {**json.loads(raw_config(STACK)["gpu-platform:addons"]), "triton": False}
+"""The stack's add-ons without Triton, which needs an inference pool the tests may not have."""
 RESERVATION = "cr-0123456789abcdef0"
 EFA_GPU_TYPES = [t for t in all_instance_types() if t.is_gpu and t.efa_supported]
 
 
-def pool(**fields: Any) -> GpuPool:
-    """A GpuPool from camelCase config keys (defaults: a small on-demand T4 pool)."""
+def pool(**fields: Any) -> dict[str, Any]:
+    """A `gpuPools` entry in camelCase (defaults: a small on-demand T4 pool)."""
     raw: dict[str, Any] = {"name": "gpu", "maxSize": 4}
     if "gpuNeed" not in fields:
         raw["instanceTypes"] = ["g4dn.xlarge"]
     raw.update(fields)
-    return GpuPool.model_validate(raw)
+    return raw
 
 
-def args(gpu_pool: GpuPool, config_path: str = "gpuPools[0]") -> GpuNodeGroupArgs:
-    return GpuNodeGroupArgs(
-        pool=gpu_pool,
-        config_path=config_path,
-        stack_azs=AZS,
-        cluster_name="gpu-test",
-        subnet_ids_by_az={},
-        node_role_arn="",
-        cluster_security_group_id="",
-        vpc_id="",
-        tags={},
-    )
+def filler(index: int) -> dict[str, Any]:
+    return pool(name=f"fill{index}", maxSize=1)
 
 
-def p5_pool(**fields: Any) -> GpuPool:
+def resolve_at(entry: dict[str, Any], index: int = 0) -> GpuPoolSpec:
+    """The stack resolved with `entry` as `gpuPools[index]` (earlier entries: small T4 pools)."""
+    pools = [filler(i) for i in range(index)] + [entry]
+    return platform(STACK, gpuPools=pools, addons=ADDONS).pools[index]
+
+
+def resolve(entry: dict[str, Any]) -> GpuPoolSpec:
+    return resolve_at(entry)
+
+
+def p5_pool(**fields: Any) -> dict[str, Any]:
     return pool(name="h100", purpose="training", instanceTypes=["p5.48xlarge"], efa=True, **fields)
 
 
 def config_keys(error: ConfigError) -> list[str]:
     return [key for key, _ in error.problems]
+
+
+def refused(entry: dict[str, Any], index: int = 0) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        resolve_at(entry, index)
+    return config_keys(caught.value)
+
+
+# --------------------------------------------------------------------------- the program's path
+
+
+def test_platform_pools_are_resolve_pool_of_each_configured_pool():
+    stack_config = config(STACK)
+    spec = platform(STACK)
+    assert len(spec.pools) == len(stack_config.gpu_pools) >= 2
+    for index, gpu_pool in enumerate(stack_config.gpu_pools):
+        assert spec.pools[index] == resolve_pool(gpu_pool, index, AZS, spec.tags)
+    assert all(p.tags == spec.tags for p in spec.pools)
+    assert spec.tags["stack"] == STACK
 
 
 # --------------------------------------------------------------------------- EFA layout
@@ -121,7 +145,7 @@ def test_p5_uses_both_devices_of_card_zero_only():
 
 
 def test_p5_efa_pool_is_one_az_in_a_placement_group():
-    spec = resolve(args(p5_pool()))
+    spec = resolve(p5_pool())
     assert spec.efa
     assert spec.placement_group is True
     assert spec.azs == [AZS[0]]
@@ -131,12 +155,12 @@ def test_p5_efa_pool_is_one_az_in_a_placement_group():
 
 
 def test_p5_efa_pool_honours_its_configured_az():
-    spec = resolve(args(p5_pool(availabilityZones=["us-east-1c"])))
-    assert spec.azs == ["us-east-1c"]
+    spec = resolve(p5_pool(availabilityZones=[AZS[2]]))
+    assert spec.azs == [AZS[2]]
 
 
 def test_p5_efa_pool_labels_and_taints():
-    spec = resolve(args(p5_pool(labels={"team": "research"})))
+    spec = resolve(p5_pool(labels={"team": "research"}))
     assert spec.labels == {
         NODE_POOL_LABEL: "h100",
         "gpu-platform/purpose": "training",
@@ -150,7 +174,7 @@ def test_p5_efa_pool_labels_and_taints():
 
 
 def test_p5_efa_pool_autoscaler_node_template_tags():
-    spec = resolve(args(p5_pool(labels={"team": "research"})))
+    spec = resolve(p5_pool(labels={"team": "research"}))
     tags = spec.autoscaler_tags
     prefix = "k8s.io/cluster-autoscaler/node-template"
     assert prefix == AUTOSCALER_TEMPLATE
@@ -165,7 +189,7 @@ def test_p5_efa_pool_autoscaler_node_template_tags():
 
 
 def test_non_efa_pool_has_no_efa_label_resource_or_placement():
-    spec = resolve(args(pool(instanceTypes=["g4dn.xlarge"])))
+    spec = resolve(pool(instanceTypes=["g4dn.xlarge"]))
     assert not spec.efa
     assert spec.network_interfaces == []
     assert spec.placement_group is False
@@ -183,15 +207,12 @@ def test_non_efa_pool_has_no_efa_label_resource_or_placement():
     ],
 )
 def test_mixed_gpu_counts_in_one_pool_are_rejected(types, key):
-    with pytest.raises(ConfigError) as caught:
-        resolve(args(pool(instanceTypes=types), "gpuPools[3]"))
-    assert config_keys(caught.value) == [f"gpu-platform:gpuPools[3].{key}"]
+    assert refused(pool(instanceTypes=types), 3) == [f"gpu-platform:gpuPools[3].{key}"]
 
 
 def test_efa_pool_with_different_network_cards_is_rejected():
-    with pytest.raises(ConfigError) as caught:
-        resolve(args(pool(instanceTypes=["p5.48xlarge", "p5en.48xlarge"], efa=True), "gpuPools[1]"))
-    assert config_keys(caught.value) == ["gpu-platform:gpuPools[1].instanceTypes"]
+    entry = pool(instanceTypes=["p5.48xlarge", "p5en.48xlarge"], efa=True)
+    assert refused(entry, 1) == ["gpu-platform:gpuPools[1].instanceTypes"]
 
 
 # --------------------------------------------------------------------------- reservations
@@ -202,19 +223,20 @@ def test_efa_pool_with_different_network_cards_is_rejected():
     [(False, False), (True, True)],
 )
 def test_odcr_placement_group_only_when_the_reservation_is_in_it(in_group, placement):
-    spec = resolve(
-        args(p5_pool(capacityReservationId=RESERVATION, reservationInPlacementGroup=in_group))
-    )
+    spec = resolve(p5_pool(capacityReservationId=RESERVATION, reservationInPlacementGroup=in_group))
     assert spec.placement_group is placement
     assert spec.reservation_id == RESERVATION
+    assert spec.reserved is True
     assert spec.capacity_type is CapacityType.ON_DEMAND
     assert spec.efa_devices == 32  # EFA stays on either way
 
 
 def test_capacity_block_pool_resolves_capacity_type_and_reservation():
-    spec = resolve(args(p5_pool(capacityType="CAPACITY_BLOCK", capacityReservationId=RESERVATION)))
+    spec = resolve(p5_pool(capacityType="CAPACITY_BLOCK", capacityReservationId=RESERVATION))
     assert spec.capacity_type is CapacityType.CAPACITY_BLOCK
     assert spec.reservation_id == RESERVATION
+    assert spec.reserved is True
+    assert spec.spot is False
     assert [t.name for t in spec.instance_types] == ["p5.48xlarge"]
     assert spec.labels["gpu-platform/capacity-type"] == "capacity-block"
     assert spec.placement_group is False  # the block was not made in our group
@@ -223,43 +245,44 @@ def test_capacity_block_pool_resolves_capacity_type_and_reservation():
 
 def test_capacity_block_inside_the_placement_group_keeps_it():
     spec = resolve(
-        args(
-            p5_pool(
-                capacityType="CAPACITY_BLOCK",
-                capacityReservationId=RESERVATION,
-                reservationInPlacementGroup=True,
-            )
+        p5_pool(
+            capacityType="CAPACITY_BLOCK",
+            capacityReservationId=RESERVATION,
+            reservationInPlacementGroup=True,
         )
     )
     assert spec.placement_group is True
 
 
 def test_capacity_block_needs_exactly_one_instance_type():
-    # The config refuses it before resolve() could: a reservation is for one instance type.
-    with pytest.raises(ValueError, match="one instance type") as caught:
-        pool(
-            name="cb",
-            instanceTypes=["p5.48xlarge", "p5en.48xlarge"],
-            capacityType="CAPACITY_BLOCK",
-            capacityReservationId=RESERVATION,
-        )
-    assert "capacityReservationId" in str(caught.value)
+    # The config refuses it before the resolve could: a reservation is for one instance type.
+    entry = pool(
+        name="cb",
+        instanceTypes=["p5.48xlarge", "p5en.48xlarge"],
+        capacityType="CAPACITY_BLOCK",
+        capacityReservationId=RESERVATION,
+    )
+    with pytest.raises(ConfigError) as caught:
+        config(STACK, gpuPools=[entry], addons=ADDONS)
+    problems = dict(caught.value.problems)
+    assert list(problems) == ["gpu-platform:gpuPools[0].capacityReservationId"]
+    assert "one instance type" in problems["gpu-platform:gpuPools[0].capacityReservationId"]
 
 
 # --------------------------------------------------------------------------- user data
 
 
-def decoded_user_data(gpu_pool: GpuPool) -> str:
-    spec = resolve(args(gpu_pool))
+def decoded_user_data(entry: dict[str, Any]) -> str:
+    spec = resolve(entry)
     assert spec.user_data is not None
     return base64.b64decode(spec.user_data, validate=True).decode()
 
 
 @pytest.mark.parametrize("types", [["p5.48xlarge"], ["g4dn.xlarge"], ["g6.xlarge"]])
 def test_al2023_user_data_is_a_nodeadm_raid0_mime_document(types):
-    gpu_pool = pool(instanceTypes=types)
+    entry = pool(instanceTypes=types)
     assert all(get_instance_type(t).instance_store_disks > 0 for t in types)
-    text = decoded_user_data(gpu_pool)
+    text = decoded_user_data(entry)
     assert "Content-Type: application/node.eks.aws" in text
     message = email.message_from_string(text)
     assert message.is_multipart()
@@ -268,16 +291,16 @@ def test_al2023_user_data_is_a_nodeadm_raid0_mime_document(types):
         part for part in message.walk() if part.get_content_type() == "application/node.eks.aws"
     ]
     assert len(node_parts) == 1
-    config = yaml.safe_load(str(node_parts[0].get_payload()))
-    assert config["apiVersion"] == "node.eks.aws/v1alpha1"
-    assert config["kind"] == "NodeConfig"
-    assert config["spec"]["instance"]["localStorage"] == {"strategy": "RAID0"}
-    assert resolve(args(gpu_pool)).root_device == "/dev/xvda"
+    node_config = yaml.safe_load(str(node_parts[0].get_payload()))
+    assert node_config["apiVersion"] == "node.eks.aws/v1alpha1"
+    assert node_config["kind"] == "NodeConfig"
+    assert node_config["spec"]["instance"]["localStorage"] == {"strategy": "RAID0"}
+    assert resolve(entry).root_device == "/dev/xvda"
 
 
 def test_bottlerocket_user_data_is_toml_with_ephemeral_storage_commands():
-    gpu_pool = pool(instanceTypes=["g4dn.xlarge"], amiType="BOTTLEROCKET_x86_64_NVIDIA")
-    document = tomllib.loads(decoded_user_data(gpu_pool))
+    entry = pool(instanceTypes=["g4dn.xlarge"], amiType="BOTTLEROCKET_x86_64_NVIDIA")
+    document = tomllib.loads(decoded_user_data(entry))
     command = document["settings"]["bootstrap-commands"]["k8s-ephemeral-storage"]
     assert command["commands"][0] == ["apiclient", "ephemeral-storage", "init"]
     bind = command["commands"][1]
@@ -285,13 +308,13 @@ def test_bottlerocket_user_data_is_toml_with_ephemeral_storage_commands():
     assert {"/var/lib/containerd", "/var/lib/kubelet"} <= set(bind[4:])
     assert command["essential"] is True
     assert command["mode"] == "always"
-    spec = resolve(args(gpu_pool))
+    spec = resolve(entry)
     assert spec.root_device == "/dev/xvdb"
     assert spec.ami_type == "BOTTLEROCKET_x86_64_NVIDIA"
 
 
 def test_ami_type_is_an_accelerated_al2023_by_default():
-    spec = resolve(args(pool()))
+    spec = resolve(pool())
     assert spec.ami_type == "AL2023_x86_64_NVIDIA"
     assert not spec.ami_type.startswith("AL2_")
 
@@ -299,7 +322,7 @@ def test_ami_type_is_an_accelerated_al2023_by_default():
 # --------------------------------------------------------------------------- spot
 
 
-def spot_pool(**fields: Any) -> GpuPool:
+def spot_pool(**fields: Any) -> dict[str, Any]:
     return pool(
         name="t4-spot",
         capacityType="SPOT",
@@ -309,7 +332,7 @@ def spot_pool(**fields: Any) -> GpuPool:
 
 
 def test_spot_pool_diversifies_over_cheapest_matching_types_and_every_az():
-    spec = resolve_spot(args(spot_pool()))
+    spec = resolve(spot_pool())
     types = spec.instance_types
     assert len(types) >= 2
     assert all(t.gpu_model == "T4" and t.gpu_count == 1 for t in types)
@@ -319,12 +342,14 @@ def test_spot_pool_diversifies_over_cheapest_matching_types_and_every_az():
     assert types == list(types_meeting(gpu_model="T4", min_gpus=1, max_gpus=1)[: len(types)])
     assert spec.azs == AZS
     assert spec.capacity_type is CapacityType.SPOT
+    assert spec.spot is True
+    assert spec.reserved is False
     assert spec.min_size == 0
     assert spec.gpus_per_node == 1
 
 
 def test_spot_pool_carries_both_taints_and_their_autoscaler_tags():
-    spec = resolve_spot(args(spot_pool()))
+    spec = resolve(spot_pool())
     assert spec.taints == [GPU_TAINT, SPOT_TAINT]
     assert ("gpu-platform/spot", "true", "NoSchedule") in spec.taints
     assert spec.labels["gpu-platform/capacity-type"] == "spot"
@@ -336,26 +361,34 @@ def test_spot_pool_carries_both_taints_and_their_autoscaler_tags():
 
 def test_spot_respects_max_instance_types():
     need = {"gpuModel": "T4", "gpusPerNode": 1, "maxInstanceTypes": 2}
-    spec = resolve_spot(args(pool(name="t4-spot", capacityType="SPOT", gpuNeed=need)))
+    spec = resolve(pool(name="t4-spot", capacityType="SPOT", gpuNeed=need))
     assert len(spec.instance_types) == 2
 
 
 @pytest.mark.parametrize(
-    ("fields", "key"),
+    ("fields", "spot"),
     [
-        ({"instanceTypes": ["g4dn.xlarge"]}, "capacityType"),
+        ({"instanceTypes": ["g4dn.xlarge"]}, False),
         (
             {"instanceTypes": ["p5.48xlarge"], "capacityType": "CAPACITY_BLOCK"}
             | {"capacityReservationId": RESERVATION},
-            "capacityType",
+            False,
         ),
-        ({"instanceTypes": ["p5.48xlarge"], "capacityType": "SPOT", "efa": True}, "efa"),
+        ({"gpuNeed": {"gpuModel": "T4", "gpusPerNode": 1}, "capacityType": "SPOT"}, True),
     ],
+    ids=["on-demand", "capacity-block", "spot"],
 )
-def test_resolve_spot_rejects_non_spot_and_efa_pools(fields, key):
-    with pytest.raises(ConfigError) as caught:
-        resolve_spot(args(pool(**fields), "gpuPools[2]"))
-    assert config_keys(caught.value) == [f"gpu-platform:gpuPools[2].{key}"]
+def test_only_spot_capacity_resolves_to_a_spot_pool(fields, spot):
+    # (Which component builds a pool follows from this: see node_group_class.)
+    spec = resolve_at(pool(**fields), 2)
+    assert spec.spot is spot
+    assert (SPOT_TAINT in spec.taints) is spot
+    assert (spec.labels["gpu-platform/capacity-type"] == "spot") is spot
+
+
+def test_spot_pools_with_efa_are_refused():
+    entry = pool(instanceTypes=["p5.48xlarge"], capacityType="SPOT", efa=True)
+    assert refused(entry, 2) == ["gpu-platform:gpuPools[2].efa"]
 
 
 # --------------------------------------------------------------------------- any type mix
@@ -368,7 +401,7 @@ GPU_TYPE_NAMES = [t.name for t in all_instance_types() if t.is_gpu]
 def test_any_type_mix_resolves_to_one_node_template_or_names_instance_types(names):
     types = [get_instance_type(n) for n in names]
     try:
-        spec = resolve(args(pool(instanceTypes=names), "gpuPools[0]"))
+        spec = resolve(pool(instanceTypes=names))
     except ConfigError as error:
         assert len({t.gpu_count for t in types}) > 1
         assert config_keys(error) == ["gpu-platform:gpuPools[0].instanceTypes"]

@@ -1,5 +1,6 @@
-"""Pure storage logic: lifecycle rules, bucket and access policies, the hot tier's AZ, and the
-storage section of the stack config (every bad input a ConfigError naming its key path)."""
+"""Pure storage logic: the storage resolve (lifecycle rules, the hot tier's shape and AZ), bucket
+and access policies, and the storage section of the stack config (every bad input a ConfigError
+naming its key path). Configs are shipped stacks' with overrides, resolved as the program does."""
 
 from __future__ import annotations
 
@@ -15,19 +16,18 @@ from components.config import (
     BucketConfig,
     ConfigError,
     GpuPool,
-    PoolPurpose,
     StorageClass,
     Transition,
-    load_stack_config,
 )
-from components.pools import training_az
-from components.storage import (
+from components.resolve.pools import training_az
+from components.resolve.storage import (
+    BUCKETS,
     MULTIPART_ABORT_DAYS,
     NONCURRENT_CHECKPOINT_TRANSITION_DAYS,
-    access_policy,
     lifecycle_rules,
-    tls_only_policy,
 )
+from components.storage import access_policy, storage_key_policy, tls_only_policy
+from tests.support import STACKS, config, platform, raw_config
 
 BUCKET_ARNS = (
     "arn:aws:s3:::datasets-abc",
@@ -36,7 +36,11 @@ BUCKET_ARNS = (
 )
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 WRITE_ACTIONS = {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
-AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
+POOL_STACK = "prod"
+"""Three AZs and the hot tier on."""
+AZS = config(POOL_STACK).availability_zones
+ADDONS = {**json.loads(raw_config(POOL_STACK)["gpu-platform:addons"]), "triton": False}
+"""The stack's add-ons without Triton, which needs an inference pool the tests may not have."""
 
 
 def bucket(*transitions: tuple[int, StorageClass], expire: int | None = None) -> BucketConfig:
@@ -46,8 +50,8 @@ def bucket(*transitions: tuple[int, StorageClass], expire: int | None = None) ->
     )
 
 
-def only_rule(name: str, config: BucketConfig) -> dict[str, Any]:
-    rules = lifecycle_rules(name, config)
+def only_rule(name: str, bucket_config: BucketConfig) -> dict[str, Any]:
+    rules = lifecycle_rules(name, bucket_config)
     assert len(rules) == 1
     return rules[0]
 
@@ -65,12 +69,12 @@ def as_list(value: str | list[str]) -> list[str]:
 
 @pytest.mark.parametrize("name", ["datasets", "checkpoints", "models"])
 @pytest.mark.parametrize(
-    "config",
+    "bucket_config",
     [bucket(), bucket((30, StorageClass.STANDARD_IA)), bucket(expire=10)],
     ids=["default", "transition", "expire"],
 )
-def test_every_bucket_aborts_incomplete_multipart_uploads(name, config):
-    rule = only_rule(name, config)
+def test_every_bucket_aborts_incomplete_multipart_uploads(name, bucket_config):
+    rule = only_rule(name, bucket_config)
     assert rule["status"] == "Enabled"
     assert rule["filter"] == {"prefix": ""}  # the whole bucket
     assert rule["abort_incomplete_multipart_upload"] == {
@@ -80,13 +84,13 @@ def test_every_bucket_aborts_incomplete_multipart_uploads(name, config):
 
 
 def test_transitions_keep_config_order_and_storage_classes():
-    config = bucket(
+    bucket_config = bucket(
         (30, StorageClass.STANDARD_IA),
         (90, StorageClass.GLACIER_IR),
         (180, StorageClass.GLACIER),
         (365, StorageClass.DEEP_ARCHIVE),
     )
-    rule = only_rule("datasets", config)
+    rule = only_rule("datasets", bucket_config)
     assert rule["transitions"] == [
         {"days": 30, "storage_class": "STANDARD_IA"},
         {"days": 90, "storage_class": "GLACIER_IR"},
@@ -148,11 +152,11 @@ def test_lifecycle_rules_are_consistent_for_any_valid_bucket(name, days, classes
     ordered = sorted(days)
     pairs = list(zip(ordered, classes, strict=False))
     try:
-        config = bucket(*pairs, expire=expire)
+        bucket_config = bucket(*pairs, expire=expire)
     except ValidationError:
         assume(False)  # the model refuses lifecycles S3 would refuse; the property is for the rest
         return
-    rule = only_rule(name, config)
+    rule = only_rule(name, bucket_config)
     assert [t["days"] for t in rule.get("transitions", [])] == ordered
     for transition in rule.get("noncurrent_version_transitions", []):
         assert expire is None or transition["noncurrent_days"] < expire
@@ -235,102 +239,142 @@ def test_access_policy_grants_least_privilege(read, write):
     assert {r.removesuffix("/*") for r in s3_resources} == read | write
 
 
+# --------------------------------------------------------------------------- resolve_storage
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_bucket_spec_is_its_configured_lifecycle(stack):
+    stack_config = config(stack)
+    spec = platform(stack).storage
+    assert [b.name for b in spec.buckets] == list(BUCKETS)
+    for name in BUCKETS:
+        bucket_config = getattr(stack_config.storage, name)
+        assert spec.bucket(name).lifecycle_rules == lifecycle_rules(name, bucket_config)
+        assert spec.bucket(name).expected_size_gib == bucket_config.expected_size_gib
+    assert spec.namespace == stack_config.storage.training_namespace
+    assert spec.protect is stack_config.protect
+    assert spec.region == stack_config.region
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_hot_tier_is_resolved_only_when_enabled(stack):
+    stack_config = config(stack)
+    spec = platform(stack)
+    fsx = stack_config.storage.fsx
+    if not fsx.enabled:
+        assert spec.storage.fsx is None
+        return
+    assert spec.storage.fsx is not None
+    assert spec.storage.fsx.capacity_gib == fsx.storage_capacity_gib
+    assert spec.storage.fsx.throughput_per_tib == fsx.per_unit_storage_throughput
+    assert spec.storage.fsx.backup_days == fsx.automatic_backup_retention_days
+    assert spec.storage.fsx.csi_driver_version == spec.cluster.addons.fsx_csi_driver
+    assert spec.storage.fsx.az == training_az(
+        stack_config.gpu_pools, stack_config.availability_zones
+    )
+
+
+def test_the_shipped_stacks_cover_both_hot_tier_cases():
+    assert {config(stack).storage.fsx.enabled for stack in STACKS} == {True, False}
+
+
 # --------------------------------------------------------------------------- training_az
 
 
-def efa_pool(az: str | None = None, name: str = "efa") -> GpuPool:
-    return GpuPool(
-        name=name,
-        purpose=PoolPurpose.BATCH,
-        instance_types=["p5.48xlarge"],
-        efa=True,
-        max_size=2,
-        availability_zones=[az] if az else None,
-    )
+def efa_pool(az: str | None = None, name: str = "efa") -> dict[str, Any]:
+    return {
+        "name": name,
+        "purpose": "batch",
+        "instanceTypes": ["p5.48xlarge"],
+        "efa": True,
+        "maxSize": 2,
+        **({"availabilityZones": [az]} if az else {}),
+    }
 
 
-def training_pool(az: str | None = None, name: str = "train") -> GpuPool:
-    return GpuPool(
-        name=name,
-        purpose=PoolPurpose.TRAINING,
-        instance_types=["g5.xlarge"],
-        max_size=2,
-        availability_zones=[az] if az else None,
-    )
+def training_pool(az: str | None = None, name: str = "train") -> dict[str, Any]:
+    return {
+        "name": name,
+        "purpose": "training",
+        "instanceTypes": ["g5.xlarge"],
+        "maxSize": 2,
+        **({"availabilityZones": [az]} if az else {}),
+    }
 
 
-def inference_pool() -> GpuPool:
-    return GpuPool(
-        name="infer",
-        purpose=PoolPurpose.INFERENCE,
-        instance_types=["g4dn.xlarge"],
-        max_size=2,
-        availability_zones=["us-east-1b"],
-    )
+def inference_pool() -> dict[str, Any]:
+    return {
+        "name": "infer",
+        "purpose": "inference",
+        "instanceTypes": ["g4dn.xlarge"],
+        "maxSize": 2,
+        "availabilityZones": [AZS[1]],
+    }
+
+
+def hot_tier_az(*pools: dict[str, Any], **overrides: Any) -> str:
+    """training_az of the configured pools, checked to be where the resolved hot tier lives."""
+    stack_config = config(POOL_STACK, gpuPools=list(pools), addons=ADDONS, **overrides)
+    gpu_pools: list[GpuPool] = stack_config.gpu_pools
+    az = training_az(gpu_pools, stack_config.availability_zones)
+    fsx = platform(POOL_STACK, gpuPools=list(pools), addons=ADDONS, **overrides).storage.fsx
+    assert fsx is not None
+    assert fsx.az == az
+    return az
 
 
 def test_training_az_prefers_the_efa_pool_over_an_earlier_training_pool():
-    pools = [inference_pool(), training_pool("us-east-1b"), efa_pool("us-east-1c")]
-    assert training_az(pools, AZS) == "us-east-1c"
+    pools = [inference_pool(), training_pool(AZS[1]), efa_pool(AZS[2])]
+    assert hot_tier_az(*pools) == AZS[2]
 
 
 def test_training_az_efa_pool_without_azs_uses_the_stacks_first():
-    pools = [training_pool("us-east-1c"), efa_pool()]
-    assert training_az(pools, AZS) == "us-east-1a"
+    pools = [training_pool(AZS[2]), efa_pool()]
+    assert hot_tier_az(*pools) == AZS[0]
 
 
 def test_training_az_falls_back_to_the_first_training_pool():
-    pools = [inference_pool(), training_pool("us-east-1c"), training_pool("us-east-1b", "t2")]
-    assert training_az(pools, AZS) == "us-east-1c"
+    pools = [inference_pool(), training_pool(AZS[2]), training_pool(AZS[1], "t2")]
+    assert hot_tier_az(*pools) == AZS[2]
 
 
 @pytest.mark.parametrize("pools", [[], [inference_pool()]], ids=["no-pools", "inference-only"])
 def test_training_az_defaults_to_the_first_stack_az(pools):
-    assert training_az(pools, ["us-east-1b", "us-east-1c"]) == "us-east-1b"
+    azs = AZS[1:]
+    assert hot_tier_az(*pools, availabilityZones=azs) == azs[0]
 
 
 # --------------------------------------------------------------------------- config
 
 
-def raw(storage: dict[str, Any]) -> dict[str, str]:
-    """A minimal valid stack config with this `gpu-platform:storage`, as the engine passes it."""
-    return {
-        "aws:region": "us-east-1",
-        "gpu-platform:environment": "dev",
-        "gpu-platform:availabilityZones": json.dumps(["us-east-1a", "us-east-1b"]),
-        "gpu-platform:monthlyBudgetUsd": "3000",
-        "gpu-platform:storage": json.dumps(storage),
-    }
-
-
 def problems(storage: dict[str, Any]) -> dict[str, str]:
+    """The problems of dev's config with this `gpu-platform:storage`."""
     with pytest.raises(ConfigError) as caught:
-        load_stack_config(raw(storage))
+        config("dev", storage=storage)
     return dict(caught.value.problems)
 
 
 def test_a_valid_storage_section_loads():
-    config = load_stack_config(
-        raw(
-            {
-                "fsx": {
-                    "enabled": True,
-                    "storageCapacityGib": 4800,
-                    "perUnitStorageThroughput": 125,
-                },
-                "checkpoints": {
-                    "transitions": [
-                        {"days": 30, "storageClass": "STANDARD_IA"},
-                        {"days": 90, "storageClass": "DEEP_ARCHIVE"},
-                    ],
-                    "noncurrentExpirationDays": 60,
-                },
-                "checkpointSizeGib": 250.5,
-                "trainingNamespace": "ml-train",
-            }
-        )
+    stack_config = config(
+        "dev",
+        storage={
+            "fsx": {
+                "enabled": True,
+                "storageCapacityGib": 4800,
+                "perUnitStorageThroughput": 125,
+            },
+            "checkpoints": {
+                "transitions": [
+                    {"days": 30, "storageClass": "STANDARD_IA"},
+                    {"days": 90, "storageClass": "DEEP_ARCHIVE"},
+                ],
+                "noncurrentExpirationDays": 60,
+            },
+            "checkpointSizeGib": 250.5,
+            "trainingNamespace": "ml-train",
+        },
     )
-    storage = config.storage
+    storage = stack_config.storage
     assert storage.fsx.storage_capacity_gib == 4800
     assert storage.fsx.per_unit_storage_throughput == 125
     assert storage.checkpoints.transitions[1].storage_class is StorageClass.DEEP_ARCHIVE
@@ -346,8 +390,8 @@ def test_capacity_that_is_not_a_persistent2_size():
 
 @pytest.mark.parametrize("capacity", [1200, 2400, 4800, 9600])
 def test_persistent2_sizes_are_accepted(capacity):
-    config = load_stack_config(raw({"fsx": {"storageCapacityGib": capacity}}))
-    assert config.storage.fsx.storage_capacity_gib == capacity
+    stack_config = config("dev", storage={"fsx": {"storageCapacityGib": capacity}})
+    assert stack_config.storage.fsx.storage_capacity_gib == capacity
 
 
 def test_throughput_that_does_not_exist():
@@ -401,9 +445,7 @@ def test_standard_ia_transition_before_day_30_is_rejected():
 
 
 def test_storage_key_policy_lets_the_fsx_link_role_use_the_key_through_s3_only():
-    from components.storage import storage_key_policy
-
-    document = json.loads(storage_key_policy("us-east-1", "111122223333", "fs-0abc"))
+    document = json.loads(storage_key_policy("us-east-1", "aws", "111122223333", "fs-0abc"))
     by_sid = {s["Sid"]: s for s in document["Statement"]}
     assert by_sid["AccountAdministers"]["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
     fsx = by_sid["FsxLinksReadAndWriteBuckets"]
@@ -412,3 +454,15 @@ def test_storage_key_policy_lets_the_fsx_link_role_use_the_key_through_s3_only()
     )
     assert fsx["Condition"] == {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
     assert "kms:*" not in fsx["Action"]
+
+
+def test_storage_key_policy_names_the_stacks_partition():
+    china = {"aws:region": "cn-north-1", "availabilityZones": ["cn-north-1a", "cn-north-1b"]}
+    spec = platform("dev", **china).storage
+    assert spec.partition == "aws-cn"
+    document = json.loads(storage_key_policy(spec.region, spec.partition, "111122223333", "fs-0"))
+    principals = [s["Principal"]["AWS"] for s in document["Statement"]]
+    assert principals
+    assert all(p.startswith("arn:aws-cn:iam::111122223333:") for p in principals)
+    via = document["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"]
+    assert via.startswith("s3.cn-north-1.")

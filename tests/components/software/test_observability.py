@@ -3,18 +3,22 @@ the PrometheusRule waiting for the operator's CRDs, dashboard ConfigMaps and the
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components import observability as obs
 from components import versions
+from components.catalog.conventions import DEFAULT_STORAGE_CLASS
+from components.resolve.software import ObservabilitySpec
+from components.software import observability as obs
 from scripts.plan.kubernetes_stage import check, manifest
-from scripts.plan.runner import run_function
 from tests.conftest import Recorded
+from tests.support import platform
 
 COMPONENT = "gpuplatform:index:Observability"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -23,44 +27,64 @@ CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 PROVIDER = "pulumi:providers:kubernetes"
 NAME = "obs"
+CUSTOM_TARGET_US = 20_000
 
 
-def program(**overrides: Any) -> Recorded:
+def default_spec() -> ObservabilitySpec:
+    """prod's observability, as the program resolves it."""
+    spec = platform("prod").observability
+    assert spec is not None
+    return spec
+
+
+def custom_spec() -> ObservabilitySpec:
+    """prod with another Triton queue target (stack config), and a spec whose namespaces,
+    retention and volume differ from the defaults: the component must read every field."""
+    spec = platform("prod", triton={"queueTimeTargetUs": CUSTOM_TARGET_US}).observability
+    assert spec is not None
+    return dataclasses.replace(
+        spec,
+        namespace="observability",
+        node_exporter_namespace="observability-node-exporter",
+        retention="30d",
+        prometheus_storage_gib=250,
+    )
+
+
+SPECS: dict[str, Callable[[], ObservabilitySpec]] = {
+    "default": default_spec,
+    "custom": custom_spec,
+}
+
+
+def program(spec: ObservabilitySpec) -> Callable[[], None]:
     def body() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
         storage_class = k8s.storage.v1.StorageClass(
             "gp3",
-            metadata={"name": "gp3-encrypted"},
+            metadata={"name": DEFAULT_STORAGE_CLASS},
             provisioner="ebs.csi.aws.com",
             opts=pulumi.ResourceOptions(provider=provider),
         )
-        args = obs.ObservabilityArgs(provider=provider, depends_on=[storage_class])
-        args.update(overrides)  # type: ignore[typeddict-item]
-        component = obs.Observability(NAME, args)
+        component = obs.Observability(
+            NAME, spec, {"provider": provider, "prometheus_depends_on": [storage_class]}
+        )
         pulumi.export("namespace", component.namespace)
         pulumi.export("prometheusUrl", component.prometheus_url)
         pulumi.export("prometheusRelease", component.prometheus_release.name)
         pulumi.export("kedaRelease", component.keda_release.name)
 
-    registrations, outputs = run_function(
-        body, stack="test", project="gpu-platform", config={"aws:region": "us-east-1"}
-    )
-    return Recorded(registrations, outputs)
+    return body
 
 
-@pytest.fixture(scope="module")
-def default() -> Recorded:
-    return program()
+@pytest.fixture
+def default(run_pulumi) -> Recorded:
+    return run_pulumi(program(default_spec()))
 
 
-@pytest.fixture(scope="module")
-def custom() -> Recorded:
-    return program(
-        namespace="observability",
-        triton_queue_target_us=20_000,
-        retention="30d",
-        prometheus_storage_gib=250,
-    )
+@pytest.fixture
+def custom(run_pulumi) -> Recorded:
+    return run_pulumi(program(custom_spec()))
 
 
 def release(recorded: Recorded, role: str) -> Any:
@@ -137,9 +161,10 @@ def test_release_values_are_the_pure_functions_output(custom):
     )
     spec = prometheus.inputs["values"]["prometheus"]["prometheusSpec"]
     assert spec["ruleSelectorNilUsesHelmValues"] is False
-    assert spec["storageSpec"]["volumeClaimTemplate"]["spec"]["storageClassName"] == (
-        "gp3-encrypted"
-    )
+    assert spec["retention"] == "30d"
+    claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["storageClassName"] == "gp3-encrypted"
+    assert claim["resources"]["requests"]["storage"] == "250Gi"
     assert release(custom, "keda").inputs["values"] == obs.keda_values()
 
 
@@ -148,6 +173,7 @@ def test_prometheus_waits_for_the_storage_class_and_node_exporter_namespace(defa
     storage_class = default.one("kubernetes:storage.k8s.io/v1:StorageClass", "gp3")
     assert storage_class.urn in prometheus.dependencies
     exporter_ns = prometheus.inputs["values"]["prometheus-node-exporter"]["namespaceOverride"]
+    assert exporter_ns == default_spec().node_exporter_namespace
     assert namespace_named(default, exporter_ns).urn in prometheus.dependencies
 
 
@@ -180,11 +206,16 @@ def test_namespaces_enforce_pod_security_and_only_node_exporter_is_privileged(de
 # --------------------------------------------------------------------------- rules and dashboards
 
 
-@pytest.mark.parametrize(("variant", "target"), [("default", 50_000), ("custom", 20_000)])
-def test_rule_is_a_custom_resource_that_waits_for_the_operator_crds(variant, target, request):
+@pytest.mark.parametrize(
+    ("variant", "target", "namespace"),
+    [("default", 50_000, "monitoring"), ("custom", CUSTOM_TARGET_US, "observability")],
+)
+def test_rule_is_a_custom_resource_that_waits_for_the_operator_crds(
+    variant, target, namespace, request
+):
     recorded: Recorded = request.getfixturevalue(variant)
+    assert SPECS[variant]().triton_queue_target_us == target  # from the stack's triton config
     rule = recorded.one(RULE, f"{NAME}-gpu-alerts")
-    namespace = "monitoring" if variant == "default" else "observability"
     assert release(recorded, "prometheus").urn in rule.dependencies
     expected = obs.gpu_alert_rules(target, namespace)
     assert rule.inputs["apiVersion"] == expected["apiVersion"]
@@ -223,6 +254,7 @@ def test_outputs_name_the_namespace_prometheus_service_and_releases(default, cus
     )
     assert default.outputs["prometheusRelease"] == "kube-prometheus-stack"
     assert default.outputs["kedaRelease"] == "keda"
+    assert custom.outputs["namespace"] == "observability"
     assert custom.outputs["prometheusUrl"] == (
         "http://kube-prometheus-stack-prometheus.observability.svc:9090"
     )

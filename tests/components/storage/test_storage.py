@@ -1,19 +1,27 @@
 """TieredStorage under recording mocks: buckets, lifecycle, FSx for Lustre and its S3 links,
-Kubernetes volumes, protection, and the training role's access."""
+Kubernetes volumes, protection, and the training role's access.
+
+Specs are shipped stacks' configs resolved as the program does: prod with a 2400 GiB / 250 MB/s
+hot tier and its own training namespace (protected, and again with `protectStateful: false`), and
+dev as shipped (warm tier only). Refs are plain strings in place of the network's and the
+cluster's outputs.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
 from components import versions
-from components.config import FsxConfig, StorageConfig
-from components.storage import TieredStorage, TieredStorageArgs
-from scripts.plan.runner import run_function
+from components.catalog.conventions import EXPECTED_SIZE_TAG, FSX_CLAIM, TRAINING_SERVICE_ACCOUNT
+from components.resolve.storage import BUCKETS, StorageSpec
+from components.storage import StorageRefs, TieredStorage
 from tests.conftest import Recorded
+from tests.support import config, platform
 
 COMPONENT = "gpuplatform:index:TieredStorage"
 BUCKET = "aws:s3/bucket:Bucket"
@@ -27,50 +35,51 @@ PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 NAME = "st"
 NAMESPACE = "ml-train"
 CLIENT_SG = "sg-0c11e47000000001"
-SUBNET = "subnet-0a1b2c3d4e5f60001"
-BUCKETS = ("datasets", "checkpoints", "models")
-HOT = StorageConfig(
-    fsx=FsxConfig(enabled=True, storage_capacity_gib=2400, per_unit_storage_throughput=250),
-    training_namespace=NAMESPACE,
-)
-WARM_ONLY = StorageConfig(training_namespace=NAMESPACE)
+VPC = "vpc-0123456789abcdef0"
+HOT_STORAGE = {
+    "fsx": {"enabled": True, "storageCapacityGib": 2400, "perUnitStorageThroughput": 250},
+    "trainingNamespace": NAMESPACE,
+}
+HOT = platform("prod", storage=HOT_STORAGE).storage
+HOT_UNPROTECTED = platform("prod", storage=HOT_STORAGE, protectStateful=False).storage
+WARM_ONLY = platform("dev").storage
+MODELS_READ = "modelsReadPolicy"
 
 
-def program(config: StorageConfig, protect: bool) -> Recorded:
+def subnets(stack: str) -> dict[str, str]:
+    """A private subnet id per AZ of the stack."""
+    azs = config(stack).availability_zones
+    return {az: f"subnet-0a1b2c3d4e5f6000{i}" for i, az in enumerate(azs)}
+
+
+def program(stack: str, spec: StorageSpec):
     def body() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
-        args = TieredStorageArgs(
-            config=config,
-            region="us-east-1",
-            cluster_name="gpu-test",
-            kubernetes_version=versions.KUBERNETES_VERSION,
-            vpc_id="vpc-0123456789abcdef0",
-            fsx_subnet_id=SUBNET,
+        refs = StorageRefs(
+            vpc_id=VPC,
+            subnet_ids_by_az=subnets(stack),
             client_security_group_ids=[CLIENT_SG],
             provider=provider,
-            protect=protect,
         )
-        TieredStorage(NAME, args)
+        storage = TieredStorage(NAME, spec, refs)
+        pulumi.export(MODELS_READ, storage.models_read_policy)
 
-    registrations, outputs = run_function(
-        body, stack="test", project="gpu-platform", config={"aws:region": "us-east-1"}
-    )
-    return Recorded(registrations, outputs)
+    return body
 
 
-@pytest.fixture(scope="module")
-def protected() -> Recorded:
-    return program(HOT, protect=True)
+@pytest.fixture
+def protected(run_pulumi) -> Recorded:
+    return run_pulumi(program("prod", HOT))
 
 
-@pytest.fixture(scope="module")
-def unprotected() -> Recorded:
-    return program(HOT, protect=False)
+@pytest.fixture
+def unprotected(run_pulumi) -> Recorded:
+    return run_pulumi(program("prod", HOT_UNPROTECTED))
 
 
-@pytest.fixture(scope="module")
-def warm_only() -> Recorded:
-    return program(WARM_ONLY, protect=False)
+@pytest.fixture
+def warm_only(run_pulumi) -> Recorded:
+    return run_pulumi(program("dev", WARM_ONLY))
 
 
 def per_bucket(recorded: Recorded, type_token: str) -> dict[str, Any]:
@@ -87,6 +96,21 @@ def per_bucket(recorded: Recorded, type_token: str) -> dict[str, Any]:
 
 def as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+# --------------------------------------------------------------------------- the specs
+
+
+def test_the_specs_differ_where_the_tests_need_them_to():
+    assert HOT.fsx is not None and HOT_UNPROTECTED.fsx is not None
+    assert (HOT.fsx.capacity_gib, HOT.fsx.throughput_per_tib) == (2400, 250)
+    assert HOT.namespace == NAMESPACE
+    assert HOT.protect is True and HOT_UNPROTECTED.protect is False
+    assert HOT_UNPROTECTED.fsx == HOT.fsx
+    assert WARM_ONLY.fsx is None and WARM_ONLY.protect is False
+    # The hot tier lives in the EFA training pool's AZ.
+    [efa_pool] = [p for p in platform("prod").pools if p.efa]
+    assert HOT.fsx.az == efa_pool.azs[0]
 
 
 # --------------------------------------------------------------------------- structure
@@ -158,6 +182,14 @@ def test_three_buckets_each_versioned_encrypted_private_and_tls_only(protected):
         assert sorted(as_list(deny["Resource"])) == sorted([arn, f"{arn}/*"])
 
 
+def test_buckets_carry_their_expected_size_for_the_cost_checks(warm_only):
+    sizes = {b.name: b.expected_size_gib for b in WARM_ONLY.buckets}
+    assert len(set(sizes.values())) == len(sizes)  # dev configures a different size for each
+    for name in BUCKETS:
+        bucket = warm_only.one(BUCKET, f"{NAME}-{name}")
+        assert float(bucket.inputs["tags"][EXPECTED_SIZE_TAG]) == sizes[name]
+
+
 def test_lifecycle_waits_for_versioning_and_checkpoints_archive_noncurrent(protected):
     lifecycle_type = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
     lifecycles = per_bucket(protected, lifecycle_type)
@@ -166,6 +198,7 @@ def test_lifecycle_waits_for_versioning_and_checkpoints_archive_noncurrent(prote
         assert versioning.urn in lifecycle.dependencies, name
         [rule] = lifecycle.inputs["rules"]
         assert rule["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
+        assert rule["id"] == HOT.bucket(name).lifecycle_rules[0]["id"]
     [rule] = lifecycles["checkpoints"].inputs["rules"]
     assert rule["noncurrentVersionTransitions"] == [
         {"noncurrentDays": 30, "storageClass": "GLACIER_IR"}
@@ -198,15 +231,17 @@ def test_without_protect_nothing_is_protected_and_teardown_is_clean(unprotected)
 
 
 def test_lustre_file_system_shape(protected):
+    assert HOT.fsx is not None
     fs = protected.one(LUSTRE)
     group = protected.one(SECURITY_GROUP, f"{NAME}-fsx")
     assert fs.inputs["deploymentType"] == "PERSISTENT_2"
-    assert fs.inputs["storageCapacity"] == HOT.fsx.storage_capacity_gib
-    assert fs.inputs["perUnitStorageThroughput"] == HOT.fsx.per_unit_storage_throughput
+    assert fs.inputs["storageCapacity"] == HOT.fsx.capacity_gib == 2400
+    assert fs.inputs["perUnitStorageThroughput"] == HOT.fsx.throughput_per_tib == 250
     assert fs.inputs["dataCompressionType"] == "LZ4"
     assert fs.inputs["kmsKeyId"] == protected.one(KEY).outputs["arn"]
-    assert as_list(fs.inputs["subnetIds"]) == [SUBNET]
+    assert as_list(fs.inputs["subnetIds"]) == [subnets("prod")[HOT.fsx.az]]
     assert fs.inputs["securityGroupIds"] == [group.id]
+    assert group.inputs["vpcId"] == VPC
 
 
 def test_lustre_ports_open_from_clients_and_from_the_group_itself(protected):
@@ -258,6 +293,7 @@ def test_static_volume_and_claim_mount_the_file_system(protected):
 
     claim = protected.one(PVC)
     assert claim.inputs["metadata"]["namespace"] == NAMESPACE
+    assert claim.inputs["metadata"]["name"] == FSX_CLAIM
     assert claim.inputs["spec"]["volumeName"] == volume.inputs["metadata"]["name"]
     assert claim.inputs["spec"]["storageClassName"] == ""
     assert claim.inputs["spec"]["accessModes"] == ["ReadWriteMany"]
@@ -269,11 +305,9 @@ def test_static_volume_and_claim_mount_the_file_system(protected):
 def test_fsx_csi_driver_addon_is_pinned_and_precedes_the_volume(protected):
     addon = protected.one("aws:eks/addon:Addon")
     assert addon.inputs["addonName"] == "aws-fsx-csi-driver"
-    assert (
-        addon.inputs["addonVersion"]
-        == versions.EKS_ADDONS[versions.KUBERNETES_VERSION].fsx_csi_driver
-    )
-    assert addon.inputs["clusterName"] == "gpu-test"
+    kubernetes_version = config("prod").kubernetes_version
+    assert addon.inputs["addonVersion"] == versions.EKS_ADDONS[kubernetes_version].fsx_csi_driver
+    assert addon.inputs["clusterName"] == HOT.cluster_name == platform("prod").cluster.name
     assert addon.urn in protected.one(PV).dependencies
 
 
@@ -323,19 +357,25 @@ def test_training_role_reads_datasets_writes_checkpoints_and_never_touches_model
     account = protected.one("kubernetes:core/v1:ServiceAccount")
     assert association.inputs["namespace"] == NAMESPACE
     assert account.inputs["metadata"]["namespace"] == NAMESPACE
+    assert account.inputs["metadata"]["name"] == TRAINING_SERVICE_ACCOUNT
     assert association.inputs["serviceAccount"] == account.inputs["metadata"]["name"]
     assert association.inputs["roleArn"] == role.outputs["arn"]
-    assert association.inputs["clusterName"] == "gpu-test"
+    assert association.inputs["clusterName"] == HOT.cluster_name
 
 
 def test_models_read_policy_reads_models_only(protected):
     arns = {n: protected.one(BUCKET, f"{NAME}-{n}").outputs["arn"] for n in BUCKETS}
-    policy = protected.one("aws:iam/policy:Policy", f"{NAME}-models-read")
-    text = policy.inputs["policy"]
+    key_arn = protected.one(KEY).outputs["arn"]
+    text = protected.outputs[MODELS_READ]
+    assert isinstance(text, str)
     assert arns["models"] in text
+    assert key_arn in text
     assert arns["datasets"] not in text and arns["checkpoints"] not in text
     actions = {a for s in json.loads(text)["Statement"] for a in as_list(s["Action"])}
+    assert {"s3:GetObject", "s3:ListBucket", "kms:Decrypt"} <= actions
     assert "s3:PutObject" not in actions and "kms:GenerateDataKey" not in actions
+    # A document handed to the inference service, not a managed policy of its own.
+    assert protected.of_type("aws:iam/policy:Policy") == []
 
 
 def test_lustre_traffic_flows_both_ways_between_servers_and_clients(protected):
