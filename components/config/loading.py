@@ -50,7 +50,7 @@ def read_stack_file(path: Path, project: str = PROJECT_NAMESPACE) -> dict[str, s
             for p in path.parent.glob("Pulumi.*.yaml")
         )
         hint = f" (stacks here: {', '.join(shipped)})" if shipped else ""
-        raise ConfigError([(where, f"no such stack config file{hint}")])
+        raise ConfigError([(where, f"no stack config file{hint}")])
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:

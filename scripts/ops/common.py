@@ -36,7 +36,11 @@ def load_stack(stack: str, config_file: Path | None = None) -> StackConfig:
     """The validated config of a stack (`stacks/Pulumi.<stack>.yaml` unless `config_file`)."""
     path = config_file or stack_file(stack)
     try:
-        return load_stack_config(read_stack_file(path))
+        raw = read_stack_file(path)
+    except ConfigError as exc:
+        raise OpsError(str(exc)) from None
+    try:
+        return load_stack_config(raw)
     except ConfigError as exc:
         problems = "; ".join(f"{key}: {message}" for key, message in exc.problems)
         raise OpsError(f"invalid stack config ({path}): {problems}") from None
