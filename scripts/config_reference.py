@@ -1,8 +1,8 @@
 """Generate the stack config reference (Markdown) from the typed config model.
 
 `python -m scripts.config_reference` prints it; `--write README.md` refreshes the README, which
-carries it between markers; a test keeps the two identical, so the documented keys are always
-the ones the model accepts.
+carries it between markers, and `--check README.md` fails when that copy is stale (a test and the
+pre-commit hook run it), so the documented keys are always the ones the model accepts.
 """
 
 from __future__ import annotations
@@ -89,9 +89,19 @@ def embed(readme: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["--write"]:
+    if args[:1] in (["--write"], ["--check"]):
         path = Path(args[1] if len(args) > 1 else "README.md")
-        path.write_text(embed(path.read_text()))
+        current = path.read_text()
+        if args[0] == "--check":
+            if embed(current) != current:
+                print(
+                    f"{path}: the config reference is stale; run "
+                    f"`python -m scripts.config_reference --write {path}`",
+                    file=sys.stderr,
+                )
+                return 1
+            return 0
+        path.write_text(embed(current))
         return 0
     print(reference(), end="")
     return 0
