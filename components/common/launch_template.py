@@ -7,11 +7,11 @@ from collections.abc import Mapping
 
 import pulumi_aws as aws
 
+from components.catalog.conventions import TAGGED_AT_LAUNCH
+
 IMDS_HOP_LIMIT = 1
 """1 keeps pods off the node's instance metadata (they use Pod Identity); host-network add-ons
 still reach it."""
-
-TAGGED_RESOURCE_TYPES = ("instance", "volume", "network-interface")
 
 
 def metadata_options() -> aws.ec2.LaunchTemplateMetadataOptionsArgsDict:
@@ -47,4 +47,4 @@ def tag_specifications(
     tags: Mapping[str, str], name: str
 ) -> list[aws.ec2.LaunchTemplateTagSpecificationArgsDict]:
     merged = {**tags, "Name": name}
-    return [{"resource_type": kind, "tags": dict(merged)} for kind in TAGGED_RESOURCE_TYPES]
+    return [{"resource_type": kind, "tags": dict(merged)} for kind in TAGGED_AT_LAUNCH]

@@ -33,6 +33,7 @@ from components.catalog import (
     supported_instance_types,
     types_meeting,
 )
+from components.catalog.conventions import RESERVED_LABEL_PREFIXES as _RESERVED_LABEL_PREFIXES
 from components.config.choices import (
     AccessPolicy,
     CapacityType,
@@ -93,7 +94,6 @@ RESERVED_NAMESPACES = frozenset(
     }
 )
 """Namespaces the platform creates or Kubernetes owns: not available as team names."""
-_RESERVED_LABEL_PREFIXES = ("gpu-platform", "nvidia.com", "eks.amazonaws.com", "kubernetes.io")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PRIVATE_BLOCKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 
@@ -482,34 +482,42 @@ class Addons(_Model):
 class TritonConfig(_Model):
     """The Triton inference service (when `addons.triton` is on)."""
 
-    image: str = Field(
-        default=versions.TRITON_IMAGE,
-        pattern=r"^[^\s:@]+(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$",
-    )
-    """Triton image with a pinned tag or digest. Default: see components/versions.py."""
-    min_replicas: int = Field(default=1, ge=1)
+    image: str = versions.TRITON_IMAGE
+    """Triton image with a pinned tag or digest (not `latest`). Default: see
+    components/versions.py."""
+    min_replicas: int = Field(default=1, ge=1, strict=True)
     """Fewest replicas KEDA keeps (Triton does not scale to zero here). Default: 1."""
-    max_replicas: int = Field(default=4, ge=1)
+    max_replicas: int = Field(default=4, ge=1, strict=True)
     """Most replicas KEDA may run. Default: 4."""
-    gpus_per_replica: int = Field(default=1, ge=1)
+    gpus_per_replica: int = Field(default=1, ge=1, strict=True)
     """`nvidia.com/gpu` per replica (on time-sliced pools, a slice each). Default: 1."""
-    queue_time_target_us: int = Field(default=50_000, ge=1)
+    queue_time_target_us: int = Field(default=50_000, ge=1, strict=True)
     """Average queue time per request (microseconds) that KEDA scales on and the
     TritonQueueTimeHigh alert fires above. Default: 50000 (50 ms)."""
     model_prefix: str = Field(default="triton", pattern=r"^[A-Za-z0-9!_.*'()/-]*$")
     """Key prefix of the model repository in the models bucket. Default: triton."""
-    repository_poll_secs: int = Field(default=60, ge=1)
+    repository_poll_secs: int = Field(default=60, ge=1, strict=True)
     """How often Triton re-reads the repository. Default: 60."""
-    startup_timeout_seconds: int = Field(default=600, ge=10)
+    startup_timeout_seconds: int = Field(default=600, ge=10, strict=True)
     """How long a starting replica may take to download and load its models. Default: 600."""
-    cpu_millicores: int = Field(default=2000, ge=100)
+    cpu_millicores: int = Field(default=2000, ge=100, strict=True)
     """CPU request per replica. Default: 2000."""
-    memory_gib: int = Field(default=8, ge=1)
+    memory_gib: int = Field(default=8, ge=1, strict=True)
     """Memory request and limit per replica, including /dev/shm. Default: 8."""
-    shm_size_gib: int = Field(default=1, ge=1)
+    shm_size_gib: int = Field(default=1, ge=1, strict=True)
     """Size of the memory-backed /dev/shm. Default: 1."""
     tolerate_spot: bool = False
     """Also tolerate the spot taint (for a spot inference pool). Default: false."""
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        name = value.rsplit("/", 1)[-1]
+        if "@sha256:" in value:
+            return value
+        if ":" not in name or name.endswith(":latest") or any(c.isspace() for c in value):
+            raise ValueError(f"{value!r}: pin a tag or digest (not latest)")
+        return value
 
     @model_validator(mode="after")
     def _ranges(self) -> Self:

@@ -175,9 +175,8 @@ def resolve_training(
         env=(("BUSBW_FLOOR_GBPS", f"{floor_gbps:g}"), ("NCCL_DEBUG", "INFO")),
         suspend=suspend,
     )
-    problems = check_job(example, f"{where}[{pool.name}]") + check_job(
-        acceptance, f"{where}[{pool.name}]"
-    )
+    index = pools.index(pool)
+    problems = check_job(example, f"{where}[{index}]") + check_job(acceptance, f"{where}[{index}]")
     if problems:
         raise ConfigError(problems)
     return TrainingSpec(example=example, acceptance=acceptance, busbw_floor_gbps=floor_gbps)

@@ -1,4 +1,4 @@
-"""Kubeflow: distributed training (Trainer v2) and Pipelines, plus team namespaces with GPU quotas.
+"""Kubeflow: distributed training (Trainer v2) and Pipelines.
 
 Training uses Kubeflow Trainer v2 (the `kubeflow-trainer` Helm chart pinned in
 components/versions.py; it brings JobSet and needs Kubernetes >= 1.31) rather than the v1
@@ -41,7 +41,7 @@ def pipelines_directories(ref: str) -> list[str]:
 
 
 class Kubeflow(pulumi.ComponentResource):
-    """Kubeflow Trainer v2, Kubeflow Pipelines (optional) and team namespaces."""
+    """Kubeflow Trainer v2 and Kubeflow Pipelines (optional)."""
 
     def __init__(
         self,

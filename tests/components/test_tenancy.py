@@ -152,7 +152,7 @@ def old_kubeflow_urns(run_pulumi, teams: list[str]) -> dict[tuple[str, str], str
             provider = k8s.Provider("old-k8s", kubeconfig="{}")
             child = pulumi.ResourceOptions(parent=self, provider=provider)
             for team in teams:
-                metadata = {"name": team}
+                metadata: Any = {"name": team}
                 k8s.core.v1.Namespace(f"kubeflow-team-{team}", metadata=metadata, opts=child)
                 k8s.core.v1.ResourceQuota(
                     f"kubeflow-team-{team}-quota", metadata=metadata, opts=child

@@ -175,14 +175,8 @@ def test_queue_time_query_scopes_to_the_deployment_pods():
         ({"repositoryPollSecs": -1}, "repositoryPollSecs"),
         ({"memoryGib": 2, "shmSizeGib": 2}, "shmSizeGib"),
         ({"image": "nvcr.io/nvidia/tritonserver"}, "image"),
-        pytest.param(
-            {"image": "nvcr.io/nvidia/tritonserver:latest"},
-            "image",
-            marks=pytest.mark.xfail(
-                strict=True, reason="TritonConfig.image's pattern accepts the :latest tag"
-            ),
-            id="latest",
-        ),
+        ({"image": "nvcr.io/nvidia/tritonserver:latest"}, "image"),
+        ({"image": "registry.example:5000/tritonserver"}, "image"),
         ({"modelPrefix": "a//b"}, "modelPrefix"),
         ({"modelPrefix": "a b"}, "modelPrefix"),
         ({"minReplicas": "two"}, "minReplicas"),

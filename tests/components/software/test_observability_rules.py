@@ -448,13 +448,7 @@ def test_resolved_settings_are_valid_for_prometheus_and_kubernetes(stack):
     "target",
     [
         0,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="TritonConfig.queue_time_target_us is a lax int: true is taken as 1",
-            ),
-        ),
+        True,
         1.5,
     ],
 )
