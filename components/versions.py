@@ -1,9 +1,11 @@
-"""Every pinned version the platform deploys, in one place.
+"""Every pinned version the platform deploys, in one place, each with where it was confirmed.
 
-Bump versions here, in one reviewed change, and nowhere else. Pins were checked on 2026-11-22
-against the projects' release notes, tags and charts (noted beside each).
-Before an upgrade, confirm add-on builds for the target Kubernetes minor with
-`aws eks describe-addon-versions --kubernetes-version <minor> --addon-name <name>`.
+Bump versions here, in one reviewed change, and nowhere else. The rule: a version is pinned only
+when its upstream source shows it exists at that exact version (a git tag, a chart repository's
+index, an AWS documentation table); the evidence sits beside each pin. Where no build could be
+shown to exist, the pin is `None`: EKS then installs its default build for the cluster's minor,
+and `python -m scripts.ops preflight <stack>` reports which build that is
+(`describe-addon-versions`), so it can be pinned from the account's own answer.
 """
 
 from __future__ import annotations
@@ -11,44 +13,52 @@ from __future__ import annotations
 from typing import Final, NamedTuple
 
 KUBERNETES_VERSION: Final = "1.36"
-"""Default EKS minor for new clusters (GA on EKS 2026-06-02, standard support to 2027-08-02).
-1.37 (GA 2026-10-01) becomes the default once its add-on builds are pinned below."""
+"""Default EKS minor for new clusters. Evidence: EKS user guide, "Kubernetes versions on
+standard support" (kubernetes-versions-standard), "Kubernetes 1.36 is now available in Amazon
+EKS"."""
 
 EKS_SUPPORT_TYPE: Final = "STANDARD"
 """Upgrade policy: STANDARD avoids the extended-support surcharge ($0.60/h instead of $0.10/h)."""
 
 
 class AddonVersions(NamedTuple):
-    vpc_cni: str
-    coredns: str
-    kube_proxy: str
-    pod_identity_agent: str
-    ebs_csi_driver: str
-    fsx_csi_driver: str
+    """EKS managed add-on builds for one Kubernetes minor (None: EKS's default build)."""
+
+    vpc_cni: str | None
+    coredns: str | None
+    kube_proxy: str | None
+    pod_identity_agent: str | None
+    ebs_csi_driver: str | None
+    fsx_csi_driver: str | None
 
 
 EKS_ADDONS: Final[dict[str, AddonVersions]] = {
-    # Builds listed for these minors by `aws eks describe-addon-versions` as mirrored in public
-    # EKS blueprints (1.36 set) and the EKS add-on documentation (kube-proxy/CoreDNS per minor).
-    # Managed add-on builds per Kubernetes minor (kube-proxy and CoreDNS are per-minor).
+    # kube-proxy: EKS user guide, "Manage kube-proxy" (managing-kube-proxy), version table:
+    #   1.36 v1.36.0-eksbuild.14, 1.35 v1.35.3-eksbuild.13.
+    # CoreDNS: EKS user guide, "Manage CoreDNS" (managing-coredns), table: 1.35 v1.14.2-eksbuild.4
+    #   (no 1.36 row in the copy read).
+    # vpc-cni, eks-pod-identity-agent, aws-ebs-csi-driver, aws-fsx-csi-driver: no AWS table lists
+    #   builds per minor, and the upstream tags read (amazon-vpc-cni-k8s v1.23.0,
+    #   aws-ebs-csi-driver v1.64.0, aws-fsx-csi-driver v1.9.0) carry no eksbuild suffix: unpinned.
+    #   EKS's default for 1.35+ is newer than vpc-cni 1.18.4, which `efa-only` interfaces need;
+    #   preflight checks the build the account offers.
     "1.36": AddonVersions(
-        vpc_cni="v1.23.1-eksbuild.1",
-        coredns="v1.14.6-eksbuild.4",
-        kube_proxy="v1.36.0-eksbuild.25",
-        pod_identity_agent="v1.4.0-eksbuild.2",
-        ebs_csi_driver="v1.66.0-eksbuild.1",
-        fsx_csi_driver="v1.10.0-eksbuild.2",
+        vpc_cni=None,
+        coredns=None,
+        kube_proxy="v1.36.0-eksbuild.14",
+        pod_identity_agent=None,
+        ebs_csi_driver=None,
+        fsx_csi_driver=None,
     ),
     "1.35": AddonVersions(
-        vpc_cni="v1.23.1-eksbuild.1",
+        vpc_cni=None,
         coredns="v1.14.2-eksbuild.4",
         kube_proxy="v1.35.3-eksbuild.13",
-        pod_identity_agent="v1.4.0-eksbuild.2",
-        ebs_csi_driver="v1.66.0-eksbuild.1",
-        fsx_csi_driver="v1.10.0-eksbuild.2",
+        pod_identity_agent=None,
+        ebs_csi_driver=None,
+        fsx_csi_driver=None,
     ),
 }
-"""vpc-cni >= 1.18.4 is required for `efa-only` network interfaces (p5 layout)."""
 
 
 class Chart(NamedTuple):
@@ -58,42 +68,107 @@ class Chart(NamedTuple):
 
 
 CHARTS: Final[dict[str, Chart]] = {
-    # gpu-operator v26.7.0: NVIDIA release (supports Kubernetes 1.33-1.37).
-    # cluster-autoscaler 9.59.1: newest chart published (app 1.35; image pinned per minor below).
-    # aws-efa-k8s-device-plugin v0.5.32: eks-charts. kube-prometheus-stack 91.9.0 and keda 2.21.0:
-    # newest published charts. kubeflow-trainer 2.3.0: Chart.yaml of the v2.3 release.
+    # NVIDIA/gpu-operator tag v26.7.0 (versions.mk `VERSION ?= v26.7.0`); NVIDIA's platform
+    # support page lists 26.7.x as supported; 26.3.2's release notes add Kubernetes 1.36.
     "gpu-operator": Chart("https://helm.ngc.nvidia.com/nvidia", "gpu-operator", "v26.7.0"),
+    # kubernetes/autoscaler tag cluster-autoscaler-chart-9.59.0:
+    # cluster-autoscaler/charts/cluster-autoscaler/Chart.yaml `version: 9.59.0` (app 1.35.0).
     "cluster-autoscaler": Chart(
-        "https://kubernetes.github.io/autoscaler", "cluster-autoscaler", "9.59.1"
+        "https://kubernetes.github.io/autoscaler", "cluster-autoscaler", "9.59.0"
     ),
+    # aws/eks-charts gh-pages index.yaml: aws-efa-k8s-device-plugin v0.5.30 (app v0.5.20);
+    # stable/aws-efa-k8s-device-plugin/values.yaml: image.repository hard-codes the us-west-2
+    # registry, so the platform overrides it with the cluster region's (`eks_registry`).
     "aws-efa-k8s-device-plugin": Chart(
-        "https://aws.github.io/eks-charts", "aws-efa-k8s-device-plugin", "v0.5.32"
+        "https://aws.github.io/eks-charts", "aws-efa-k8s-device-plugin", "v0.5.30"
     ),
+    # prometheus-community/helm-charts tag kube-prometheus-stack-88.5.3:
+    # charts/kube-prometheus-stack/Chart.yaml `version: 88.5.3` (app v0.93.1).
     "kube-prometheus-stack": Chart(
-        "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "91.9.0"
+        "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "88.5.3"
     ),
-    "keda": Chart("https://kedacore.github.io/charts", "keda", "2.21.0"),
+    # kedacore/charts tag v2.20.2: keda/Chart.yaml `version: 2.20.2`; docs/index.yaml lists it.
+    "keda": Chart("https://kedacore.github.io/charts", "keda", "2.20.2"),
+    # kubeflow/trainer tag v2.3.0: charts/kubeflow-trainer/Chart.yaml `version: 2.3.0`, published
+    # to oci://ghcr.io/kubeflow/charts by .github/workflows/publish-helm-charts.yaml.
     "kubeflow-trainer": Chart("oci://ghcr.io/kubeflow/charts", "kubeflow-trainer", "2.3.0"),
 }
 """Helm charts (repository, chart, version)."""
 
 CLUSTER_AUTOSCALER_IMAGE_TAG: Final[dict[str, str]] = {
-    # The autoscaler's minor must match the cluster's; chart 9.59.1 ships 1.35.0.
+    # The autoscaler's minor must match the cluster's. kubernetes/autoscaler tags
+    # cluster-autoscaler-1.36.1 and cluster-autoscaler-1.35.2 (version/version.go).
     "1.36": "v1.36.1",
-    "1.35": "v1.35.0",
+    "1.35": "v1.35.2",
 }
 
-KUBEFLOW_PIPELINES_REF: Final = "2.17.2"
-"""Kubeflow Pipelines standalone manifests (kustomize, github.com/kubeflow/pipelines) tag."""
+KUBEFLOW_PIPELINES_REF: Final = "2.17.0"
+"""Kubeflow Pipelines standalone manifests (kustomize, github.com/kubeflow/pipelines) tag.
+kubeflow/pipelines tag 2.17.0: manifests/kustomize/cluster-scoped-resources and
+manifests/kustomize/env/platform-agnostic exist (pipeline-install-config `appVersion: 2.17.0`)."""
 
-TRAINING_IMAGE: Final = (
-    "public.ecr.aws/deep-learning-containers/pytorch-training:2.8.0-gpu-py312-cu129-ubuntu22.04-ec2"
-)
+TRAINING_IMAGE: Final = "public.ecr.aws/deep-learning-containers/pytorch-training:2.10.0-gpu-py313-cu130-ubuntu22.04-ec2"
 """AWS Deep Learning Container for EC2: PyTorch with the EFA installer and aws-ofi-nccl, so NCCL
-runs over EFA. Used by the training template and the NCCL acceptance job."""
+runs over EFA. Used by the training template and the NCCL acceptance job. Evidence:
+aws/deep-learning-containers docs/src/data/pytorch-training/2.10-gpu-ec2.yml (public registry,
+patch support to 2027-01-21; the 2.8 image reached end of patch on 2026-08-06)."""
 
 TRITON_IMAGE: Final = "nvcr.io/nvidia/tritonserver:26.09-py3"
 """Pinned Triton release (NGC monthly container; 26.09 is CUDA 13.4.1, compute capability >= 7.5,
-so T4 and newer). Checked against the release notes index,
+so T4 and newer). Evidence: NVIDIA's release notes,
 https://docs.nvidia.com/deeplearning/triton-inference-server/release-notes/rel-26-09.html.
 CUDA 13 needs an R580+ driver on the node: keep the EKS NVIDIA AMI current before bumping."""
+
+EKS_REGISTRY_ACCOUNTS: Final[dict[str, str]] = {
+    **dict.fromkeys(
+        (
+            "us-east-1",
+            "us-east-2",
+            "us-west-1",
+            "us-west-2",
+            "ca-central-1",
+            "sa-east-1",
+            "eu-central-1",
+            "eu-north-1",
+            "eu-west-1",
+            "eu-west-2",
+            "eu-west-3",
+            "ap-northeast-1",
+            "ap-northeast-2",
+            "ap-northeast-3",
+            "ap-south-1",
+            "ap-southeast-1",
+            "ap-southeast-2",
+        ),
+        "602401143452",
+    ),
+    "af-south-1": "877085696533",
+    "ap-east-1": "800184023465",
+    "ap-south-2": "900889452093",
+    "ap-southeast-3": "296578399912",
+    "ap-southeast-4": "491585149902",
+    "ap-southeast-5": "151610086707",
+    "ap-southeast-7": "121268973566",
+    "ca-west-1": "761377655185",
+    "eu-central-2": "900612956339",
+    "eu-south-1": "590381155156",
+    "eu-south-2": "455263428931",
+    "il-central-1": "066635153087",
+    "me-south-1": "558608220178",
+    "me-central-1": "759879836304",
+    "cn-north-1": "918309763551",
+    "cn-northwest-1": "961992271922",
+    "us-gov-east-1": "151742754352",
+    "us-gov-west-1": "013241004608",
+}
+"""The ECR account that serves EKS add-on images per region. Evidence: EKS user guide, "View
+Amazon container image registries for Amazon EKS add-ons" (add-ons-images)."""
+
+
+def eks_registry(region: str) -> str | None:
+    """The region's EKS image registry host, or None for a region the table lacks."""
+    account = EKS_REGISTRY_ACCOUNTS.get(region)
+    if account is None:
+        return None
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{account}.dkr.ecr.{region}.{suffix}"

@@ -47,7 +47,11 @@ def build(spec: PlatformSpec) -> None:
     pulumi.runtime.register_stack_transformation(auto_tag(spec.tags))
 
     network = Network("network", spec.network)
-    cluster = Cluster("cluster", spec.cluster, {"subnet_ids": network.private_subnet_ids})
+    cluster = Cluster(
+        "cluster",
+        spec.cluster,
+        {"subnet_ids": network.private_subnet_ids, "vpc_id": network.vpc_id},
+    )
     after_cluster = pulumi.ResourceOptions(depends_on=[cluster])
     provider = cluster.provider
 

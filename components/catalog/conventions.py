@@ -37,6 +37,9 @@ AUTOSCALER_TEMPLATE: Final = "k8s.io/cluster-autoscaler/node-template"
 
 EXPECTED_SIZE_TAG: Final = "gpu-platform/expected-size-gib"
 """Bucket tag carrying the configured expected size, so cost checks can price a preview alone."""
+WORKING_SET_TAG: Final = "gpu-platform/working-set-gib"
+"""FSx file system tag carrying the configured working set, so the plan can compare the hot
+tier's capacity with it from a preview alone."""
 
 TAGGED_AT_LAUNCH: Final = ("instance", "volume", "network-interface")
 """Launch template tag specifications: managed node group tags stop at the node group."""

@@ -27,6 +27,8 @@ class ClusterRefs(TypedDict):
 
     subnet_ids: Sequence[pulumi.Input[str]]
     """Private subnets for the control-plane ENIs and the system node group."""
+    vpc_id: pulumi.Input[str]
+    """The VPC (for the API security group)."""
 
 
 def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
@@ -144,8 +146,42 @@ class Cluster(pulumi.ComponentResource):
             opts=child,
         )
 
+        # The security group EKS creates admits only itself: whoever else must reach the API
+        # (the deployer above all, with a private endpoint) comes in through this one.
+        api_group = aws.ec2.SecurityGroup(
+            f"{name}-api",
+            vpc_id=refs["vpc_id"],
+            description=f"HTTPS to the Kubernetes API of {cluster_name} from the deployer",
+            tags={"Name": f"{cluster_name}-api"},
+            opts=child,
+        )
+        for index, cidr in enumerate(spec.api_source_cidrs):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-cidr-{index}",
+                security_group_id=api_group.id,
+                cidr_ipv4=cidr,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description="Kubernetes API from a deployer network",
+                opts=child,
+            )
+        for index, group in enumerate(spec.api_source_security_groups):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-sg-{index}",
+                security_group_id=api_group.id,
+                referenced_security_group_id=group,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description="Kubernetes API from a deployer security group",
+                opts=child,
+            )
+        self.api_security_group_id = api_group.id
+
         vpc_config: aws.eks.ClusterVpcConfigArgsDict = {
             "subnet_ids": list(refs["subnet_ids"]),
+            "security_group_ids": [api_group.id],
             "endpoint_private_access": True,
             "endpoint_public_access": spec.endpoint_public,
         }
@@ -159,10 +195,13 @@ class Cluster(pulumi.ComponentResource):
             vpc_config=vpc_config,
             encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
             enabled_cluster_log_types=list(spec.log_types),
+            # No implicit entry for the creator: the deployer's entry is created below, once
+            # (an implicit one plus an explicit one for the same principal is a 409).
             access_config={
                 "authentication_mode": "API",
-                "bootstrap_cluster_creator_admin_permissions": True,
+                "bootstrap_cluster_creator_admin_permissions": False,
             },
+            deletion_protection=spec.deletion_protection,
             upgrade_policy={"support_type": versions.EKS_SUPPORT_TYPE},
             bootstrap_self_managed_addons=False,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
@@ -173,16 +212,19 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], opts=child
         )
 
-        for index, grant in enumerate(spec.access):
+        grants = [(f"{name}-deployer", spec.deployer)]
+        grants += [(f"{name}-access-{index}", grant) for index, grant in enumerate(spec.access)]
+        associations: dict[str, aws.eks.AccessPolicyAssociation] = {}
+        for child_name, grant in grants:
             entry = aws.eks.AccessEntry(
-                f"{name}-access-{index}",
+                child_name,
                 cluster_name=cluster.name,
                 principal_arn=grant.principal_arn,
                 type="STANDARD",
                 opts=child,
             )
-            aws.eks.AccessPolicyAssociation(
-                f"{name}-access-{index}",
+            associations[child_name] = aws.eks.AccessPolicyAssociation(
+                child_name,
                 cluster_name=cluster.name,
                 principal_arn=entry.principal_arn,
                 policy_arn=grant.policy_arn,
@@ -197,7 +239,7 @@ class Cluster(pulumi.ComponentResource):
         def addon(
             short: str,
             addon_name: str,
-            version: str,
+            version: str | None,
             *,
             configuration: str | None = None,
             service_account: str | None = None,
@@ -309,7 +351,10 @@ class Cluster(pulumi.ComponentResource):
                 cluster.name, cluster.endpoint, cluster.certificate_authority.data
             ).apply(lambda v: kubeconfig(v[0], v[1], v[2], region)),
             enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[system]),
+            # The deployer can use the API only once its access entry is associated.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[system, associations[f"{name}-deployer"]]
+            ),
         )
 
         self.cluster_name = cluster.name

@@ -92,7 +92,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
             "block_device_mappings": [
                 launch_template.root_volume(spec.disk_size_gib, spec.root_device)
             ],
-            "tag_specifications": launch_template.tag_specifications(spec.tags, f"{name}"),
+            "tag_specifications": launch_template.tag_specifications(spec.tags, spec.node_name),
             "update_default_version": True,
         }
         if spec.user_data:
@@ -166,7 +166,9 @@ class GpuNodeGroup(pulumi.ComponentResource):
                 "max_size": spec.max_size,
             },
             update_config=(
-                {"max_unavailable": 1} if spec.efa else {"max_unavailable_percentage": 33}
+                {"max_unavailable": 1, "update_strategy": spec.update_strategy}
+                if spec.efa
+                else {"max_unavailable_percentage": 33, "update_strategy": spec.update_strategy}
             ),
             labels=spec.labels,
             taints=[{"key": k, "value": v, "effect": _EFFECTS[e]} for k, v, e in spec.taints],

@@ -119,6 +119,77 @@ class AccessEntry(_Model):
     """Limit the policy to these namespaces. Default: cluster-wide."""
 
 
+def _ipv4_cidrs(value: list[str]) -> list[str]:
+    for cidr in value:
+        try:
+            ipaddress.IPv4Network(cidr)
+        except ValueError:
+            raise ValueError(f"{cidr!r} is not an IPv4 CIDR") from None
+    return value
+
+
+Ipv4Cidrs = Annotated[list[str], AfterValidator(_ipv4_cidrs)]
+_PRINCIPAL = r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+$"
+
+
+class Deployer(_Model):
+    """The identity and the machines that run `pulumi up` for this stack."""
+
+    principal_arn: str = Field(pattern=_PRINCIPAL)
+    """IAM role (or user) `pulumi up` runs as. It gets the cluster's one cluster-admin access
+    entry, created explicitly (the cluster is created with
+    `bootstrapClusterCreatorAdminPermissions: false`, so no principal gets two entries). Required."""
+    runner_labels: list[str] = Field(default_factory=list)
+    """GitHub Actions runner labels the deploy workflow runs this stack on (self-hosted runners
+    whose egress is `egressCidrs`). Default: none (GitHub-hosted runners; only a public endpoint
+    open to the internet can be reached from them)."""
+    egress_cidrs: Ipv4Cidrs = Field(default_factory=list)
+    """Where the deployer's traffic to the Kubernetes API comes from: within `publicAccessCidrs`
+    for a public endpoint, within `apiAccess.sourceCidrs` for a private one. Default: none."""
+
+
+class ApiAccess(_Model):
+    """Who may reach a private Kubernetes API endpoint (HTTPS, port 443), through an extra
+    security group on the control plane's network interfaces."""
+
+    source_cidrs: Ipv4Cidrs = Field(default_factory=list)
+    """Networks outside the stack's VPC: a VPN, a peered or transit-attached deployer network.
+    Default: none."""
+    source_security_group_ids: list[str] = Field(default_factory=list)
+    """Security groups in the same VPC (existing-VPC mode): self-hosted runners, bastions.
+    Default: none."""
+    transit_gateway_id: str | None = Field(default=None, pattern=r"^tgw-[0-9a-f]{8,17}$")
+    """Attach the stack's VPC to this transit gateway and route `sourceCidrs` through it from the
+    private subnets, so a deployer network that exists before the stack reaches the API on the
+    first `pulumi up`. Default: none."""
+
+    @field_validator("source_security_group_ids")
+    @classmethod
+    def _groups(cls, value: list[str]) -> list[str]:
+        bad = [g for g in value if not re.match(r"^sg-[0-9a-f]{8,17}$", g)]
+        if bad:
+            raise ValueError(f"{bad} are not security group ids (sg-...)")
+        return value
+
+
+class ExistingVpc(_Model):
+    """Deploy into a VPC that exists before the stack (and holds the deployer)."""
+
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
+    """The VPC's id. Required."""
+    private_subnet_ids: dict[str, str]
+    """Private subnet id per availability zone, one for each of the stack's AZs. Their size is
+    checked against the fleet by `python -m scripts.ops preflight`. Required."""
+
+    @field_validator("private_subnet_ids")
+    @classmethod
+    def _subnets(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(s for s in value.values() if not re.match(r"^subnet-[0-9a-f]{8,17}$", s))
+        if bad:
+            raise ValueError(f"{bad} are not subnet ids (subnet-...)")
+        return value
+
+
 class _NodeGroup(_Model):
     """Node counts shared by the system pool and GPU pools (each declares its own defaults)."""
 
@@ -341,8 +412,16 @@ class GpuPool(_NodeGroup):
         return self
 
 
+_RECURRING_SCHEDULE = re.compile(
+    r"^(rate\(1 (minute|hour|day)\)|rate\((?!1 )[1-9]\d* (minutes|hours|days)\)"
+    r"|cron\(\S+( \S+){5}\))$"
+)
+"""EventBridge Scheduler's recurring forms (Scheduler user guide, "Schedule types"): a rate
+(singular unit for 1) or a six-field cron expression; `at(...)` runs once."""
+
+
 class FsxConfig(_Model):
-    """Hot tier: FSx for Lustre PERSISTENT_2 linked to the datasets bucket."""
+    """Hot tier: FSx for Lustre PERSISTENT_2 linked to the datasets and checkpoints buckets."""
 
     enabled: bool = False
     """Default: off (dev uses S3 directly)."""
@@ -351,7 +430,25 @@ class FsxConfig(_Model):
     per_unit_storage_throughput: int = 250
     """MB/s per TiB: 125, 250, 500 or 1000. Default: 250."""
     automatic_backup_retention_days: int = Field(default=0, ge=0, le=90)
-    """Daily automatic backups kept this many days. Default: 0 (prod stacks set it)."""
+    """Must stay 0: FSx for Lustre takes no backups of a file system linked to S3 (FSx Lustre user
+    guide, "Protecting your data with backups"), and the hot tier always links the datasets and
+    checkpoints buckets; their versioned S3 objects are the durable copy. Default: 0."""
+    release_after_days: int = Field(default=30, ge=1)
+    """A scheduled task releases the data of exported files not read or written for this many
+    days (`RELEASE_DATA_FROM_FILESYSTEM`); their metadata stays and the next read fetches them
+    back from S3. Default: 30."""
+    release_schedule: str = "rate(1 day)"
+    """EventBridge Scheduler expression of the release task: `rate(...)` or a six-field
+    `cron(...)` (UTC). Default: rate(1 day)."""
+    free_capacity_alarm_fraction: float = Field(default=0.1, gt=0, lt=1)
+    """Alarm when free data capacity falls below this fraction of the file system. Default: 0.1."""
+    alarm_emails: list[str] = Field(default_factory=list)
+    """Email subscriptions of the hot tier's alarm topic (each confirms by mail).
+    Default: none (the topic has no subscribers)."""
+    working_set_gib: float | None = Field(default=None, gt=0)
+    """Data the hot tier must hold at once (files used within `releaseAfterDays`), reported by the
+    plan against the capacity. Default: the expected sizes of the linked buckets (datasets and
+    checkpoints)."""
 
     @field_validator("storage_capacity_gib")
     @classmethod
@@ -371,6 +468,36 @@ class FsxConfig(_Model):
         if value not in (125, 250, 500, 1000):
             raise ValueError(f"{value} MB/s/TiB does not exist: use 125, 250, 500 or 1000")
         return value
+
+    @field_validator("release_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        if not _RECURRING_SCHEDULE.match(value):
+            raise ValueError(
+                f"{value!r} is not a recurring EventBridge Scheduler expression: use "
+                "rate(1 day), rate(N days|hours|minutes) or a six-field cron(...)"
+            )
+        return value
+
+    @field_validator("alarm_emails")
+    @classmethod
+    def _alarm_emails(cls, value: list[str]) -> list[str]:
+        bad = [e for e in value if not _EMAIL.match(e)]
+        if bad:
+            raise ValueError(f"{bad} are not email addresses")
+        return value
+
+    @model_validator(mode="after")
+    def _no_backups_of_a_linked_file_system(self) -> Self:
+        if self.automatic_backup_retention_days > 0:
+            raise problem(
+                "automatic_backup_retention_days",
+                f"{self.automatic_backup_retention_days} days of backups: FSx for Lustre does not "
+                "back up a file system linked to S3 by data repository associations, and the hot "
+                "tier always links datasets and checkpoints; remove the key (S3 versioning and "
+                "storage.recoveryWindowDays protect the data)",
+            )
+        return self
 
 
 _COLDNESS = {
@@ -430,6 +557,13 @@ class BucketConfig(_Model):
         return value
 
 
+FSX_IMPORTED_BUCKETS = ("datasets", "checkpoints")
+"""Buckets the hot tier links (and imports from) when it is on."""
+_UNREADABLE_BY_FSX = frozenset({StorageClass.GLACIER, StorageClass.DEEP_ARCHIVE})
+"""Archival classes, "not accessible in real time" until restored (S3 user guide, "Restoring an
+archived object"): FSx for Lustre cannot read such an object back into the file system."""
+
+
 class StorageConfig(_Model):
     """Storage tiers: FSx for Lustre (hot), S3 buckets (warm) and their lifecycle (cold)."""
 
@@ -447,6 +581,39 @@ class StorageConfig(_Model):
         default="training", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
     )
     """Namespace of the FSx claim and the training service account. Default: training."""
+    recovery_window_days: int = Field(default=30, ge=1)
+    """How long an overwritten or deleted S3 object stays restorable from its noncurrent version:
+    every bucket's `noncurrentExpirationDays` must be at least this. Default: 30."""
+
+    @model_validator(mode="after")
+    def _noncurrent_versions_cover_the_recovery_window(self) -> Self:
+        for name in ("datasets", "checkpoints", "models"):
+            expire = getattr(self, name).noncurrent_expiration_days
+            if expire is not None and expire < self.recovery_window_days:
+                raise problem(
+                    f"{name}.noncurrentExpirationDays",
+                    f"noncurrent versions expire after {expire} days, inside the "
+                    f"{self.recovery_window_days}-day recovery window "
+                    "(storage.recoveryWindowDays): keep them at least that long, or shorten "
+                    "the window",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _fsx_can_read_back_what_it_imports(self) -> Self:
+        if not self.fsx.enabled:
+            return self
+        for name in FSX_IMPORTED_BUCKETS:
+            for index, transition in enumerate(getattr(self, name).transitions):
+                if transition.storage_class in _UNREADABLE_BY_FSX:
+                    raise problem(
+                        f"{name}.transitions[{index}].storageClass",
+                        f"{transition.storage_class.value} on the {name} bucket, which FSx for "
+                        "Lustre imports: FSx cannot read GLACIER or DEEP_ARCHIVE objects without "
+                        "a restore, so a file released from the hot tier could not be read back; "
+                        "use GLACIER_IR (or a warmer class)",
+                    )
+        return self
 
 
 class Team(_Model):
@@ -577,6 +744,15 @@ class StackConfig(_Model):
     """Control-plane log types. Default: api, audit, authenticator."""
     cluster_log_retention_days: int = Field(default=90, ge=1, le=3653)
     """Default: 90 days."""
+    deployer: Deployer
+    """Who runs `pulumi up` for this stack, and from where. Required."""
+    api_access: ApiAccess = Field(default_factory=ApiAccess)
+    """Who may reach a private API endpoint. Default: nobody beyond the VPC itself."""
+    existing_vpc: ExistingVpc | None = None
+    """Use an existing VPC and its private subnets instead of creating a network. Default: none
+    (the stack creates its VPC)."""
+    deletion_protection: bool | None = None
+    """EKS cluster deletion protection. Default: true in prod."""
     access_entries: list[AccessEntry] = Field(default_factory=list)
     """Extra principals granted cluster access (the deploying identity is admin)."""
     system_pool: SystemPool = Field(default_factory=SystemPool)
@@ -671,12 +847,7 @@ class StackConfig(_Model):
     @field_validator("public_access_cidrs")
     @classmethod
     def _public_cidrs(cls, value: list[str]) -> list[str]:
-        for cidr in value:
-            try:
-                ipaddress.IPv4Network(cidr)
-            except ValueError:
-                raise ValueError(f"{cidr!r} is not an IPv4 CIDR") from None
-        return value
+        return _ipv4_cidrs(value)
 
     @field_validator("gpu_pools")
     @classmethod
@@ -704,6 +875,12 @@ class StackConfig(_Model):
             if len(val) > 256:
                 raise ValueError(f"tag {key!r} value is longer than 256 characters")
         return value
+
+    @property
+    def cluster_deletion_protection(self) -> bool:
+        if self.deletion_protection is None:
+            return self.environment is Environment.PROD
+        return self.deletion_protection
 
     @property
     def protect(self) -> bool:

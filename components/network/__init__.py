@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.common import iam
-from components.resolve.network import FlowLogSpec, NetworkSpec
+from components.resolve.network import ExistingVpcSpec, FlowLogSpec, NetworkSpec
 
 
 class Network(pulumi.ComponentResource):
@@ -24,6 +24,9 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, spec: NetworkSpec, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpuplatform:index:Network", name, {}, opts)
+        if spec.existing is not None:
+            self._existing(name, spec, spec.existing)
+            return
         child = pulumi.ResourceOptions(parent=self)
         prefix = spec.name_prefix
 
@@ -153,8 +156,10 @@ class Network(pulumi.ComponentResource):
                     opts=child,
                 )
 
+        if spec.transit is not None:
+            self._transit(name, spec, vpc, private, private_rts)
         if spec.flow_logs is not None:
-            self._flow_logs(name, vpc, spec.flow_logs)
+            self._flow_logs(name, vpc.id, spec.flow_logs)
 
         self.vpc_id = vpc.id
         self.private_subnet_ids = [private[p.az].id for p in spec.subnets]
@@ -168,7 +173,54 @@ class Network(pulumi.ComponentResource):
             }
         )
 
-    def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, flow: FlowLogSpec) -> None:
+    def _existing(self, name: str, spec: NetworkSpec, existing: ExistingVpcSpec) -> None:
+        """An existing VPC: its subnets are used as they are; only flow logs are added."""
+        self.vpc_id = pulumi.Output.from_input(existing.vpc_id)
+        self.private_subnet_ids_by_az = {
+            az: pulumi.Output.from_input(subnet)
+            for az, subnet in existing.private_subnet_ids.items()
+        }
+        self.private_subnet_ids = list(self.private_subnet_ids_by_az.values())
+        self.public_subnet_ids = []
+        if spec.flow_logs is not None:
+            self._flow_logs(name, self.vpc_id, spec.flow_logs)
+        self.register_outputs(
+            {"vpc_id": self.vpc_id, "private_subnet_ids": self.private_subnet_ids}
+        )
+
+    def _transit(
+        self,
+        name: str,
+        spec: NetworkSpec,
+        vpc: aws.ec2.Vpc,
+        private: dict[str, aws.ec2.Subnet],
+        route_tables: list[aws.ec2.RouteTable],
+    ) -> None:
+        """Attach the VPC to the deployer network's transit gateway and route that network
+        through it, so the deployer reaches a private API endpoint on the first `pulumi up`."""
+        transit = spec.transit
+        assert transit is not None
+        child = pulumi.ResourceOptions(parent=self)
+        attachment = aws.ec2transitgateway.VpcAttachment(
+            f"{name}-tgw",
+            transit_gateway_id=transit.transit_gateway_id,
+            vpc_id=vpc.id,
+            subnet_ids=[private[p.az].id for p in spec.subnets],
+            dns_support="enable",
+            tags={"Name": f"{spec.name_prefix}-tgw"},
+            opts=child,
+        )
+        for plan, table in zip(spec.subnets, route_tables, strict=True):
+            for index, cidr in enumerate(transit.routed_cidrs):
+                aws.ec2.Route(
+                    f"{name}-private-{plan.az}-tgw-{index}",
+                    route_table_id=table.id,
+                    destination_cidr_block=cidr,
+                    transit_gateway_id=transit.transit_gateway_id,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+                )
+
+    def _flow_logs(self, name: str, vpc_id: pulumi.Input[str], flow: FlowLogSpec) -> None:
         child = pulumi.ResourceOptions(parent=self)
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs", retention_in_days=flow.retention_days, opts=child
@@ -199,7 +251,7 @@ class Network(pulumi.ComponentResource):
         )
         aws.ec2.FlowLog(
             f"{name}-flow-logs",
-            vpc_id=vpc.id,
+            vpc_id=vpc_id,
             traffic_type=flow.traffic_type,
             log_destination_type="cloud-watch-logs",
             log_destination=log_group.arn,

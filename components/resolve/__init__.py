@@ -82,7 +82,9 @@ def resolve_platform(config: StackConfig, project: str, stack: str) -> PlatformS
     azs = config.availability_zones
     network = resolve_network(config, name_prefix=cluster_name)
     cluster = resolve_cluster(config, cluster_name, tags)
-    pools = tuple(resolve_pool(p, i, azs, tags) for i, p in enumerate(config.gpu_pools))
+    pools = tuple(
+        resolve_pool(p, i, azs, tags, cluster_name) for i, p in enumerate(config.gpu_pools)
+    )
     storage = resolve_storage(
         config,
         cluster.partition,
@@ -122,7 +124,7 @@ def resolve_platform(config: StackConfig, project: str, stack: str) -> PlatformS
         ),
         observability=observability,
         gpu_operator=resolve_gpu_operator(config) if addons.gpu_operator else None,
-        efa_plugin=resolve_efa_plugin(pools) if addons.efa_device_plugin else None,
+        efa_plugin=resolve_efa_plugin(config, pools) if addons.efa_device_plugin else None,
         kubeflow=kubeflow,
         training=training,
         triton=triton,

@@ -62,6 +62,13 @@ class ClusterSpec:
     log_types: tuple[str, ...]
     log_retention_days: int
     access: tuple[AccessGrant, ...]
+    """Extra principals (never the deployer)."""
+    deployer: AccessGrant
+    """The identity `pulumi up` runs as: cluster-admin, the one bootstrap entry."""
+    api_source_cidrs: tuple[str, ...]
+    """Networks allowed to reach the API on 443 (the extra cluster security group)."""
+    api_source_security_groups: tuple[str, ...]
+    deletion_protection: bool
     system_pool: SystemPoolSpec
     vpc_cni_configuration: str
     tags: dict[str, str]
@@ -94,6 +101,15 @@ def resolve_cluster(config: StackConfig, name: str, tags: dict[str, str]) -> Clu
             )
             for entry in config.access_entries
         ),
+        deployer=AccessGrant(
+            principal_arn=config.deployer.principal_arn,
+            policy_arn=f"arn:{part}:eks::aws:cluster-access-policy/"
+            f"{ACCESS_POLICIES[AccessPolicy.CLUSTER_ADMIN]}",
+            namespaces=None,
+        ),
+        api_source_cidrs=tuple(config.api_access.source_cidrs),
+        api_source_security_groups=tuple(config.api_access.source_security_group_ids),
+        deletion_protection=config.cluster_deletion_protection,
         system_pool=SystemPoolSpec(
             instance_types=tuple(pool.instance_types),
             min_size=pool.min_size,

@@ -92,6 +92,13 @@ class GpuPoolSpec:
     autoscaler_tags: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     """Stack tags, copied into the launch template's tag specifications."""
+    node_name: str = ""
+    """`Name` tag of the pool's instances, volumes and interfaces: `<cluster>-<pool>`, so two
+    stacks' nodes tell apart in the console."""
+    update_strategy: str = "MINIMAL"
+    """Node group updates replace nodes without launching extra ones first: a placement group,
+    an exactly sized reservation or a Capacity Block has no room for surge nodes (the EKS API's
+    NodegroupUpdateConfig recommends MINIMAL for accelerated instances)."""
 
     @property
     def efa(self) -> bool:
@@ -154,7 +161,11 @@ BOTTLEROCKET_RAID0 = textwrap.dedent(
 
 
 def resolve_pool(
-    pool: GpuPool, index: int, stack_azs: Sequence[str], tags: Mapping[str, str]
+    pool: GpuPool,
+    index: int,
+    stack_azs: Sequence[str],
+    tags: Mapping[str, str],
+    cluster_name: str = "gpu-platform",
 ) -> GpuPoolSpec:
     """Pure: instance types, AZs, EFA layout, placement, capacity, user data, labels and taints.
     Raises ConfigError naming `gpu-platform:gpuPools[<index>].<key>`."""
@@ -254,4 +265,5 @@ def resolve_pool(
         taints=taints,
         autoscaler_tags=autoscaler_tags,
         tags=dict(tags),
+        node_name=f"{cluster_name}-{pool.name}",
     )

@@ -17,6 +17,20 @@ class FlowLogSpec:
 
 
 @dataclass(frozen=True)
+class ExistingVpcSpec:
+    vpc_id: str
+    private_subnet_ids: dict[str, str]
+    """AZ -> subnet id, in the stack's AZ order."""
+
+
+@dataclass(frozen=True)
+class TransitSpec:
+    transit_gateway_id: str
+    routed_cidrs: tuple[str, ...]
+    """Routed through the gateway from every private subnet (the deployer's networks)."""
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     """A VPC over 2-3 AZs: one private and one public subnet each, NAT, endpoints, flow logs."""
 
@@ -32,9 +46,14 @@ class NetworkSpec:
     flow_logs: FlowLogSpec | None
     name_prefix: str
     """Prefix of `Name` tags (the cluster name)."""
+    existing: ExistingVpcSpec | None = None
+    """Set: use this VPC and its subnets; nothing but flow logs is created."""
+    transit: TransitSpec | None = None
 
     @property
     def azs(self) -> tuple[str, ...]:
+        if self.existing is not None:
+            return tuple(self.existing.private_subnet_ids)
         return tuple(s.az for s in self.subnets)
 
 
@@ -42,10 +61,22 @@ def resolve_network(config: StackConfig, name_prefix: str) -> NetworkSpec:
     """Pure: size and place subnets, decide NAT placement and endpoint service names."""
     azs = list(config.availability_zones)
     demand = ip_demand_per_az(footprints(config.system_pool, config.gpu_pools, azs), azs)
-    try:
-        subnets = plan_subnets(config.vpc_cidr, demand)
-    except SubnetPlanError as exc:
-        raise ConfigError([(f"{PROJECT_NAMESPACE}:vpcCidr", str(exc))]) from None
+    existing = None
+    subnets: list[SubnetPlan] = []
+    if config.existing_vpc is not None:
+        given = config.existing_vpc.private_subnet_ids
+        existing = ExistingVpcSpec(config.existing_vpc.vpc_id, {az: given[az] for az in azs})
+    else:
+        try:
+            subnets = plan_subnets(config.vpc_cidr, demand)
+        except SubnetPlanError as exc:
+            raise ConfigError([(f"{PROJECT_NAMESPACE}:vpcCidr", str(exc))]) from None
+    access = config.api_access
+    transit = (
+        TransitSpec(access.transit_gateway_id, tuple(access.source_cidrs))
+        if access.transit_gateway_id is not None
+        else None
+    )
     nat_azs = azs if config.nat_gateways is NatGateways.ONE_PER_AZ else azs[:1]
     domain = f"com.amazonaws.{config.region}"
     flow = config.flow_logs
@@ -58,4 +89,6 @@ def resolve_network(config: StackConfig, name_prefix: str) -> NetworkSpec:
         s3_service=f"{domain}.s3",
         flow_logs=FlowLogSpec(flow.retention_days, flow.traffic_type) if flow.enabled else None,
         name_prefix=name_prefix,
+        existing=existing,
+        transit=transit,
     )

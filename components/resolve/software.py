@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components import versions
-from components.config import PoolPurpose, StackConfig
+from components.config import REGION_KEY, ConfigError, PoolPurpose, StackConfig
 from components.resolve.compute import GpuPoolSpec
 
 DEFAULT_MONITORING_NAMESPACE = "monitoring"
@@ -44,6 +44,9 @@ class GpuOperatorSpec:
 @dataclass(frozen=True)
 class EfaPluginSpec:
     instance_types: tuple[str, ...]
+    image_repository: str
+    """The plugin image in the cluster region's EKS registry (the chart's default pulls from
+    us-west-2, over NAT and around the ECR endpoints)."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +89,22 @@ def resolve_gpu_operator(config: StackConfig) -> GpuOperatorSpec:
     )
 
 
-def resolve_efa_plugin(pools: tuple[GpuPoolSpec, ...]) -> EfaPluginSpec | None:
+def resolve_efa_plugin(config: StackConfig, pools: tuple[GpuPoolSpec, ...]) -> EfaPluginSpec | None:
     types = tuple(sorted({t.name for p in pools if p.efa for t in p.instance_types}))
-    return EfaPluginSpec(types) if types else None
+    if not types:
+        return None
+    registry = versions.eks_registry(config.region)
+    if registry is None:
+        raise ConfigError(
+            [
+                (
+                    REGION_KEY,
+                    f"{config.region}: no EKS image registry known for the EFA device plugin "
+                    "(components/versions.py EKS_REGISTRY_ACCOUNTS)",
+                )
+            ]
+        )
+    return EfaPluginSpec(types, f"{registry}/eks/aws-efa-k8s-device-plugin")
 
 
 def resolve_observability(config: StackConfig) -> ObservabilitySpec:

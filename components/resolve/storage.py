@@ -12,6 +12,42 @@ FSX_LINKS = {"/datasets": "datasets", "/checkpoints": "checkpoints"}
 """File-system path -> bucket linked by a data repository association."""
 MULTIPART_ABORT_DAYS = 7
 NONCURRENT_CHECKPOINT_TRANSITION_DAYS = 30
+LINK_IMPORT_EVENTS = ("NEW", "CHANGED", "DELETED")
+"""S3 -> FSx: the file system follows the bucket, deletions included (a version deleted in S3
+stays restorable from its noncurrent version for the recovery window)."""
+LINK_EXPORT_EVENTS = ("NEW", "CHANGED")
+"""FSx -> S3: never DELETED, so removing or rotating a file on the hot tier never deletes the
+durable copy (FSx API S3DataRepositoryConfiguration AutoExportPolicy: NEW, CHANGED, DELETED)."""
+FSX_LOG_LEVEL = "WARN_ERROR"
+"""Data repository events FSx logs (FSx API LustreLogCreateConfiguration Level)."""
+FSX_LOG_RETENTION_DAYS = 90
+"""Retention of the file system's event log group."""
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """One data repository association: a file-system directory and its bucket."""
+
+    file_system_path: str
+    """Absolute path on the file system, e.g. `/checkpoints`."""
+    bucket: str
+    """Logical bucket name."""
+    import_events: tuple[str, ...]
+    export_events: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """The scheduled `RELEASE_DATA_FROM_FILESYSTEM` data repository task."""
+
+    after_days: int
+    """Release exported files whose last access is older than this (DurationSinceLastAccess)."""
+    schedule: str
+    """EventBridge Scheduler expression."""
+    paths: tuple[str, ...]
+    """Directories to release, relative to the file system root (CreateDataRepositoryTask
+    Paths), one per link."""
 
 
 @dataclass(frozen=True)
@@ -27,10 +63,19 @@ class BucketSpec:
 class FsxSpec:
     capacity_gib: int
     throughput_per_tib: int
-    backup_days: int
     az: str
     """The training pool's AZ: the file servers live next to the GPUs."""
-    csi_driver_version: str
+    csi_driver_version: str | None
+    """None: EKS's default build (see components/versions.py)."""
+    links: tuple[LinkSpec, ...]
+    release: ReleaseSpec
+    free_capacity_alarm_bytes: int
+    """Alarm when FreeDataStorageCapacity (bytes) falls below this."""
+    alarm_emails: tuple[str, ...]
+    working_set_gib: float
+    """Data the hot tier must hold at once; tagged on the file system for the plan."""
+    log_level: str = FSX_LOG_LEVEL
+    log_retention_days: int = FSX_LOG_RETENTION_DAYS
 
 
 @dataclass(frozen=True)
@@ -82,8 +127,47 @@ def lifecycle_rules(name: str, bucket: BucketConfig) -> list[dict[str, Any]]:
     return [rule]
 
 
+def fsx_links() -> tuple[LinkSpec, ...]:
+    """Pure: the hot tier's links, each importing every S3 change and exporting no deletions."""
+    return tuple(
+        LinkSpec(path, bucket, LINK_IMPORT_EVENTS, LINK_EXPORT_EVENTS)
+        for path, bucket in FSX_LINKS.items()
+    )
+
+
+def resolve_fsx(config: StackConfig, fsx_az: str, csi_driver_version: str | None) -> FsxSpec:
+    """Pure: the hot tier's shape, release task, alarm and working set (validated by the config)."""
+    storage = config.storage
+    fsx = storage.fsx
+    links = fsx_links()
+    working_set = fsx.working_set_gib
+    if working_set is None:
+        working_set = sum(getattr(storage, link.bucket).expected_size_gib for link in links)
+    return FsxSpec(
+        capacity_gib=fsx.storage_capacity_gib,
+        throughput_per_tib=fsx.per_unit_storage_throughput,
+        az=fsx_az,
+        csi_driver_version=csi_driver_version,
+        links=links,
+        release=ReleaseSpec(
+            after_days=fsx.release_after_days,
+            schedule=fsx.release_schedule,
+            paths=tuple(link.file_system_path.lstrip("/") for link in links),
+        ),
+        free_capacity_alarm_bytes=int(
+            fsx.storage_capacity_gib * GIB * fsx.free_capacity_alarm_fraction
+        ),
+        alarm_emails=tuple(fsx.alarm_emails),
+        working_set_gib=working_set,
+    )
+
+
 def resolve_storage(
-    config: StackConfig, partition: str, cluster_name: str, fsx_az: str, csi_driver_version: str
+    config: StackConfig,
+    partition: str,
+    cluster_name: str,
+    fsx_az: str,
+    csi_driver_version: str | None,
 ) -> StorageSpec:
     """Pure: lifecycle rules per bucket and the file system's shape (validated by the config)."""
     storage = config.storage
@@ -100,15 +184,7 @@ def resolve_storage(
             )
             for name in BUCKETS
         ),
-        fsx=FsxSpec(
-            capacity_gib=fsx.storage_capacity_gib,
-            throughput_per_tib=fsx.per_unit_storage_throughput,
-            backup_days=fsx.automatic_backup_retention_days,
-            az=fsx_az,
-            csi_driver_version=csi_driver_version,
-        )
-        if fsx.enabled
-        else None,
+        fsx=resolve_fsx(config, fsx_az, csi_driver_version) if fsx.enabled else None,
         namespace=storage.training_namespace,
         protect=config.protect,
     )

@@ -19,9 +19,10 @@ from components.resolve.software import EfaPluginSpec
 NAMESPACE = "kube-system"
 
 
-def values(instance_types: Sequence[str]) -> dict[str, Any]:
-    """Pure: chart values."""
+def values(instance_types: Sequence[str], image_repository: str) -> dict[str, Any]:
+    """Pure: chart values (keys of the chart's values.yaml at the pinned version)."""
     return {
+        "image": {"repository": image_repository},
         "nodeSelector": {EFA_LABEL: "true"},
         "tolerations": [
             {"key": key, "operator": "Exists", "effect": effect}
@@ -44,7 +45,7 @@ class EfaDevicePlugin(pulumi.ComponentResource):
         provider: k8s.Provider,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        chart_values = values(spec.instance_types)
+        chart_values = values(spec.instance_types, spec.image_repository)
         super().__init__("gpuplatform:index:EfaDevicePlugin", name, {}, opts)
         self.release = chart_release(
             f"{name}-chart",

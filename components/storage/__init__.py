@@ -4,14 +4,24 @@
   repository). Each is versioned, encrypted with SSE-KMS under the stack's storage key (bucket keys
   on), fully public-access-blocked, ACLs off (BucketOwnerEnforced), TLS-only by bucket policy, and
   aborts incomplete multipart uploads after 7 days.
-- Cold: each bucket's lifecycle moves current objects through the configured storage classes;
-  noncurrent checkpoint versions move to Glacier Instant Retrieval after 30 days and expire after
-  the configured days.
+- Cold: each bucket's lifecycle moves current objects through the configured storage classes
+  (never GLACIER or DEEP_ARCHIVE on a bucket FSx imports: the config refuses them); noncurrent
+  checkpoint versions move to Glacier Instant Retrieval after 30 days and expire after the
+  configured days (at least the recovery window).
 - Hot: FSx for Lustre PERSISTENT_2 in the training pool's subnet (one AZ, next to the GPUs), LZ4
-  compression, the storage KMS key, daily backups where configured. Data repository associations
-  link `/datasets` and `/checkpoints` to their buckets with automatic import and export of new,
-  changed and deleted objects (PERSISTENT_2 links to S3 only this way). A static PersistentVolume
-  and a claim in the training namespace mount it (a dynamic StorageClass cannot create the links).
+  compression, the storage KMS key, no automatic backups (FSx takes none of a file system linked
+  to S3: the versioned buckets are the durable copy). Data repository associations link
+  `/datasets` and `/checkpoints` to their buckets, importing new, changed and deleted objects and
+  exporting new and changed files only, so a delete on FSx never deletes in S3 (PERSISTENT_2
+  links to S3 only this way). A static PersistentVolume and a claim in the training namespace
+  mount it (a dynamic StorageClass cannot create the links).
+- Keeping the hot tier from filling: an EventBridge Scheduler schedule calls FSx
+  `CreateDataRepositoryTask` (universal target) with `RELEASE_DATA_FROM_FILESYSTEM` for files not
+  accessed for the configured days, under a role only the scheduler of this account assumes and
+  that may create tasks on this file system only; a CloudWatch alarm on `FreeDataStorageCapacity`
+  notifies an SNS topic (email subscriptions from config); data repository events are logged at
+  WARN_ERROR to a `/aws/fsx/...` log group. The file system carries its configured working set in
+  a tag, for the plan.
 - Scratch: GPU nodes stripe their instance-store NVMe into RAID0 for containerd and kubelet, so a
   pod's `emptyDir` volumes (and image layers) live on local NVMe; an encrypted gp3 StorageClass is
   the cluster default for persistent block volumes.
@@ -20,11 +30,18 @@
   `s3:*`, no writes on `Resource: "*"`.
 
 In prod (`protect`), buckets, the file system and the key are protected and retained on delete;
-elsewhere buckets are force-destroyed with the stack and the file system skips its final backup.
+elsewhere buckets are force-destroyed with the stack. The file system always skips its final
+backup on delete: AWS cannot take one of a linked file system.
+
+pulumi-aws argument names are those of the installed SDK (pulumi_aws 7.x:
+`scheduler/schedule.py`, `fsx/lustre_file_system.py` `log_configuration`,
+`cloudwatch/metric_alarm.py`); FSx request fields are the FSx API's (`CreateDataRepositoryTask`,
+`ReleaseConfiguration`, `DurationSinceLastAccess`, `CompletionReport`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
@@ -37,15 +54,69 @@ from components.catalog.conventions import (
     EXPECTED_SIZE_TAG,
     FSX_CLAIM,
     TRAINING_SERVICE_ACCOUNT,
+    WORKING_SET_TAG,
 )
 from components.cluster import Cluster
 from components.common import iam
 from components.common.identity import pod_identity
 from components.network import Network
-from components.resolve.storage import FSX_LINKS, FsxSpec, StorageSpec
+from components.resolve.storage import FsxSpec, ReleaseSpec, StorageSpec
 
 LUSTRE_PORTS = ((988, 988), (1018, 1023))
 LUSTRE_VERSION = "2.15"
+RELEASE_TASK_TYPE = "RELEASE_DATA_FROM_FILESYSTEM"
+FREE_CAPACITY_METRIC = ("AWS/FSx", "FreeDataStorageCapacity")
+"""Namespace and metric (FSx Lustre user guide, "FSx for Lustre metrics and dimensions"): bytes
+free, the Sum statistic over the file system, dimension FileSystemId."""
+ALARM_PERIOD_SECONDS = 300
+ALARM_EVALUATION_PERIODS = 3
+
+
+def release_target_arn(partition: str) -> str:
+    """Pure: EventBridge Scheduler's universal target for FSx `CreateDataRepositoryTask`
+    (Scheduler user guide, "Using universal targets": `arn:aws:scheduler:::aws-sdk:<service>:
+    <apiAction>`)."""
+    return f"arn:{partition}:scheduler:::aws-sdk:fsx:createDataRepositoryTask"
+
+
+def release_task_input(file_system_id: str, release: ReleaseSpec) -> str:
+    """Pure: the CreateDataRepositoryTask request the schedule sends (FSx API: Type, FileSystemId,
+    Paths, ReleaseConfiguration.DurationSinceLastAccess {Unit: DAYS, Value}, Report, required,
+    here disabled)."""
+    return json.dumps(
+        {
+            "Type": RELEASE_TASK_TYPE,
+            "FileSystemId": file_system_id,
+            "Paths": list(release.paths),
+            "ReleaseConfiguration": {
+                "DurationSinceLastAccess": {"Unit": "DAYS", "Value": release.after_days}
+            },
+            "Report": {"Enabled": False},
+        },
+        sort_keys=True,
+    )
+
+
+def scheduler_trust(account_id: str) -> str:
+    """Pure: only EventBridge Scheduler, on behalf of this account, assumes the role (Scheduler
+    user guide, "Set up the execution role": `aws:SourceAccount` against confused deputies)."""
+    return iam.document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            }
+        ]
+    )
+
+
+def release_policy(file_system_arn: str) -> str:
+    """Pure: create data repository tasks on this file system, nothing else."""
+    return iam.document(
+        [iam.allow(["fsx:CreateDataRepositoryTask"], [file_system_arn], sid="ReleaseHotTier")]
+    )
 
 
 class StorageRefs(TypedDict):
@@ -158,6 +229,8 @@ class TieredStorage(pulumi.ComponentResource):
     """IAM policy document (JSON) that reads the models bucket and decrypts with the storage key:
     what an inference service's role gets inline."""
     file_system_id: pulumi.Output[str] | None
+    alarm_topic_arn: pulumi.Output[str] | None
+    """SNS topic the hot tier's alarms notify (None without the hot tier)."""
 
     def __init__(
         self,
@@ -290,11 +363,17 @@ class TieredStorage(pulumi.ComponentResource):
         )
 
         self.file_system_id = None
+        self.alarm_topic_arn = None
         if spec.fsx is not None:
             self._hot_tier(name, spec, spec.fsx, refs, key, buckets, namespace)
 
         self.register_outputs(
-            {"bucket_names": self.bucket_names, "training_role_arn": self.training_role_arn}
+            {
+                "bucket_names": self.bucket_names,
+                "training_role_arn": self.training_role_arn,
+                "file_system_id": self.file_system_id,
+                "alarm_topic_arn": self.alarm_topic_arn,
+            }
         )
 
     def _hot_tier(
@@ -354,6 +433,14 @@ class TieredStorage(pulumi.ComponentResource):
                         opts=child,
                     )
 
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-fsx-logs",
+            # FSx logs only to groups named /aws/fsx/...: named after the cluster (unique in
+            # the region) rather than auto-named.
+            name=f"/aws/fsx/{spec.cluster_name}",
+            retention_in_days=fsx.log_retention_days,
+            opts=child,
+        )
         file_system = aws.fsx.LustreFileSystem(
             f"{name}-lustre",
             deployment_type="PERSISTENT_2",
@@ -365,24 +452,26 @@ class TieredStorage(pulumi.ComponentResource):
             kms_key_id=key.arn,
             subnet_ids=refs["subnet_ids_by_az"][fsx.az],  # one subnet: the servers live in its AZ
             security_group_ids=[group.id],
-            automatic_backup_retention_days=fsx.backup_days,
-            copy_tags_to_backups=True,
-            skip_final_backup=not protect,
+            # Linked to S3: AWS takes no backups, automatic or final.
+            automatic_backup_retention_days=0,
+            skip_final_backup=True,
+            log_configuration={"level": fsx.log_level, "destination": log_group.arn},
+            tags={WORKING_SET_TAG: f"{fsx.working_set_gib:g}"},
             opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect),
         )
         self.file_system_id = file_system.id
-        events = ["NEW", "CHANGED", "DELETED"]
         links = []
-        for path, bucket_name in FSX_LINKS.items():
+        for link_spec in fsx.links:
+            bucket_name = link_spec.bucket
             link = aws.fsx.DataRepositoryAssociation(
                 f"{name}-link-{bucket_name}",
                 file_system_id=file_system.id,
-                file_system_path=path,
+                file_system_path=link_spec.file_system_path,
                 data_repository_path=buckets[bucket_name].bucket.apply(lambda b: f"s3://{b}/"),
                 batch_import_meta_data_on_create=True,
                 s3={
-                    "auto_import_policy": {"events": events},
-                    "auto_export_policy": {"events": events},
+                    "auto_import_policy": {"events": list(link_spec.import_events)},
+                    "auto_export_policy": {"events": list(link_spec.export_events)},
                 },
                 opts=child,
             )
@@ -399,6 +488,9 @@ class TieredStorage(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=links),
         )
+
+        self._release_schedule(name, spec, fsx, file_system, links, account.account_id)
+        self._free_capacity_alarm(name, fsx, file_system)
 
         addon = aws.eks.Addon(
             f"{name}-fsx-csi",
@@ -442,4 +534,83 @@ class TieredStorage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self, provider=refs["provider"], depends_on=[namespace, volume]
             ),
+        )
+
+    def _release_schedule(
+        self,
+        name: str,
+        spec: StorageSpec,
+        fsx: FsxSpec,
+        file_system: aws.fsx.LustreFileSystem,
+        links: Sequence[aws.fsx.DataRepositoryAssociation],
+        account_id: pulumi.Output[str],
+    ) -> None:
+        """The schedule that releases files nobody read for `release.after_days` days."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-fsx-release",
+            description="EventBridge Scheduler: release cold files from the FSx hot tier",
+            assume_role_policy=account_id.apply(scheduler_trust),
+            opts=child,
+        )
+        permission = aws.iam.RolePolicy(
+            f"{name}-fsx-release",
+            role=role.id,
+            policy=file_system.arn.apply(release_policy),
+            opts=child,
+        )
+        release = fsx.release
+        aws.scheduler.Schedule(
+            f"{name}-fsx-release",
+            description=(
+                f"Release FSx files not accessed for {release.after_days} days "
+                "(their data stays in S3)"
+            ),
+            schedule_expression=release.schedule,
+            flexible_time_window={"mode": "OFF"},
+            target={
+                "arn": release_target_arn(spec.partition),
+                "role_arn": role.arn,
+                "input": file_system.id.apply(lambda fs_id: release_task_input(fs_id, release)),
+                "retry_policy": {"maximum_retry_attempts": 3},
+            },
+            # CreateDataRepositoryTask fails on a file system without links.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*links, permission]),
+        )
+
+    def _free_capacity_alarm(
+        self, name: str, fsx: FsxSpec, file_system: aws.fsx.LustreFileSystem
+    ) -> None:
+        """An SNS topic and the alarm that tells it the hot tier is filling up."""
+        child = pulumi.ResourceOptions(parent=self)
+        topic = aws.sns.Topic(f"{name}-fsx-alarms", opts=child)
+        self.alarm_topic_arn = topic.arn
+        for index, email in enumerate(fsx.alarm_emails):
+            aws.sns.TopicSubscription(
+                f"{name}-fsx-alarms-{index}",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=email,
+                opts=child,
+            )
+        namespace, metric = FREE_CAPACITY_METRIC
+        threshold_gib = fsx.free_capacity_alarm_bytes / 1024**3
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-fsx-free-capacity",
+            alarm_description=(
+                f"FSx hot tier below {threshold_gib:g} GiB free of {fsx.capacity_gib} GiB: "
+                "release more (storage.fsx.releaseAfterDays) or grow the file system"
+            ),
+            namespace=namespace,
+            metric_name=metric,
+            dimensions={"FileSystemId": file_system.id},
+            statistic="Sum",
+            period=ALARM_PERIOD_SECONDS,
+            evaluation_periods=ALARM_EVALUATION_PERIODS,
+            threshold=float(fsx.free_capacity_alarm_bytes),
+            comparison_operator="LessThanThreshold",
+            treat_missing_data="missing",
+            alarm_actions=[topic.arn],
+            ok_actions=[topic.arn],
+            opts=child,
         )

@@ -9,6 +9,7 @@ import pytest
 from components import versions
 from components.cluster import Cluster, kubeconfig
 from components.resolve.cluster import ClusterSpec
+from components.config import ConfigError
 from tests.support import platform
 
 CLUSTER = "aws:eks/cluster:Cluster"
@@ -18,6 +19,11 @@ SUBNETS = ["subnet-aaaa", "subnet-bbbb"]
 OVERRIDES: dict[str, object] = {
     "clusterName": "gpu-test",
     "publicAccessCidrs": ["203.0.113.0/24"],
+    "deployer": {
+        "principalArn": "arn:aws:iam::111122223333:role/deploy",
+        "runnerLabels": ["self-hosted"],
+        "egressCidrs": ["203.0.113.0/24"],
+    },
     "clusterLogTypes": ["api", "audit", "authenticator"],
     "clusterLogRetentionDays": 90,
     "accessEntries": [],
@@ -30,8 +36,19 @@ def spec(**overrides: object) -> ClusterSpec:
     return platform("dev", **{**OVERRIDES, **overrides}).cluster
 
 
+PRIVATE: dict[str, object] = {
+    "endpointAccess": "private",
+    "publicAccessCidrs": None,
+    "apiAccess": {"sourceCidrs": ["10.100.0.0/16"], "transitGatewayId": "tgw-0123456789abcdef0"},
+    "deployer": {
+        "principalArn": "arn:aws:iam::111122223333:role/deploy",
+        "egressCidrs": ["10.100.0.0/16"],
+    },
+}
+
+
 def cluster_of(cluster_spec: ClusterSpec):
-    return lambda: Cluster("c", cluster_spec, {"subnet_ids": SUBNETS})
+    return lambda: Cluster("c", cluster_spec, {"subnet_ids": SUBNETS, "vpc_id": "vpc-0abc"})
 
 
 def test_secrets_are_envelope_encrypted_with_a_rotating_key(run_pulumi):
@@ -59,14 +76,14 @@ def test_control_plane_logs_and_their_retention(run_pulumi):
 
 
 @pytest.mark.parametrize(
-    ("access", "public", "cidrs"),
+    ("overrides", "public", "cidrs"),
     [
-        ("public", True, ["203.0.113.0/24"]),
-        ("private", False, None),
+        ({"endpointAccess": "public"}, True, ["203.0.113.0/24"]),
+        (PRIVATE, False, None),
     ],
 )
-def test_endpoint_access_per_environment(run_pulumi, access, public, cidrs):
-    recorded = run_pulumi(cluster_of(spec(endpointAccess=access)))
+def test_endpoint_access_per_environment(run_pulumi, overrides, public, cidrs):
+    recorded = run_pulumi(cluster_of(spec(**overrides)))
     vpc_config = recorded.one(CLUSTER).inputs["vpcConfig"]
     assert vpc_config["endpointPrivateAccess"] is True
     assert vpc_config["endpointPublicAccess"] is public
@@ -89,24 +106,30 @@ def test_access_entries_grant_the_configured_policy_and_scope(run_pulumi):
     access = sorted(
         recorded.of_type("aws:eks/accessEntry:AccessEntry"), key=lambda r: r.inputs["principalArn"]
     )
-    assert [a.inputs["principalArn"] for a in access] == [e["principalArn"] for e in entries]
+    deployer = "arn:aws:iam::111122223333:role/deploy"
+    assert [a.inputs["principalArn"] for a in access] == sorted(
+        [e["principalArn"] for e in entries] + [deployer]
+    )
     associations = sorted(
         recorded.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation"),
         key=lambda r: r.inputs["principalArn"],
     )
     assert [a.inputs["policyArn"] for a in associations] == [
         "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",  # the deployer
         "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
     ]
     assert associations[0].inputs["accessScope"] == {"type": "cluster"}
-    assert associations[1].inputs["accessScope"] == {"type": "namespace", "namespaces": ["team-a"]}
+    assert associations[1].inputs["accessScope"] == {"type": "cluster"}
+    assert associations[2].inputs["accessScope"] == {"type": "namespace", "namespaces": ["team-a"]}
 
 
 def test_addons_are_pinned_and_vpc_cni_uses_prefix_delegation(run_pulumi):
     recorded = run_pulumi(cluster_of(spec()))
     addons = {a.inputs["addonName"]: a for a in recorded.of_type("aws:eks/addon:Addon")}
     pinned = versions.EKS_ADDONS[versions.KUBERNETES_VERSION]
-    assert {name: a.inputs["addonVersion"] for name, a in addons.items()} == {
+    # An add-on whose build could not be confirmed upstream is left to EKS's default (None).
+    assert {name: a.inputs.get("addonVersion") for name, a in addons.items()} == {
         "vpc-cni": pinned.vpc_cni,
         "coredns": pinned.coredns,
         "kube-proxy": pinned.kube_proxy,
@@ -180,3 +203,76 @@ def test_kubeconfig_uses_aws_eks_get_token():
     assert exec_["command"] == "aws"
     assert exec_["args"][:2] == ["eks", "get-token"]
     assert exec_["args"][exec_["args"].index("--region") + 1] == "eu-west-1"
+
+
+def test_the_deployer_gets_one_explicit_entry_and_no_implicit_one(run_pulumi):
+    recorded = run_pulumi(cluster_of(spec()))
+    access_config = recorded.one(CLUSTER).inputs["accessConfig"]
+    assert access_config["bootstrapClusterCreatorAdminPermissions"] is False
+    entry = recorded.one("aws:eks/accessEntry:AccessEntry", "c-deployer")
+    assert entry.inputs["principalArn"] == "arn:aws:iam::111122223333:role/deploy"
+    association = recorded.one(
+        "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "c-deployer"
+    )
+    assert association.inputs["accessScope"] == {"type": "cluster"}
+    # The Kubernetes provider authenticates as the deployer: it waits for the association.
+    provider = recorded.one("pulumi:providers:kubernetes")
+    assert association.urn in provider.dependencies
+
+
+def test_a_private_api_admits_the_deployer_network_on_443(run_pulumi):
+    recorded = run_pulumi(cluster_of(spec(**PRIVATE)))
+    group = recorded.one("aws:ec2/securityGroup:SecurityGroup", "c-api")
+    assert group.inputs["vpcId"] == "vpc-0abc"
+    cluster = recorded.one(CLUSTER)
+    assert cluster.inputs["vpcConfig"]["securityGroupIds"] == [group.id]
+    (rule,) = recorded.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert rule.inputs["securityGroupId"] == group.id
+    assert (rule.inputs["cidrIpv4"], rule.inputs["fromPort"], rule.inputs["toPort"]) == (
+        "10.100.0.0/16",
+        443,
+        443,
+    )
+
+
+def test_deletion_protection_is_on_in_prod_and_follows_the_flag():
+    assert platform("prod").cluster.deletion_protection is True
+    assert platform("dev").cluster.deletion_protection is False
+    assert platform("dev", deletionProtection=True).cluster.deletion_protection is True
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (
+            {"endpointAccess": "private", "publicAccessCidrs": None, "apiAccess": {}},
+            "gpu-platform:apiAccess",
+        ),
+        (
+            {**PRIVATE, "apiAccess": {"sourceCidrs": ["10.100.0.0/16"]}},
+            "apiAccess.transitGatewayId",
+        ),
+        (
+            {**PRIVATE, "apiAccess": {**PRIVATE["apiAccess"], "sourceCidrs": ["10.40.1.0/24"]}},  # type: ignore[dict-item]
+            "apiAccess.sourceCidrs",
+        ),
+        ({**PRIVATE, "publicAccessCidrs": ["10.0.0.0/8"]}, "publicAccessCidrs"),
+        (
+            {"deployer": {"principalArn": "arn:aws:iam::111122223333:role/deploy"}},
+            "deployer.runnerLabels",
+        ),
+        (
+            {
+                "accessEntries": [
+                    {"principalArn": "arn:aws:iam::111122223333:role/deploy", "policy": "admin"}
+                ]
+            },
+            "accessEntries[0].principalArn",
+        ),
+    ],
+    ids=["private-no-way-in", "no-route", "inside-vpc", "public-cidrs", "hosted", "twice"],
+)
+def test_configs_the_deployer_cannot_use_are_refused_naming_the_key(overrides, key):
+    with pytest.raises(ConfigError) as caught:
+        spec(**overrides)
+    assert any(path.endswith(key) for path, _ in caught.value.problems), caught.value.problems

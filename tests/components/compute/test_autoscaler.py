@@ -311,7 +311,11 @@ def test_efa_device_plugin_runs_only_on_efa_nodes_of_the_given_types():
     spec = platform(STACK).efa_plugin
     assert spec is not None
     assert spec.instance_types == ("p5.48xlarge",)
-    chart_values = efa_values(spec.instance_types)
+    chart_values = efa_values(spec.instance_types, spec.image_repository)
+    # The image comes from the cluster region's EKS registry, not the chart's us-west-2 default.
+    assert chart_values["image"] == {
+        "repository": "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/aws-efa-k8s-device-plugin"
+    }
     tolerated = {t["key"] for t in chart_values["tolerations"]}
     assert "nvidia.com/gpu" in tolerated
     assert "gpu-platform/spot" in tolerated
@@ -322,7 +326,7 @@ def test_efa_device_plugin_runs_only_on_efa_nodes_of_the_given_types():
 
 
 def test_efa_device_plugin_types_are_deduplicated_and_sorted():
-    chart_values = efa_values(["p5en.48xlarge", "p4d.24xlarge", "p5en.48xlarge"])
+    chart_values = efa_values(["p5en.48xlarge", "p4d.24xlarge", "p5en.48xlarge"], "registry/efa")
     assert chart_values["supportedInstanceLabels"]["values"] == ["p4d.24xlarge", "p5en.48xlarge"]
     efa = {"purpose": "training", "efa": True, "maxSize": 2}
     spec = platform(
@@ -336,7 +340,7 @@ def test_efa_device_plugin_types_are_deduplicated_and_sorted():
         addons=ADDONS,
     ).efa_plugin
     assert spec is not None
-    assert efa_values(spec.instance_types) == chart_values
+    assert efa_values(spec.instance_types, "registry/efa") == chart_values
 
 
 def test_no_efa_device_plugin_without_an_efa_pool():

@@ -191,7 +191,8 @@ def test_p5_node_group_is_in_exactly_one_subnet(p5):
     assert node_group.inputs["clusterName"] == SHIPPED.cluster.name
     assert node_group.inputs["nodeRoleArn"] == NODE_ROLE
     assert node_group.inputs["nodeGroupNamePrefix"] == f"{P5.name}-"
-    assert node_group.inputs["updateConfig"] == {"maxUnavailable": 1}  # EFA pools: one at a time
+    # EFA pools: one at a time, and no surge node (a placement group or reservation has no room)
+    assert node_group.inputs["updateConfig"] == {"maxUnavailable": 1, "updateStrategy": "MINIMAL"}
 
 
 def test_node_group_uses_the_launch_template(p5):
@@ -210,7 +211,8 @@ def test_launch_template_requires_imdsv2_and_tags_instances_volumes_and_enis(p5)
     assert P5.tags == SHIPPED.tags
     for tags in specs.values():
         assert tags.items() >= SHIPPED.tags.items()
-        assert tags["Name"] == P5_NAME
+        # `<cluster>-<pool>`: nodes of two stacks tell apart in the console.
+        assert tags["Name"] == f"gpu-platform-{STACK}-{P5.name}" == P5.node_name
     root = template["blockDeviceMappings"][0]
     assert root["deviceName"] == "/dev/xvda"
     assert root["ebs"]["encrypted"] == "true"
@@ -297,7 +299,10 @@ def test_t4_pool_spans_every_az_without_efa(run_pulumi):
     node_group = recorded.one(NODE_GROUP).inputs
     assert node_group["subnetIds"] == [SUBNETS[az] for az in AZS]
     assert node_group["instanceTypes"] == ["g4dn.xlarge"]
-    assert node_group["updateConfig"] == {"maxUnavailablePercentage": 33}
+    assert node_group["updateConfig"] == {
+        "maxUnavailablePercentage": 33,
+        "updateStrategy": "MINIMAL",
+    }
     values = asg_tag_values(recorded)
     assert values[f"{AUTOSCALER_TEMPLATE}/resources/nvidia.com/gpu"] == "1"
     assert not any("vpc.amazonaws.com/efa" in key for key in values)

@@ -61,6 +61,7 @@ def minimal_config(**overrides: Any) -> dict[str, Any]:
         f"{NS}environment": "dev",
         f"{NS}availabilityZones": ["us-east-1a", "us-east-1b"],
         f"{NS}monthlyBudgetUsd": 3000,
+        f"{NS}deployer": {"principalArn": DEPLOYER},
     }
     for key, value in overrides.items():
         full = key if ":" in key else NS + key
@@ -69,6 +70,9 @@ def minimal_config(**overrides: Any) -> dict[str, Any]:
         else:
             config[full] = value
     return config
+
+
+DEPLOYER = "arn:aws:iam::123456789012:role/gpu-platform-deploy"
 
 
 def raw_config(**overrides: Any) -> dict[str, str]:
@@ -265,11 +269,12 @@ def test_prod_stack_values() -> None:
     h100 = config.gpu_pools[0]
     assert (h100.name, h100.efa, h100.instance_types) == ("h100-train", True, ["p5.48xlarge"])
     assert config.storage.fsx.storage_capacity_gib == 9600
+    # FSx imports checkpoints: nothing colder than GLACIER_IR, which it reads back.
     assert [t.storage_class for t in config.storage.checkpoints.transitions] == [
         StorageClass.STANDARD_IA,
         StorageClass.GLACIER_IR,
-        StorageClass.DEEP_ARCHIVE,
     ]
+    assert config.storage.fsx.automatic_backup_retention_days == 0
 
 
 # --------------------------------------------------------------------------- bad input

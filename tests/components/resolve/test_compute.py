@@ -86,7 +86,7 @@ def test_platform_pools_are_resolve_pool_of_each_configured_pool():
     spec = platform(STACK)
     assert len(spec.pools) == len(stack_config.gpu_pools) >= 2
     for index, gpu_pool in enumerate(stack_config.gpu_pools):
-        assert spec.pools[index] == resolve_pool(gpu_pool, index, AZS, spec.tags)
+        assert spec.pools[index] == resolve_pool(gpu_pool, index, AZS, spec.tags, spec.cluster.name)
     assert all(p.tags == spec.tags for p in spec.pools)
     assert spec.tags["stack"] == STACK
 

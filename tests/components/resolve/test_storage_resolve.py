@@ -24,9 +24,18 @@ from components.resolve.storage import (
     BUCKETS,
     MULTIPART_ABORT_DAYS,
     NONCURRENT_CHECKPOINT_TRANSITION_DAYS,
+    fsx_links,
     lifecycle_rules,
 )
-from components.storage import access_policy, storage_key_policy, tls_only_policy
+from components.storage import (
+    access_policy,
+    release_policy,
+    release_target_arn,
+    release_task_input,
+    scheduler_trust,
+    storage_key_policy,
+    tls_only_policy,
+)
 from tests.support import STACKS, config, platform, raw_config
 
 BUCKET_ARNS = (
@@ -267,8 +276,11 @@ def test_the_hot_tier_is_resolved_only_when_enabled(stack):
     assert spec.storage.fsx is not None
     assert spec.storage.fsx.capacity_gib == fsx.storage_capacity_gib
     assert spec.storage.fsx.throughput_per_tib == fsx.per_unit_storage_throughput
-    assert spec.storage.fsx.backup_days == fsx.automatic_backup_retention_days
     assert spec.storage.fsx.csi_driver_version == spec.cluster.addons.fsx_csi_driver
+    assert spec.storage.fsx.release.after_days == fsx.release_after_days
+    assert spec.storage.fsx.release.schedule == fsx.release_schedule
+    assert spec.storage.fsx.alarm_emails == tuple(fsx.alarm_emails)
+    assert spec.storage.fsx.log_level == "WARN_ERROR"
     assert spec.storage.fsx.az == training_az(
         stack_config.gpu_pools, stack_config.availability_zones
     )
@@ -276,6 +288,102 @@ def test_the_hot_tier_is_resolved_only_when_enabled(stack):
 
 def test_the_shipped_stacks_cover_both_hot_tier_cases():
     assert {config(stack).storage.fsx.enabled for stack in STACKS} == {True, False}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_shipped_stacks_keep_the_durable_copy_recoverable(stack):
+    storage = config(stack).storage
+    assert storage.fsx.automatic_backup_retention_days == 0
+    for name in BUCKETS:
+        expire = getattr(storage, name).noncurrent_expiration_days
+        assert expire is None or expire >= storage.recovery_window_days, name
+    if storage.fsx.enabled:
+        for name in ("datasets", "checkpoints"):
+            classes = {t.storage_class for t in getattr(storage, name).transitions}
+            assert not classes & {StorageClass.GLACIER, StorageClass.DEEP_ARCHIVE}, name
+
+
+# --------------------------------------------------------------------------- the hot tier's spec
+
+
+def hot(**fsx: Any) -> Any:
+    """The resolved hot tier of prod with these `storage.fsx` keys."""
+    storage = json.loads(raw_config(POOL_STACK)["gpu-platform:storage"])
+    storage["fsx"] = {**storage["fsx"], **fsx}
+    spec = platform(POOL_STACK, storage=storage).storage.fsx
+    assert spec is not None
+    return spec
+
+
+def test_links_import_every_s3_change_and_export_no_deletes():
+    links = {link.file_system_path: link for link in fsx_links()}
+    assert {p: link.bucket for p, link in links.items()} == {
+        "/datasets": "datasets",
+        "/checkpoints": "checkpoints",
+    }
+    for link in links.values():
+        assert set(link.import_events) == {"NEW", "CHANGED", "DELETED"}
+        assert set(link.export_events) == {"NEW", "CHANGED"}
+    assert hot().links == fsx_links()
+
+
+def test_release_defaults_every_day_for_files_unread_30_days_in_both_links():
+    release = hot().release
+    assert (release.after_days, release.schedule) == (30, "rate(1 day)")
+    # CreateDataRepositoryTask Paths are relative to the file system root.
+    assert release.paths == ("datasets", "checkpoints")
+
+
+@pytest.mark.parametrize(
+    ("capacity", "fraction", "expected_gib"),
+    [(9600, None, 960), (1200, 0.2, 240), (2400, 0.05, 120)],
+)
+def test_free_capacity_alarm_is_the_configured_fraction_of_capacity_in_bytes(
+    capacity, fraction, expected_gib
+):
+    extra = {} if fraction is None else {"freeCapacityAlarmFraction": fraction}
+    spec = hot(storageCapacityGib=capacity, **extra)
+    assert spec.free_capacity_alarm_bytes == pytest.approx(expected_gib * 1024**3, abs=1)
+
+
+def test_working_set_defaults_to_the_linked_buckets_and_can_be_set():
+    stack_config = config(POOL_STACK)
+    linked = (
+        stack_config.storage.datasets.expected_size_gib
+        + stack_config.storage.checkpoints.expected_size_gib
+    )
+    assert stack_config.storage.models.expected_size_gib > 0  # ... and is not counted
+    assert hot().working_set_gib == linked
+    assert hot(workingSetGib=5000).working_set_gib == 5000
+
+
+def test_release_task_input_is_a_create_data_repository_task_request():
+    release = hot(releaseAfterDays=12).release
+    request = json.loads(release_task_input("fs-0123456789abcdef0", release))
+    assert request == {
+        "Type": "RELEASE_DATA_FROM_FILESYSTEM",
+        "FileSystemId": "fs-0123456789abcdef0",
+        "Paths": ["datasets", "checkpoints"],
+        "ReleaseConfiguration": {"DurationSinceLastAccess": {"Unit": "DAYS", "Value": 12}},
+        "Report": {"Enabled": False},
+    }
+
+
+@pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
+def test_release_target_is_the_universal_target_in_the_stacks_partition(partition):
+    assert release_target_arn(partition) == (
+        f"arn:{partition}:scheduler:::aws-sdk:fsx:createDataRepositoryTask"
+    )
+
+
+def test_scheduler_trust_and_release_policy_are_least_privilege():
+    [trust] = statements(scheduler_trust("111122223333"))
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
+    fs_arn = "arn:aws:fsx:us-east-1:111122223333:file-system/fs-0123456789abcdef0"
+    [grant] = statements(release_policy(fs_arn))
+    assert as_list(grant["Action"]) == ["fsx:CreateDataRepositoryTask"]
+    assert as_list(grant["Resource"]) == [fs_arn]
 
 
 # --------------------------------------------------------------------------- training_az
@@ -366,20 +474,110 @@ def test_a_valid_storage_section_loads():
             "checkpoints": {
                 "transitions": [
                     {"days": 30, "storageClass": "STANDARD_IA"},
-                    {"days": 90, "storageClass": "DEEP_ARCHIVE"},
+                    {"days": 90, "storageClass": "GLACIER_IR"},
                 ],
                 "noncurrentExpirationDays": 60,
             },
+            "models": {"transitions": [{"days": 90, "storageClass": "DEEP_ARCHIVE"}]},
             "checkpointSizeGib": 250.5,
             "trainingNamespace": "ml-train",
+            "recoveryWindowDays": 60,
         },
     )
     storage = stack_config.storage
     assert storage.fsx.storage_capacity_gib == 4800
     assert storage.fsx.per_unit_storage_throughput == 125
-    assert storage.checkpoints.transitions[1].storage_class is StorageClass.DEEP_ARCHIVE
+    assert storage.checkpoints.transitions[1].storage_class is StorageClass.GLACIER_IR
+    # FSx does not import the models bucket: any class goes.
+    assert storage.models.transitions[0].storage_class is StorageClass.DEEP_ARCHIVE
     assert storage.checkpoint_size_gib == 250.5
     assert storage.training_namespace == "ml-train"
+    assert storage.recovery_window_days == 60
+    # Documented defaults of the hot tier's care.
+    fsx = storage.fsx
+    assert (fsx.release_after_days, fsx.release_schedule) == (30, "rate(1 day)")
+    assert fsx.free_capacity_alarm_fraction == 0.1
+    assert (fsx.alarm_emails, fsx.working_set_gib) == ([], None)
+    assert fsx.automatic_backup_retention_days == 0
+    assert config("dev", storage={}).storage.recovery_window_days == 30
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_backups_of_the_linked_file_system_are_refused(enabled):
+    found = problems({"fsx": {"enabled": enabled, "automaticBackupRetentionDays": 7}})
+    message = found["gpu-platform:storage.fsx.automaticBackupRetentionDays"]
+    assert "7 days" in message and "linked to S3" in message
+
+
+@pytest.mark.parametrize("bucket_name", ["datasets", "checkpoints"])
+@pytest.mark.parametrize("storage_class", ["GLACIER", "DEEP_ARCHIVE"])
+def test_archival_class_on_a_bucket_fsx_imports_is_refused(bucket_name, storage_class):
+    transitions = [
+        {"days": 30, "storageClass": "STANDARD_IA"},
+        {"days": 365, "storageClass": storage_class},
+    ]
+    found = problems({"fsx": {"enabled": True}, bucket_name: {"transitions": transitions}})
+    message = found[f"gpu-platform:storage.{bucket_name}.transitions[1].storageClass"]
+    assert storage_class in message and "GLACIER_IR" in message
+
+
+@pytest.mark.parametrize("storage_class", ["GLACIER", "DEEP_ARCHIVE"])
+def test_archival_classes_are_fine_without_the_hot_tier_or_on_models(storage_class):
+    transition = [{"days": 90, "storageClass": storage_class}]
+    without_fsx = config("dev", storage={"checkpoints": {"transitions": transition}})
+    assert without_fsx.storage.checkpoints.transitions[0].storage_class.value == storage_class
+    models = config(
+        "dev", storage={"fsx": {"enabled": True}, "models": {"transitions": transition}}
+    )
+    assert models.storage.models.transitions[0].storage_class.value == storage_class
+
+
+@pytest.mark.parametrize(("window", "expire"), [(30, 14), (90, 89), (7, 6)])
+def test_noncurrent_expiration_inside_the_recovery_window_is_refused(window, expire):
+    found = problems(
+        {"recoveryWindowDays": window, "checkpoints": {"noncurrentExpirationDays": expire}}
+    )
+    message = found["gpu-platform:storage.checkpoints.noncurrentExpirationDays"]
+    assert f"{expire} days" in message and f"{window}-day" in message
+
+
+def test_noncurrent_expiration_equal_to_the_recovery_window_loads():
+    storage = config(
+        "dev", storage={"recoveryWindowDays": 45, "datasets": {"noncurrentExpirationDays": 45}}
+    ).storage
+    assert storage.datasets.noncurrent_expiration_days == 45
+
+
+@pytest.mark.parametrize(
+    "schedule", ["rate(1 day)", "rate(12 hours)", "rate(2 days)", "cron(0 3 * * ? *)"]
+)
+def test_recurring_release_schedules_load(schedule):
+    stack_config = config("dev", storage={"fsx": {"releaseSchedule": schedule}})
+    assert stack_config.storage.fsx.release_schedule == schedule
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ["at(2030-01-01T00:00:00)", "rate(1 days)", "rate(0 days)", "daily", "cron(0 3 * *)"],
+)
+def test_a_release_schedule_that_does_not_recur_is_refused(schedule):
+    found = problems({"fsx": {"releaseSchedule": schedule}})
+    assert "recurring" in found["gpu-platform:storage.fsx.releaseSchedule"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("releaseAfterDays", 0),
+        ("freeCapacityAlarmFraction", 0),
+        ("freeCapacityAlarmFraction", 1),
+        ("workingSetGib", 0),
+        ("alarmEmails", ["not-an-address"]),
+    ],
+)
+def test_bad_release_and_alarm_settings_are_refused(key, value):
+    found = problems({"fsx": {key: value}})
+    assert f"gpu-platform:storage.fsx.{key}" in found
 
 
 def test_capacity_that_is_not_a_persistent2_size():

@@ -152,7 +152,10 @@ def test_efa_plugin_runs_only_on_the_efa_pools_instance_types():
     assert prod.efa_plugin is not None
     efa_types = {t.name for p in prod.pools if p.efa for t in p.instance_types}
     assert set(prod.efa_plugin.instance_types) == efa_types == {"p5.48xlarge"}
-    chart = efa_device_plugin.values(prod.efa_plugin.instance_types)
+    chart = efa_device_plugin.values(
+        prod.efa_plugin.instance_types, prod.efa_plugin.image_repository
+    )
+    assert chart["image"]["repository"].startswith("602401143452.dkr.ecr.us-east-1.amazonaws.com/")
     assert chart["nodeSelector"] == {EFA_LABEL: "true"}
     assert chart["supportedInstanceLabels"]["values"] == ["p5.48xlarge"]
     assert {t["key"] for t in chart["tolerations"]} == {"nvidia.com/gpu", "gpu-platform/spot"}

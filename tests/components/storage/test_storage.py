@@ -1,10 +1,11 @@
 """TieredStorage under recording mocks: buckets, lifecycle, FSx for Lustre and its S3 links,
-Kubernetes volumes, protection, and the training role's access.
+the scheduled release, the free-capacity alarm and event logging, Kubernetes volumes, protection,
+and the training role's access.
 
 Specs are shipped stacks' configs resolved as the program does: prod with a 2400 GiB / 250 MB/s
-hot tier and its own training namespace (protected, and again with `protectStateful: false`), and
-dev as shipped (warm tier only). Refs are plain strings in place of the network's and the
-cluster's outputs.
+hot tier and its own training namespace (protected, again with `protectStateful: false`, and again
+with every release, alarm and working-set setting changed), and dev as shipped (warm tier only).
+Refs are plain strings in place of the network's and the cluster's outputs.
 """
 
 from __future__ import annotations
@@ -17,11 +18,17 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components import versions
-from components.catalog.conventions import EXPECTED_SIZE_TAG, FSX_CLAIM, TRAINING_SERVICE_ACCOUNT
+from components.catalog.conventions import (
+    EXPECTED_SIZE_TAG,
+    FSX_CLAIM,
+    TRAINING_SERVICE_ACCOUNT,
+    WORKING_SET_TAG,
+)
 from components.resolve.storage import BUCKETS, StorageSpec
 from components.storage import StorageRefs, TieredStorage
+from scripts.plan.mocks import ACCOUNT_ID
 from tests.conftest import Recorded
-from tests.support import config, platform
+from tests.support import config, platform, shipped_plan
 
 COMPONENT = "gpuplatform:index:TieredStorage"
 BUCKET = "aws:s3/bucket:Bucket"
@@ -32,17 +39,45 @@ SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 PV = "kubernetes:core/v1:PersistentVolume"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TOPIC = "aws:sns/topic:Topic"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+GIB = 1024**3
 NAME = "st"
 NAMESPACE = "ml-train"
 CLIENT_SG = "sg-0c11e47000000001"
 VPC = "vpc-0123456789abcdef0"
-HOT_STORAGE = {
+HOT_STORAGE: dict[str, Any] = {
     "fsx": {"enabled": True, "storageCapacityGib": 2400, "perUnitStorageThroughput": 250},
+    "datasets": {"expectedSizeGib": 3000},
+    "checkpoints": {"expectedSizeGib": 1500},
     "trainingNamespace": NAMESPACE,
 }
 HOT = platform("prod", storage=HOT_STORAGE).storage
 HOT_UNPROTECTED = platform("prod", storage=HOT_STORAGE, protectStateful=False).storage
+assert HOT.fsx is not None
+HOT_FSX = HOT.fsx
 WARM_ONLY = platform("dev").storage
+EMAILS = ["oncall@example.com", "storage@example.com"]
+TUNED = platform(
+    "prod",
+    storage={
+        **HOT_STORAGE,
+        "fsx": {
+            **HOT_STORAGE["fsx"],
+            "releaseAfterDays": 7,
+            "releaseSchedule": "cron(0 3 * * ? *)",
+            "freeCapacityAlarmFraction": 0.25,
+            "alarmEmails": EMAILS,
+            "workingSetGib": 2000,
+        },
+    },
+).storage
+"""The hot tier with every release, alarm and working-set setting away from its default."""
 MODELS_READ = "modelsReadPolicy"
 
 
@@ -80,6 +115,11 @@ def unprotected(run_pulumi) -> Recorded:
 @pytest.fixture
 def warm_only(run_pulumi) -> Recorded:
     return run_pulumi(program("dev", WARM_ONLY))
+
+
+@pytest.fixture
+def tuned(run_pulumi) -> Recorded:
+    return run_pulumi(program("prod", TUNED))
 
 
 def per_bucket(recorded: Recorded, type_token: str) -> dict[str, Any]:
@@ -218,13 +258,22 @@ def test_prod_protects_and_retains_buckets_key_and_file_system(protected):
         (r.type, r.name) for r in stateful
     }
     assert all(b.inputs["forceDestroy"] is False for b in protected.of_type(BUCKET))
-    assert protected.one(LUSTRE).inputs["skipFinalBackup"] is False
 
 
 def test_without_protect_nothing_is_protected_and_teardown_is_clean(unprotected):
     assert not [r.name for r in unprotected.registrations if r.protect or r.retain_on_delete]
     assert all(b.inputs["forceDestroy"] is True for b in unprotected.of_type(BUCKET))
-    assert unprotected.one(LUSTRE).inputs["skipFinalBackup"] is True
+
+
+@pytest.mark.parametrize("variant", ["protected", "unprotected"])
+def test_the_linked_file_system_asks_for_no_backup_aws_cannot_take(variant, request):
+    # FSx for Lustre backs up no file system linked to S3: neither daily nor a final one.
+    recorded: Recorded = request.getfixturevalue(variant)
+    fs = recorded.one(LUSTRE)
+    assert fs.inputs["automaticBackupRetentionDays"] == 0
+    assert fs.inputs["skipFinalBackup"] is True
+    assert "copyTagsToBackups" not in fs.inputs
+    assert recorded.of_type(DRA)  # ... because it is linked
 
 
 # --------------------------------------------------------------------------- hot tier
@@ -271,8 +320,109 @@ def test_data_repository_associations_link_datasets_and_checkpoints(protected):
         assert link.inputs["fileSystemId"] == fs.id
         assert link.inputs["dataRepositoryPath"] == f"s3://{bucket.outputs['bucket']}/"
         s3 = link.inputs["s3"]
-        for policy in ("autoImportPolicy", "autoExportPolicy"):
-            assert sorted(s3[policy]["events"]) == ["CHANGED", "DELETED", "NEW"], (path, policy)
+        # The file system follows every change in S3, deletions included ...
+        assert sorted(s3["autoImportPolicy"]["events"]) == ["CHANGED", "DELETED", "NEW"], path
+        # ... but a delete on FSx (a rotated checkpoint) never deletes the durable copy.
+        assert sorted(s3["autoExportPolicy"]["events"]) == ["CHANGED", "NEW"], path
+
+
+def test_the_file_system_carries_its_working_set_for_the_plan(protected, tuned):
+    # Default: what the linked buckets are expected to hold (the models bucket is not linked).
+    expected = sum(HOT.bucket(b).expected_size_gib for b in ("datasets", "checkpoints"))
+    assert expected == 4500 > HOT_FSX.capacity_gib
+    assert float(protected.one(LUSTRE).inputs["tags"][WORKING_SET_TAG]) == expected
+    assert float(tuned.one(LUSTRE).inputs["tags"][WORKING_SET_TAG]) == 2000
+
+
+def test_data_repository_events_are_logged_at_warn_error_to_an_fsx_log_group(protected):
+    fs = protected.one(LUSTRE)
+    group = protected.one(LOG_GROUP, f"{NAME}-fsx-logs")
+    assert fs.inputs["logConfiguration"] == {
+        "level": "WARN_ERROR",
+        "destination": group.outputs["arn"],
+    }
+    # FSx writes only to log groups under /aws/fsx; the name is the stack's cluster's.
+    assert group.inputs["name"] == f"/aws/fsx/{HOT.cluster_name}"
+    assert group.inputs["retentionInDays"] == HOT_FSX.log_retention_days > 0
+
+
+# --------------------------------------------------------------------------- release and alarm
+
+
+def release_input(recorded: Recorded) -> dict[str, Any]:
+    return json.loads(recorded.one(SCHEDULE).inputs["target"]["input"])
+
+
+def test_release_schedule_calls_create_data_repository_task_on_the_linked_file_system(protected):
+    fs = protected.one(LUSTRE)
+    schedule = protected.one(SCHEDULE, f"{NAME}-fsx-release")
+    target = schedule.inputs["target"]
+    assert target["arn"] == "arn:aws:scheduler:::aws-sdk:fsx:createDataRepositoryTask"
+    assert schedule.inputs["scheduleExpression"] == "rate(1 day)"
+    assert schedule.inputs["flexibleTimeWindow"] == {"mode": "OFF"}
+    assert release_input(protected) == {
+        "Type": "RELEASE_DATA_FROM_FILESYSTEM",
+        "FileSystemId": fs.id,
+        "Paths": ["datasets", "checkpoints"],
+        "ReleaseConfiguration": {"DurationSinceLastAccess": {"Unit": "DAYS", "Value": 30}},
+        "Report": {"Enabled": False},
+    }
+    # Runs as the release role, and only once the links and the permission exist.
+    role = protected.one(ROLE, f"{NAME}-fsx-release")
+    assert target["roleArn"] == role.outputs["arn"]
+    permission = protected.one(ROLE_POLICY, f"{NAME}-fsx-release")
+    for needed in [*protected.of_type(DRA), permission]:
+        assert needed.urn in schedule.dependencies, needed.name
+
+
+def test_release_days_and_schedule_come_from_the_config(tuned):
+    schedule = tuned.one(SCHEDULE)
+    assert schedule.inputs["scheduleExpression"] == "cron(0 3 * * ? *)"
+    duration = release_input(tuned)["ReleaseConfiguration"]["DurationSinceLastAccess"]
+    assert duration == {"Unit": "DAYS", "Value": 7}
+
+
+def test_release_role_is_the_schedulers_of_this_account_and_creates_tasks_on_this_fs(protected):
+    fs = protected.one(LUSTRE)
+    role = protected.one(ROLE, f"{NAME}-fsx-release")
+    [trust] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    permission = protected.one(ROLE_POLICY, f"{NAME}-fsx-release")
+    assert permission.inputs["role"] == role.id
+    [statement] = json.loads(permission.inputs["policy"])["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert as_list(statement["Action"]) == ["fsx:CreateDataRepositoryTask"]
+    assert as_list(statement["Resource"]) == [fs.outputs["arn"]]
+    assert fs.outputs["arn"].endswith(f":file-system/{fs.id}")
+
+
+def test_free_capacity_alarm_watches_the_file_system_and_notifies_the_topic(protected):
+    fs = protected.one(LUSTRE)
+    alarm = protected.one(ALARM, f"{NAME}-fsx-free-capacity")
+    topic = protected.one(TOPIC, f"{NAME}-fsx-alarms")
+    assert alarm.inputs["namespace"] == "AWS/FSx"
+    assert alarm.inputs["metricName"] == "FreeDataStorageCapacity"
+    assert alarm.inputs["dimensions"] == {"FileSystemId": fs.id}
+    assert alarm.inputs["statistic"] == "Sum"  # bytes free over the whole file system
+    assert alarm.inputs["comparisonOperator"] == "LessThanThreshold"
+    # Default: 10% of the 2400 GiB file system, in bytes.
+    assert alarm.inputs["threshold"] == pytest.approx(0.1 * 2400 * GIB, abs=1)
+    assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]]
+    assert alarm.inputs["okActions"] == [topic.outputs["arn"]]
+    assert protected.of_type(SUBSCRIPTION) == []  # no emails configured
+
+
+def test_alarm_threshold_and_subscriptions_come_from_the_config(tuned):
+    alarm = tuned.one(ALARM)
+    assert alarm.inputs["threshold"] == pytest.approx(0.25 * 2400 * GIB, abs=1)
+    topic = tuned.one(TOPIC)
+    subscriptions = tuned.of_type(SUBSCRIPTION)
+    assert sorted(s.inputs["endpoint"] for s in subscriptions) == sorted(EMAILS)
+    for subscription in subscriptions:
+        assert subscription.inputs["protocol"] == "email"
+        assert subscription.inputs["topic"] == topic.outputs["arn"]
 
 
 def test_static_volume_and_claim_mount_the_file_system(protected):
@@ -306,7 +456,8 @@ def test_fsx_csi_driver_addon_is_pinned_and_precedes_the_volume(protected):
     addon = protected.one("aws:eks/addon:Addon")
     assert addon.inputs["addonName"] == "aws-fsx-csi-driver"
     kubernetes_version = config("prod").kubernetes_version
-    assert addon.inputs["addonVersion"] == versions.EKS_ADDONS[kubernetes_version].fsx_csi_driver
+    pinned = versions.EKS_ADDONS[kubernetes_version].fsx_csi_driver
+    assert addon.inputs.get("addonVersion") == pinned == HOT_FSX.csi_driver_version
     assert addon.inputs["clusterName"] == HOT.cluster_name == platform("prod").cluster.name
     assert addon.urn in protected.one(PV).dependencies
 
@@ -323,7 +474,8 @@ def test_default_storage_class_is_encrypted_gp3(variant, request):
 
 
 def test_without_fsx_only_the_warm_tier_is_created(warm_only):
-    for absent in (LUSTRE, DRA, PV, PVC, SECURITY_GROUP, INGRESS, "aws:eks/addon:Addon"):
+    hot_only = (LUSTRE, DRA, PV, PVC, SECURITY_GROUP, INGRESS, "aws:eks/addon:Addon")
+    for absent in (*hot_only, SCHEDULE, ALARM, TOPIC, SUBSCRIPTION, LOG_GROUP):
         assert warm_only.of_type(absent) == [], absent
     assert len(warm_only.of_type(BUCKET)) == 3
     assert len(warm_only.of_type("aws:s3/bucketPolicy:BucketPolicy")) == 3
@@ -399,3 +551,33 @@ def test_lustre_traffic_flows_both_ways_between_servers_and_clients(protected):
     policy = recorded.one("aws:kms/keyPolicy:KeyPolicy")
     links = recorded.of_type("aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation")
     assert {link.urn for link in links} <= set(policy.dependencies)
+
+
+# --------------------------------------------------------------------------- the shipped prod plan
+
+
+@pytest.mark.slow
+def test_prod_plan_releases_alarms_and_never_backs_up_or_exports_deletes():
+    document, _ = shipped_plan("prod")
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for step in document["steps"]:
+        state = step["newState"]
+        by_type.setdefault(state["type"], []).append(state)
+    [fs] = by_type[LUSTRE]
+    assert fs["inputs"]["automaticBackupRetentionDays"] == 0
+    assert fs["inputs"]["logConfiguration"]["level"] == "WARN_ERROR"
+    shipped = platform("prod").storage.fsx
+    assert shipped is not None
+    # The plan compares the capacity with the working set (30,000 GiB against 9,600 in prod).
+    assert float(fs["inputs"]["tags"][WORKING_SET_TAG]) == shipped.working_set_gib
+    assert fs["inputs"]["storageCapacity"] == shipped.capacity_gib
+    links = by_type[DRA]
+    assert len(links) == 2
+    assert all("DELETED" not in x["inputs"]["s3"]["autoExportPolicy"]["events"] for x in links)
+    [schedule] = by_type[SCHEDULE]
+    assert (
+        json.loads(schedule["inputs"]["target"]["input"])["Type"] == "RELEASE_DATA_FROM_FILESYSTEM"
+    )
+    [alarm] = by_type[ALARM]
+    assert alarm["inputs"]["metricName"] == "FreeDataStorageCapacity"
+    assert document["policies"]["violations"] == []
