@@ -10,7 +10,9 @@ Checks, for the system pool and every GPU pool of the stack:
 - efa: EFA pools' types support EFA and have as many network cards as the catalog says;
 - reservation: a pool's capacity reservation (ODCR or Capacity Block) exists, is active or
   scheduled, is for one of the pool's types and sits in one of the pool's AZs;
-- eks-version: EKS offers the stack's Kubernetes version in the region.
+- eks-version: EKS offers the stack's Kubernetes version in the region;
+- addon: every managed add-on build pinned in components/versions.py is offered for that version
+  (`describe-addon-versions`); an unpinned add-on reports the default build EKS will install.
 
 Exit code 1 when any check says no-go, 0 otherwise (warnings do not fail).
 """
@@ -26,6 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from components import versions
 from components.catalog import VCPU_QUOTAS, InstanceType, get_instance_type, vcpus_by_quota
 from components.config import StackConfig
 from components.resolve.pools import pool_azs, pool_instance_types
@@ -318,6 +321,58 @@ def check_eks_version(aws: Aws, version: str) -> list[Check]:
     return [Check("eks-version", subject, NO_GO, f"status {status or 'unknown'}")]
 
 
+# --------------------------------------------------------------------------- add-on builds
+
+ADDON_FIELDS = {
+    "vpc-cni": "vpc_cni",
+    "coredns": "coredns",
+    "kube-proxy": "kube_proxy",
+    "eks-pod-identity-agent": "pod_identity_agent",
+    "aws-ebs-csi-driver": "ebs_csi_driver",
+    "aws-fsx-csi-driver": "fsx_csi_driver",
+}
+"""EKS add-on name -> field of `versions.AddonVersions`."""
+
+
+def stack_addons(config: StackConfig) -> dict[str, str | None]:
+    """The managed add-ons the stack installs and their pinned builds (None: EKS's default)."""
+    pinned = versions.EKS_ADDONS[config.kubernetes_version]
+    wanted = dict(ADDON_FIELDS)
+    if not config.storage.fsx.enabled:
+        del wanted["aws-fsx-csi-driver"]
+    return {name: getattr(pinned, field) for name, field in wanted.items()}
+
+
+def check_addons(aws: Aws, config: StackConfig) -> list[Check]:
+    client = aws.client("eks")
+    version = config.kubernetes_version
+    checks = []
+    for name, pinned in stack_addons(config).items():
+        offered: list[str] = []
+        default = None
+        response = client.describe_addon_versions(addonName=name, kubernetesVersion=version)
+        for addon in response.get("addons") or []:
+            for build in addon.get("addonVersions") or []:
+                for compat in build.get("compatibilities") or []:
+                    if compat.get("clusterVersion") != version:
+                        continue
+                    offered.append(build["addonVersion"])
+                    if compat.get("defaultVersion"):
+                        default = build["addonVersion"]
+        subject = f"{name} for {version}"
+        if pinned is None:
+            detail = f"unpinned: EKS installs its default build {default or '(none listed)'}"
+            checks.append(Check("addon", subject, GO if default else NO_GO, detail))
+        elif pinned in offered:
+            checks.append(Check("addon", subject, GO, f"{pinned} offered"))
+        else:
+            newest = ", ".join(sorted(offered, reverse=True)[:3]) or "none"
+            checks.append(
+                Check("addon", subject, NO_GO, f"{pinned} is not offered (offered: {newest})")
+            )
+    return checks
+
+
 # --------------------------------------------------------------------------- command
 
 
@@ -328,8 +383,12 @@ def run_preflight(aws: Aws, stack: str, config: StackConfig) -> Report:
         *check_offerings(aws, pools),
         *check_efa(aws, pools),
         *check_reservations(aws, pools),
-        *check_eks_version(aws, config.kubernetes_version),
     ]
+    version = check_eks_version(aws, config.kubernetes_version)
+    checks += version
+    # Add-on builds are per Kubernetes version: only worth asking about an offered one.
+    if all(c.result != NO_GO for c in version):
+        checks += check_addons(aws, config)
     no_go = [c for c in checks if c.result == NO_GO]
     warnings = [c for c in checks if c.result == WARN]
     result = NO_GO if no_go else GO
@@ -363,7 +422,7 @@ def register(
     parser = subparsers.add_parser(
         "preflight",
         parents=[stack, common],
-        help="go/no-go checks: quotas, offerings, EFA, reservations, EKS version",
+        help="go/no-go checks: quotas, offerings, EFA, reservations, EKS version, add-ons",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -61,7 +61,37 @@ def stub_quotas(aws: Aws, values: dict[str, float]) -> Stubber:
     return stubber
 
 
-def stub_eks(aws: Aws, version: str = "1.36", status: str = "STANDARD_SUPPORT") -> Stubber:
+def addon_builds(version: str, builds: list[str], default: str | None) -> dict[str, Any]:
+    return {
+        "addons": [
+            {
+                "addonName": "x",
+                "addonVersions": [
+                    {
+                        "addonVersion": build,
+                        "compatibilities": [
+                            {"clusterVersion": version, "defaultVersion": build == default}
+                        ],
+                    }
+                    for build in builds
+                ],
+            }
+        ]
+    }
+
+
+def stub_eks(
+    aws: Aws,
+    version: str = "1.36",
+    status: str = "STANDARD_SUPPORT",
+    stack: str = "prod",
+    offered: dict[str, list[str]] | None = None,
+) -> Stubber:
+    """DescribeClusterVersions, then DescribeAddonVersions for each add-on of `stack`: by default
+    each offers its pinned build (or, unpinned, one default build)."""
+    from scripts.ops.common import load_stack
+    from scripts.ops.preflight import stack_addons
+
     stubber = Stubber(aws.client("eks"))
     versions = (
         []
@@ -83,6 +113,14 @@ def stub_eks(aws: Aws, version: str = "1.36", status: str = "STANDARD_SUPPORT") 
         {"clusterVersions": versions},
         expected_params={"clusterVersions": [version]},
     )
+    if status != "MISSING":
+        for name, pinned in stack_addons(load_stack(stack)).items():
+            builds = (offered or {}).get(name) or [pinned or "v1.0.0-eksbuild.1"]
+            stubber.add_response(
+                "describe_addon_versions",
+                addon_builds(version, builds, default=builds[-1]),
+                expected_params={"addonName": name, "kubernetesVersion": version},
+            )
     stubber.activate()
     return stubber
 
@@ -337,3 +375,28 @@ def test_region_defaults_to_the_stack_region(capsys: pytest.CaptureFixture[str])
         assert run_ops(capsys, ["preflight", "dev"]).code == 0
         assert run_ops(capsys, ["preflight", "dev", "--region", "eu-west-1"]).code == 0
     assert seen == ["us-east-1", "eu-west-1"]
+
+
+def test_addon_builds_are_checked_against_what_eks_offers(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    quotas = stub_quotas(aws, {code: need * 2 for code, need in PROD_NEEDS.items()})
+    # kube-proxy's pinned build is not offered; coredns (unpinned for 1.36) gets EKS's default.
+    eks = stub_eks(
+        aws,
+        offered={
+            "kube-proxy": ["v1.36.0-eksbuild.9"],
+            "coredns": ["v1.14.3-eksbuild.3", "v1.14.6-eksbuild.4"],
+        },
+    )
+
+    run = run_ops(capsys, ["preflight", "prod"], aws)
+
+    quotas.assert_no_pending_responses()
+    eks.assert_no_pending_responses()
+    assert run.code == 1
+    lines = {line.split()[1]: line for line in run.out.splitlines() if line.startswith("addon ")}
+    assert "no-go" in lines["kube-proxy"]
+    assert "v1.36.0-eksbuild.14 is not offered (offered: v1.36.0-eksbuild.9)" in lines["kube-proxy"]
+    assert "unpinned: EKS installs its default build v1.14.6-eksbuild.4" in lines["coredns"]
+    assert "aws-fsx-csi-driver" in lines  # prod runs the hot tier
