@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scripts.plan.kubernetes_stage import KubernetesStage, check, cluster_version
+from scripts.plan.stages.kubernetes import KubernetesStage, check, cluster_version
 from scripts.plan.stages import PlanContext
 
 
