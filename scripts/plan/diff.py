@@ -390,7 +390,9 @@ def apply_base(document: dict[str, Any], base: Base, rules: Rules | None = None)
             step["immutableChanges"] = result.immutable
     deleted = [urn for urn in base.resources if urn not in states]
     # Dependents go first when deleting, as the engine does.
-    for urn in reversed(_dependency_order(deleted, base.resources)):
+    gone = set(deleted)
+    ordered = [u for u in _dependency_order(deleted, base.resources) if u in gone]
+    for urn in reversed(ordered):
         document["steps"].append({"op": "delete", "urn": urn, "oldState": base.resources[urn]})
     document["changeSummary"] = change_summary(document)
     document["base"] = {"path": base.path, "kind": base.kind, "resources": len(base.resources)}

@@ -13,9 +13,9 @@ from components.catalog import service_price
 from components.config import StackConfig, load_stack_config
 from components.storage import BUCKETS, NONCURRENT_CHECKPOINT_TRANSITION_DAYS
 from policies import pricing
-from scripts.plan.stages import storage as storage_stage
 from scripts.plan.__main__ import plan
 from scripts.plan.stages import states
+from scripts.plan.stages import storage as storage_stage
 from tests.conftest import ROOT, stack_raw_config
 
 LUSTRE = "aws:fsx/lustreFileSystem:LustreFileSystem"

@@ -86,8 +86,8 @@ def destroys(state: dict[str, Any], by_urn: dict[str, dict[str, Any]]) -> str | 
     return _DESTROYS.get(kind)
 
 
-def allow_list(stack: str, directory: Path = ALLOW_DIR) -> dict[str, set[str]]:
-    path = directory / f"{stack}.json"
+def allow_list(stack: str, directory: Path | None = None) -> dict[str, set[str]]:
+    path = (directory or ALLOW_DIR) / f"{stack}.json"
     if not path.is_file():
         return {"allowReplace": set(), "allowDelete": set()}
     try:
