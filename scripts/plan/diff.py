@@ -62,6 +62,12 @@ class TypeRules:
     """Top-level properties whose removal forces a new resource (EKS `encryptionConfig`)."""
     replace_when_decreased: tuple[str, ...] = ()
     """Numeric top-level properties whose decrease forces a new resource (FSx capacity)."""
+    replace_unless: tuple[tuple[str, str, str], ...] = ()
+    """(property, other property, value): a change of `property` forces a new resource unless
+    the new `other property` has that value (a VPC endpoint's private DNS outside Interface)."""
+    replace_when_switched: tuple[str, ...] = ()
+    """Mutually exclusive properties: moving from one to another forces a new resource (a
+    security group rule's source kind)."""
     source: str = ""
 
 
@@ -84,6 +90,8 @@ class Rules:
                 immutable=rules.immutable,
                 replace_when_removed=rules.replace_when_removed,
                 replace_when_decreased=rules.replace_when_decreased,
+                replace_unless=rules.replace_unless,
+                replace_when_switched=rules.replace_when_switched,
                 source=rules.source,
             )
         return rules
@@ -98,6 +106,12 @@ def load_rules(path: Path = RULES_PATH) -> Rules:
             immutable=tuple(entry.get("immutable", [])),
             replace_when_removed=tuple(entry.get("replaceWhenRemoved", [])),
             replace_when_decreased=tuple(entry.get("replaceWhenDecreased", [])),
+            replace_unless=tuple(
+                (prop, other, str(value))
+                for prop, condition in (entry.get("replaceUnless") or {}).items()
+                for other, value in condition.items()
+            ),
+            replace_when_switched=tuple(entry.get("replaceWhenSwitched", [])),
             source=str(entry.get("source", "")),
         )
         for kind, entry in data["types"].items()
@@ -318,6 +332,15 @@ def diff_state(
             and after < before
         ):
             replace_reasons.append(key)
+    for key, other, value in type_rules.replace_unless:
+        if key in changed and str(new_inputs.get(other)) != value:
+            replace_reasons.append(key)
+    if type_rules.replace_when_switched:
+        group = type_rules.replace_when_switched
+        before = {k for k in group if old_inputs.get(k) not in (None, "")}
+        after = {k for k in group if new_inputs.get(k) not in (None, "")}
+        if before != after:
+            replace_reasons += sorted(before ^ after)
     immutable = [
         path
         for path in type_rules.immutable

@@ -447,3 +447,29 @@ def test_growing_a_pool_in_the_real_program_leaves_every_subnet_same(
 
 def test_the_rules_file_loads():
     assert load_rules().for_type(VPC) is not None
+
+
+def test_conditional_rules_from_the_provider_sources():
+    ingress = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+    rule = _state(ingress, "r", {"securityGroupId": "sg-1", "cidrIpv4": "10.0.0.0/8", "toPort": 1})
+    base = base_from_data(_document(rule))
+    ported = copy.deepcopy(rule)
+    ported["inputs"]["toPort"] = 2
+    new = _document(ported)
+    apply_base(new, base)
+    assert new["steps"][0]["op"] == "update"
+    switched = copy.deepcopy(rule)
+    del switched["inputs"]["cidrIpv4"]
+    switched["inputs"]["referencedSecurityGroupId"] = "sg-2"
+    new = _document(switched)
+    apply_base(new, base)
+    assert new["steps"][0]["replaceReasons"] == ["cidrIpv4", "referencedSecurityGroupId"]
+
+    endpoint = "aws:ec2/vpcEndpoint:VpcEndpoint"
+    for kind, op in (("Interface", "update"), ("Gateway", "replace")):
+        old = _state(endpoint, "e", {"vpcEndpointType": kind, "privateDnsEnabled": False})
+        new_state = copy.deepcopy(old)
+        new_state["inputs"]["privateDnsEnabled"] = True
+        new = _document(new_state)
+        apply_base(new, base_from_data(_document(old)))
+        assert new["steps"][0]["op"] == op, kind
