@@ -159,14 +159,19 @@ def main(argv: list[str] | None = None) -> int:
 
     text = terminal_report(document, results)
     print(text.splitlines()[-1] if args.quiet else text, end="" if not args.quiet else "\n")
+    outputs: list[tuple[Path, str]] = []
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
-        _progress(f"plan: wrote {args.json}")
+        outputs.append((args.json, json.dumps(document, indent=2, sort_keys=False) + "\n"))
     if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown_report(document, results, limit=args.markdown_limit))
-        _progress(f"plan: wrote {args.markdown}")
+        outputs.append((args.markdown, markdown_report(document, results, args.markdown_limit)))
+    for path, content in outputs:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+        except OSError as exc:
+            print(f"plan: error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        _progress(f"plan: wrote {path}")
     blocked = any(result.blocking for _, result in results.values())
     return 1 if blocked else 0
 
