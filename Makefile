@@ -20,10 +20,13 @@ endif
 ifdef MARKDOWN
 PLAN_ARGS += --markdown $(MARKDOWN)
 endif
+ifdef MARKDOWN_LIMIT
+PLAN_ARGS += --markdown-limit $(MARKDOWN_LIMIT)
+endif
 
 .PHONY: plan plan-all test lint format bench venv clean
 
-## plan: offline plan of STACK (default dev) [CONFIG_FILE=f] [BASE=f] [JSON=f] [MARKDOWN=f]
+## plan: offline plan of STACK (default dev) [CONFIG_FILE=f] [BASE=f] [JSON=f] [MARKDOWN=f] [MARKDOWN_LIMIT=n]
 plan: $(STAMP)
 	$(PY) -m scripts.plan $(PLAN_ARGS)
 

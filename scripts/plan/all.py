@@ -10,16 +10,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-from scripts.plan.runner import ROOT
-
-
-def shipped_stacks(root: Path = ROOT) -> list[str]:
-    return sorted(
-        p.name.removeprefix("Pulumi.").removesuffix(".yaml")
-        for p in (root / "stacks").glob("Pulumi.*.yaml")
-    )
+from scripts.plan.stacks import ROOT, shipped_stacks
 
 
 def main(argv: list[str] | None = None) -> int:
