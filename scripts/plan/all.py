@@ -43,11 +43,12 @@ def main(argv: list[str] | None = None) -> int:
             for line in errors or result.stderr.strip().splitlines()[-5:]:
                 print(f"{'':<{width}}    {line}", flush=True)
     if not failed:
-        print(f"plan-all: {len(stacks)} of {len(stacks)} stacks plan clean")
+        noun = "stack plans" if len(stacks) == 1 else "stacks plan"
+        print(f"plan-all: {len(stacks)} of {len(stacks)} {noun} clean")
         return 0
     print(
-        f"plan-all: {len(failed)} of {len(stacks)} stacks failed: "
-        + ", ".join(f"{s} (exit {code})" for s, code in failed.items())
+        f"plan-all: {len(failed)} of {len(stacks)} {'stack' if len(stacks) == 1 else 'stacks'} "
+        "failed: " + ", ".join(f"{s} (exit {code})" for s, code in failed.items())
     )
     return 2 if any(code == 2 for code in failed.values()) else 1
 
