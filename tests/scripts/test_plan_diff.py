@@ -473,3 +473,23 @@ def test_conditional_rules_from_the_provider_sources():
         new = _document(new_state)
         apply_base(new, base_from_data(_document(old)))
         assert new["steps"][0]["op"] == op, kind
+
+
+def test_a_change_the_api_server_refuses_in_place_is_flagged(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(changes_stage, "ALLOW_DIR", tmp_path)
+    kind = "kubernetes:trainer.kubeflow.org/v1alpha1:TrainJob"
+    job = _state(kind, "job", {"metadata": {"name": "j"}, "spec": {"trainer": {"numNodes": 2}}})
+    base = base_from_data(_document(job))
+    wider = copy.deepcopy(job)
+    wider["inputs"]["spec"]["trainer"]["numNodes"] = 4
+    new = _document(wider)
+    apply_base(new, base)
+    step = new["steps"][0]
+    assert step["op"] == "update" and step["immutableChanges"] == ["spec.trainer"]
+    report = changes_stage.changes_report(new, "s")
+    assert [r["paths"] for r in report["refusedUpdates"]] == [["spec.trainer"]]
+    renamed = copy.deepcopy(job)
+    renamed["inputs"]["metadata"]["name"] = "k"
+    new = _document(renamed)
+    apply_base(new, base)
+    assert new["steps"][0]["replaceReasons"] == ["metadata"]

@@ -167,6 +167,7 @@ def changes_report(document: dict[str, Any], stack: str) -> dict[str, Any]:
     changes: list[dict[str, Any]] = []
     blocked: list[dict[str, Any]] = []
     allowed_hits: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for step in steps:
         op = _op(step)
@@ -190,6 +191,8 @@ def changes_report(document: dict[str, Any], stack: str) -> dict[str, Any]:
             "replaceReasons": list(step.get("replaceReasons") or []),
         }
         changes.append(entry)
+        if step.get("immutableChanges"):
+            refused.append({**entry, "paths": list(step["immutableChanges"])})
         if op not in ("replace", "delete"):
             continue
         old_state = step.get("oldState") or state
@@ -205,6 +208,7 @@ def changes_report(document: dict[str, Any], stack: str) -> dict[str, Any]:
         "changes": changes,
         "blocked": blocked,
         "allowed": allowed_hits,
+        "refusedUpdates": refused,
         "allowList": f"policies/changes/{stack}.json",
         "cost": _cost_delta(document),
     }
@@ -284,6 +288,11 @@ class ChangesStage:
         lines = [data["summaryLine"], head]
         for finding in data["allowed"]:
             lines.append(f"allowed by {data['allowList']}: {finding['op']} {finding['urn']}")
+        for finding in data.get("refusedUpdates", []):
+            lines.append(
+                f"warning: {finding['urn']} changes {', '.join(finding['paths'])}, which the API "
+                "server refuses to change in place: the update fails (delete and recreate it)"
+            )
         if data["changes"]:
             lines.append("")
             lines += table(
