@@ -329,10 +329,19 @@ class ChangesStage:
             if cost["resources"]:
                 lines.append("")
                 lines += table(
-                    ["resource", "worst before", "worst after", "difference"],
+                    [
+                        "resource",
+                        "idle diff",
+                        "expected diff",
+                        "worst before",
+                        "worst after",
+                        "worst diff",
+                    ],
                     [
                         [
                             r["name"],
+                            _usd(r["delta"]["idle"], signed=True),
+                            _usd(r["delta"]["expected"], signed=True),
                             _usd(r["before"]["worst"]),
                             _usd(r["after"]["worst"]),
                             _usd(r["delta"]["worst"], signed=True),
@@ -340,4 +349,6 @@ class ChangesStage:
                         for r in cost["resources"][:15]
                     ],
                 )
+                if len(cost["resources"]) > 15:
+                    lines.append(f"... and {len(cost['resources']) - 15} more in the JSON document")
         return lines
