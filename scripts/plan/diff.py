@@ -20,6 +20,9 @@ What the comparison models from the engine:
   and the engine would read the live outputs. (A literal change inside such a property, such as
   a new action in a policy document that names a bucket, is therefore not seen against an export;
   against a plan document it is, since both sides come from the same mocks.)
+- A few outputs are recomputed by every update of their resource (a launch template's
+  `latestVersion`); properties the rules mark as fed by one change when that resource updates
+  (a node group then rolls to the new template version).
 - Names the provider generated (listed in the old inputs' `__defaults`) are kept by the engine
   when the program does not set them: their absence in the new inputs is no change.
 """
@@ -68,6 +71,9 @@ class TypeRules:
     replace_when_switched: tuple[str, ...] = ()
     """Mutually exclusive properties: moving from one to another forces a new resource (a
     security group rule's source kind)."""
+    update_when_dependency_updated: tuple[str, ...] = ()
+    """Properties fed by an output the provider recomputes on every update of the resource it
+    comes from (a node group's `launchTemplate.version` is the template's `latestVersion`)."""
     source: str = ""
 
 
@@ -92,6 +98,7 @@ class Rules:
                 replace_when_decreased=rules.replace_when_decreased,
                 replace_unless=rules.replace_unless,
                 replace_when_switched=rules.replace_when_switched,
+                update_when_dependency_updated=rules.update_when_dependency_updated,
                 source=rules.source,
             )
         return rules
@@ -112,6 +119,7 @@ def load_rules(path: Path = RULES_PATH) -> Rules:
                 for other, value in condition.items()
             ),
             replace_when_switched=tuple(entry.get("replaceWhenSwitched", [])),
+            update_when_dependency_updated=tuple(entry.get("updateWhenDependencyUpdated", [])),
             source=str(entry.get("source", "")),
         )
         for kind, entry in data["types"].items()
@@ -238,9 +246,10 @@ def _property_changes(
     ops: dict[str, str],
     base_kind: str,
     urn: str = "",
-) -> tuple[list[str], set[str]]:
-    """Changed top-level input keys, and the keys whose new value is unknown (a dependency is
-    created or replaced)."""
+) -> tuple[list[str], set[str], set[str]]:
+    """Changed top-level input keys, the keys whose new value is unknown (a dependency is
+    created or replaced), and the keys whose values cannot be compared (fed by a resource that
+    stays, against an export: the live value and the mocks' stand-in differ by construction)."""
     old_inputs = old.get("inputs") or {}
     new_inputs = new.get("inputs") or {}
     defaults = set(old_inputs.get("__defaults") or [])
@@ -248,6 +257,7 @@ def _property_changes(
     old_deps = old.get("propertyDependencies") or {}
     changed: list[str] = []
     unknown: set[str] = set()
+    opaque: set[str] = set()
     for key in sorted((set(old_inputs) | set(new_inputs)) - {"__defaults"}):
         if key.startswith("__"):
             continue
@@ -259,18 +269,29 @@ def _property_changes(
         if key not in new_inputs and key in defaults:
             continue  # a name the provider generated: the engine keeps it
         if deps and base_kind == "export":
+            opaque.add(key)
             if sorted(set(deps)) != sorted(set(old_deps.get(key) or [])) and key in old_deps:
                 changed.append(key)
             continue
         if _norm(old_inputs.get(key)) != _norm(new_inputs.get(key)):
             changed.append(key)
-    return changed, unknown
+    return changed, unknown, opaque
 
 
-def _path_changed(old: dict[str, Any], new: dict[str, Any], path: str, unknown: set[str]) -> bool:
+def _path_changed(
+    old: dict[str, Any],
+    new: dict[str, Any],
+    path: str,
+    unknown: set[str],
+    opaque: frozenset[str] | set[str] = frozenset(),
+) -> bool:
     parts = path.split(".")
     if parts[0] in unknown:
         return True
+    if parts[0] in opaque:
+        # Only the whole property is known to change (its dependencies changed); a nested
+        # part of it keeps its live value.
+        return len(parts) == 1
     before = _get(old.get("inputs") or {}, parts)
     after = _get(new.get("inputs") or {}, parts)
     if before is _MISSING and after is _MISSING:
@@ -301,7 +322,7 @@ def diff_state(
         # The engine never diffs two types under one URN (the type is part of it); a hand-made
         # base could: a new type is a new resource.
         return StepDiff(op="replace", diff_reasons=["type"], replace_reasons=["type"])
-    changed, unknown = _property_changes(old, new, ops, base_kind, new["urn"])
+    changed, unknown, opaque = _property_changes(old, new, ops, base_kind, new["urn"])
     custom = bool(new.get("custom"))
     if not custom or kind == "pulumi:pulumi:Stack":
         # Components and the stack root have no provider: the engine never replaces them.
@@ -312,12 +333,20 @@ def diff_state(
             f"no replace rules for resource type {kind} ({new['urn']}): add it to "
             f"{RULES_PATH.name} with its provider source"
         )
+    new_deps = new.get("propertyDependencies") or {}
+    for key in type_rules.update_when_dependency_updated:
+        if key not in changed and any(ops.get(d) == "update" for d in new_deps.get(key) or []):
+            changed.append(key)
     if not changed:
         return StepDiff(op="same")
     replace_reasons: list[str] = []
     for path in type_rules.replace_on:
         top = path.split(".")[0]
-        if top in changed and top not in replace_reasons and _path_changed(old, new, path, unknown):
+        if (
+            top in changed
+            and top not in replace_reasons
+            and _path_changed(old, new, path, unknown, opaque)
+        ):
             replace_reasons.append(top)
     old_inputs, new_inputs = old.get("inputs") or {}, new.get("inputs") or {}
     for key in type_rules.replace_when_removed:
@@ -344,7 +373,7 @@ def diff_state(
     immutable = [
         path
         for path in type_rules.immutable
-        if path.split(".")[0] in changed and _path_changed(old, new, path, unknown)
+        if path.split(".")[0] in changed and _path_changed(old, new, path, unknown, opaque)
     ]
     return StepDiff(
         op="replace" if replace_reasons else "update",

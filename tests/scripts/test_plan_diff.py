@@ -493,3 +493,14 @@ def test_a_change_the_api_server_refuses_in_place_is_flagged(tmp_path: Path, mon
     new = _document(renamed)
     apply_base(new, base)
     assert new["steps"][0]["replaceReasons"] == ["metadata"]
+
+
+def test_a_launch_template_update_rolls_its_node_group_without_replacing_it():
+    base = base_from_data(_document(*_network(4)))
+    states = _network(4)
+    states[2]["inputs"]["userData"] = "y"  # the template gets a new version ...
+    new = _document(*states)
+    apply_base(new, base)
+    assert _step(new, LAUNCH_TEMPLATE)["op"] == "update"
+    group = _step(new, NODE_GROUP)  # ... which the node group's launchTemplate.version reads
+    assert group["op"] == "update" and group["diffReasons"] == ["launchTemplate"]

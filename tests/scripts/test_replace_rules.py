@@ -117,6 +117,7 @@ def _paths(entry: dict[str, Any]) -> list[str]:
         *entry.get("replaceWhenRemoved", []),
         *entry.get("replaceWhenDecreased", []),
         *entry.get("replaceWhenSwitched", []),
+        *entry.get("updateWhenDependencyUpdated", []),
         *entry.get("replaceUnless", {}),
         *(other for cond in entry.get("replaceUnless", {}).values() for other in cond),
     ]
