@@ -162,8 +162,8 @@ def base_from_data(data: Any, path: str = "<base>") -> Base:
         for index, resource in enumerate(listed):
             if not isinstance(resource, dict) or not {"urn", "type"} <= set(resource):
                 raise PlanError(f"base {path}: deployment.resources[{index}] has no urn and type")
-            if resource.get("delete") or resource.get("pendingReplacement"):
-                continue  # pending deletions are not part of what the program owns
+            if resource.get("delete"):
+                continue  # the old copy of a replaced resource, pending deletion: not owned
             resources[resource["urn"]] = _state_from_export(resource)
         kind = "export"
     elif isinstance(data.get("steps"), list):

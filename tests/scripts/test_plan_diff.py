@@ -504,3 +504,16 @@ def test_a_launch_template_update_rolls_its_node_group_without_replacing_it():
     assert _step(new, LAUNCH_TEMPLATE)["op"] == "update"
     group = _step(new, NODE_GROUP)  # ... which the node group's launchTemplate.version reads
     assert group["op"] == "update" and group["diffReasons"] == ["launchTemplate"]
+
+
+def test_an_exports_pending_deletions_are_not_the_live_resource():
+    vpc = _network(4)[0]
+    stale = copy.deepcopy(vpc) | {"delete": True}
+    stale["inputs"]["cidrBlock"] = "10.99.0.0/16"
+    base = base_from_data({"deployment": {"resources": [copy.deepcopy(vpc), stale]}})
+    assert base.kind == "export" and base.resources[vpc["urn"]]["inputs"]["cidrBlock"] == (
+        vpc["inputs"]["cidrBlock"]
+    )
+    new = _document(vpc)
+    apply_base(new, base)
+    assert new["steps"][0]["op"] == "same"
