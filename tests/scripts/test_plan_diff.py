@@ -511,8 +511,9 @@ def test_an_exports_pending_deletions_are_not_the_live_resource():
     stale = copy.deepcopy(vpc) | {"delete": True}
     stale["inputs"]["cidrBlock"] = "10.99.0.0/16"
     base = base_from_data({"deployment": {"resources": [copy.deepcopy(vpc), stale]}})
-    assert base.kind == "export" and base.resources[vpc["urn"]]["inputs"]["cidrBlock"] == (
-        vpc["inputs"]["cidrBlock"]
+    assert (
+        base.kind == "export"
+        and base.resources[vpc["urn"]]["inputs"]["cidrBlock"] == (vpc["inputs"]["cidrBlock"])
     )
     new = _document(vpc)
     apply_base(new, base)
