@@ -11,23 +11,28 @@ PLAN_ARGS := --stack $(STACK)
 ifdef CONFIG_FILE
 PLAN_ARGS += --config-file $(CONFIG_FILE)
 endif
+ifdef BASE
+PLAN_ARGS += --base $(BASE)
+endif
 ifdef JSON
 PLAN_ARGS += --json $(JSON)
 endif
 ifdef MARKDOWN
 PLAN_ARGS += --markdown $(MARKDOWN)
 endif
+ifdef MARKDOWN_LIMIT
+PLAN_ARGS += --markdown-limit $(MARKDOWN_LIMIT)
+endif
 
 .PHONY: plan plan-all test lint format bench venv clean
 
-## plan: offline plan of STACK (default dev) [CONFIG_FILE=f] [JSON=f] [MARKDOWN=f]
+## plan: offline plan of STACK (default dev) [CONFIG_FILE=f] [BASE=f] [JSON=f] [MARKDOWN=f] [MARKDOWN_LIMIT=n]
 plan: $(STAMP)
 	$(PY) -m scripts.plan $(PLAN_ARGS)
 
-## plan-all: offline plan of every shipped stack, quietly
+## plan-all: offline plan of every shipped stack; each failing stack's error, then a summary
 plan-all: $(STAMP)
-	@for f in stacks/Pulumi.*.yaml; do s=$${f#stacks/Pulumi.}; s=$${s%.yaml}; \
-		printf '%-8s ' $$s; $(PY) -m scripts.plan --stack $$s --quiet 2>/dev/null || exit 1; done
+	$(PY) -m scripts.plan.all
 
 ## test: the whole test suite (no network, no cloud account)
 test: $(STAMP)

@@ -1,9 +1,11 @@
-"""Offline plan: `python -m scripts.plan --stack dev [--config-file F] [--json F] [--markdown F]`.
+"""Offline plan: `python -m scripts.plan --stack dev [--config-file F] [--base F] [--json F] ...`.
 
 Runs the real program (`stacks/__main__.py`) under the Pulumi SDK's mocks with the stack's config,
 records a `pulumi preview --json`-shaped document, runs every stage on it and reports.
+With `--base F` (an earlier preview document or a `pulumi stack export`) every step gets the op a
+real preview would give against it (same, create, update, replace, delete).
 With `--preview-json F` it skips the program and runs the stages on an existing preview document
-(a real `pulumi preview --json` output works too).
+(a real `pulumi preview --json` output works too); the stack comes from the document.
 
 Exit codes: 0 ok; 1 a stage found a mandatory violation; 2 the config or the program is invalid
 (nothing is written).
@@ -19,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from components.config import ConfigError, StackConfig, load_stack_config
+from scripts.plan.diff import apply_base, read_base
 from scripts.plan.pipeline import STAGES
-from scripts.plan.report import markdown_report, terminal_report
+from scripts.plan.report import MARKDOWN_LIMIT, markdown_report, terminal_report
 from scripts.plan.runner import (
     PlanError,
     preview_document,
@@ -35,20 +38,60 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _document_stack(document: dict[str, Any]) -> str | None:
+    """The stack a preview document belongs to: its `stack` key, else its URNs' stack part."""
+    if isinstance(document.get("stack"), str) and document["stack"]:
+        return str(document["stack"])
+    for step in document.get("steps") or []:
+        urn = step.get("urn") if isinstance(step, dict) else None
+        if isinstance(urn, str) and urn.startswith("urn:pulumi:"):
+            return urn.removeprefix("urn:pulumi:").split("::", 1)[0]
+    return None
+
+
+def read_preview_document(path: Path, stack: str | None) -> tuple[str, dict[str, Any]]:
+    """A preview document and its stack (refusing a `stack` that contradicts it)."""
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PlanError(f"cannot read preview document {path}: {exc}") from None
+    if not isinstance(document, dict):
+        raise PlanError(
+            f"preview document {path} is not a JSON object "
+            "(expected `pulumi preview --json` output)"
+        )
+    if not isinstance(document.get("steps", []), list) or not all(
+        isinstance(step, dict) for step in document.get("steps", [])
+    ):
+        raise PlanError(f"preview document {path}: `steps` must be a list of objects")
+    found = _document_stack(document)
+    if stack is not None and found is not None and found != stack:
+        raise PlanError(
+            f"preview document {path} is of stack {found!r}, not {stack!r} (drop --stack)"
+        )
+    resolved = stack or found
+    if resolved is None:
+        raise PlanError(f"preview document {path} names no stack: give --stack")
+    document["stack"] = resolved
+    return resolved, document
+
+
 def plan(
-    stack: str,
+    stack: str | None,
     config_file: Path | None = None,
     preview_json: Path | None = None,
+    base: Path | None = None,
 ) -> tuple[dict[str, Any], dict[str, tuple[str, StageResult]]]:
     """Produce the document with every stage's result under its key. Raises PlanError."""
     config: StackConfig | None = None
     if preview_json is not None:
-        try:
-            document = json.loads(preview_json.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise PlanError(f"cannot read preview document {preview_json}: {exc}") from None
-        document.setdefault("stack", stack)
+        if config_file is not None:
+            raise PlanError(
+                "--config-file cannot be used with --preview-json (the document is already planned)"
+            )
+        stack, document = read_preview_document(preview_json, stack)
     else:
+        stack = stack or "dev"
         path = config_file or stack_config_path(stack)
         raw = read_stack_config(path)
         try:
@@ -62,6 +105,12 @@ def plan(
         _progress(
             f"plan: {len(document['steps'])} steps recorded in {time.perf_counter() - started:.1f}s"
         )
+    if base is not None:
+        base_state = read_base(base)
+        if base_state.stack is not None and base_state.stack != stack:
+            raise PlanError(f"base {base} is of stack {base_state.stack!r}, not {stack!r}")
+        apply_base(document, base_state)
+        _progress(f"plan: against base {base} ({base_state.kind}): {document['changeSummary']}")
     context = PlanContext(stack=stack, document=document, config=config)
     results: dict[str, tuple[str, StageResult]] = {}
     for stage in STAGES:
@@ -77,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m scripts.plan", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--stack", default="dev", help="stack name (default: dev)")
+    parser.add_argument(
+        "--stack", help="stack name (default: dev; with --preview-json: the document's stack)"
+    )
     parser.add_argument(
         "--config-file", type=Path, help="stack config to use instead of stacks/Pulumi.<stack>.yaml"
     )
@@ -86,25 +137,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--preview-json", type=Path, help="run the stages on this preview document instead"
     )
+    parser.add_argument(
+        "--base",
+        type=Path,
+        help="plan against this earlier preview document or `pulumi stack export` file",
+    )
+    parser.add_argument(
+        "--markdown-limit",
+        type=int,
+        default=MARKDOWN_LIMIT,
+        help=f"longest Markdown report in characters (default {MARKDOWN_LIMIT}, GitHub's limit)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the result line")
     args = parser.parse_args(argv)
 
     try:
-        document, results = plan(args.stack, args.config_file, args.preview_json)
+        document, results = plan(args.stack, args.config_file, args.preview_json, args.base)
     except PlanError as exc:
         print(f"plan: error: {exc}", file=sys.stderr)
         return 2
 
     text = terminal_report(document, results)
     print(text.splitlines()[-1] if args.quiet else text, end="" if not args.quiet else "\n")
+    outputs: list[tuple[Path, str]] = []
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
-        _progress(f"plan: wrote {args.json}")
+        outputs.append((args.json, json.dumps(document, indent=2, sort_keys=False) + "\n"))
     if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown_report(document, results))
-        _progress(f"plan: wrote {args.markdown}")
+        outputs.append((args.markdown, markdown_report(document, results, args.markdown_limit)))
+    for path, content in outputs:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+        except OSError as exc:
+            print(f"plan: error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        _progress(f"plan: wrote {path}")
     blocked = any(result.blocking for _, result in results.values())
     return 1 if blocked else 0
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from scripts.plan.capacity import CapacityStage
-from scripts.plan.cost_stage import CostStage
-from scripts.plan.kubernetes_stage import KubernetesStage
 from scripts.plan.policy_stage import PolicyStage
 from scripts.plan.stages import IntegrityStage, Stage
+from scripts.plan.stages.capacity import CapacityStage
+from scripts.plan.stages.changes import ChangesStage
+from scripts.plan.stages.cost import CostStage
+from scripts.plan.stages.kubernetes import KubernetesStage
 
 STAGES: list[Stage] = [
     IntegrityStage(),
+    ChangesStage(),
     PolicyStage(),
     CostStage(),
     CapacityStage(),

@@ -91,40 +91,104 @@ def type_counts(document: dict[str, Any]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def cloud_resources(document: dict[str, Any]) -> int:
+    """The one resource count the reports show: cloud resources (custom, not providers)."""
+    return sum(n for _, n in type_counts(document))
+
+
+def _ops_phrase(document: dict[str, Any], results: dict[str, tuple[str, StageResult]]) -> str:
+    changes = results.get("changes")
+    if changes is not None:
+        return str(changes[1].data.get("summaryLine", ""))
+    return ""
+
+
 def terminal_report(document: dict[str, Any], results: dict[str, tuple[str, StageResult]]) -> str:
     lines = [f"Offline plan of stack {document.get('stack')} ({document.get('project')})", ""]
     lines += tree(document)
-    custom = sum(n for _, n in type_counts(document))
-    lines += ["", f"{len(document.get('steps', []))} steps, {custom} cloud resources to create", ""]
+    lines += ["", f"{_plural(cloud_resources(document), 'cloud resource')}", ""]
     for key, (title, result) in results.items():
         lines.append(f"== {title} ({key})")
         lines += result.terminal
         lines.append("")
     blocking = [b for _, r in results.values() for b in r.blocking]
     lines.append(
-        "RESULT: blocked by " + f"{len(blocking)} mandatory finding(s)"
+        f"RESULT: blocked by {_plural(len(blocking), 'mandatory finding')}"
         if blocking
         else "RESULT: ok"
     )
     return "\n".join(lines) + "\n"
 
 
-def markdown_report(document: dict[str, Any], results: dict[str, tuple[str, StageResult]]) -> str:
-    blocking = [b for _, r in results.values() for b in r.blocking]
-    status = "blocked" if blocking else "ok"
-    custom = type_counts(document)
-    lines = [
-        f"### Offline plan: `{document.get('stack')}` ({status})",
+MARKDOWN_LIMIT = 65536
+"""GitHub's limit on the body of a pull-request comment, in characters."""
+
+
+def _details(summary: str, body: list[str]) -> list[str]:
+    return [f"<details><summary>{summary}</summary>", "", *body, "", "</details>", ""]
+
+
+def markdown_report(
+    document: dict[str, Any],
+    results: dict[str, tuple[str, StageResult]],
+    limit: int = MARKDOWN_LIMIT,
+) -> str:
+    """The pull-request comment: verdict, change summary, blocking findings, then details.
+
+    Sections are whole units: when the report would exceed `limit` characters, whole detail
+    sections are dropped (the last first) and a note says which; a table, code block or
+    `<details>` is never cut."""
+    blocking = [(title, b) for title, r in results.values() for b in r.blocking]
+    verdict = "blocked" if blocking else "ok"
+    summary = _ops_phrase(document, results)
+    head = [
+        f"### Offline plan: `{document.get('stack')}` ({verdict})",
         "",
-        f"{sum(n for _, n in custom)} cloud resources to create.",
-        "",
+        *(["**" + summary + "**", ""] if summary else []),
     ]
-    for key, (title, result) in results.items():
-        lines += [f"#### {title}", "", *result.markdown, ""]
-        _ = key
-    lines += ["<details><summary>Resources by type</summary>", "", "| type | count |", "|---|---:|"]
-    lines += [f"| `{kind}` | {count} |" for kind, count in custom]
-    lines += ["", "</details>", "", "<details><summary>Resource tree</summary>", "", "```"]
-    lines += tree(document)
-    lines += ["```", "", "</details>", ""]
-    return "\n".join(lines)
+    if blocking:
+        head += [f"**{_plural(len(blocking), 'blocking violation')}:**", ""]
+        head += [f"- {title}: {message}" for title, message in blocking]
+        head.append("")
+    head += [f"{_plural(cloud_resources(document), 'cloud resource')} in the plan.", ""]
+    sections: list[tuple[str, list[str]]] = []
+    for _key, (title, result) in results.items():
+        if result.markdown:
+            sections.append((title, _details(title, result.markdown)))
+    custom = type_counts(document)
+    sections.append(
+        (
+            "Resources by type",
+            _details(
+                "Resources by type",
+                ["| type | count |", "|---|---:|", *(f"| `{k}` | {n} |" for k, n in custom)],
+            ),
+        )
+    )
+    sections.append(("Resource tree", _details("Resource tree", ["```", *tree(document), "```"])))
+
+    def render(kept: list[tuple[str, list[str]]], dropped: list[str]) -> str:
+        lines = list(head)
+        for _title, body in kept:
+            lines += body
+        if dropped:
+            lines += [
+                f"_Left out to fit the {limit:,}-character comment limit: "
+                + ", ".join(dropped)
+                + " (the JSON document has everything)._",
+                "",
+            ]
+        return "\n".join(lines)
+
+    kept = list(sections)
+    dropped: list[str] = []
+    text = render(kept, dropped)
+    while len(text) > limit and kept:
+        title, _ = kept.pop()
+        dropped.insert(0, title)
+        text = render(kept, dropped)
+    return text

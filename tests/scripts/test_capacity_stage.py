@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from scripts.plan.__main__ import plan
-from scripts.plan.capacity import CapacityStage
 from scripts.plan.stages import PlanContext
+from scripts.plan.stages.capacity import CapacityStage
 
 STACK = "urn:pulumi:x::p::pulumi:pulumi:Stack::p-x"
 

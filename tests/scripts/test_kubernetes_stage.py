@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scripts.plan.kubernetes_stage import KubernetesStage, check, cluster_version
 from scripts.plan.stages import PlanContext
+from scripts.plan.stages.kubernetes import KubernetesStage, check, cluster_version
 
 
 def step(kind: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from scripts.plan.__main__ import main
@@ -124,3 +126,166 @@ def test_a_duplicate_resource_is_a_plan_error_not_a_silent_merge():
         assert "duplicate URN" in str(exc) and reg.urn in str(exc)
     else:
         raise AssertionError("a duplicate URN was accepted")
+
+
+# --------------------------------------------------------------------------- preview documents
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in err if line.startswith("plan: error:")]
+    assert len(errors) == 1 and "Traceback" not in "\n".join(err), err
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def prod_document(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("prod") / "prod.json"
+    assert main(["--stack", "prod", "--json", str(path), "--quiet"]) == 0
+    return path
+
+
+def test_preview_json_takes_the_stack_from_the_document(prod_document: Path, tmp_path: Path):
+    out = tmp_path / "again.json"
+    assert main(["--preview-json", str(prod_document), "--json", str(out), "--quiet"]) == 0
+    document = json.loads(out.read_text())
+    assert document["stack"] == "prod"
+    assert document["policies"]["config"].endswith("policies/config/prod.json")
+
+
+def test_preview_json_without_a_stack_key_reads_it_from_the_urns(
+    prod_document: Path, tmp_path: Path
+):
+    document = json.loads(prod_document.read_text())
+    del document["stack"]
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(document))
+    out = tmp_path / "out.json"
+    assert main(["--preview-json", str(bare), "--json", str(out), "--quiet"]) == 0
+    assert json.loads(out.read_text())["stack"] == "prod"
+
+
+def test_preview_json_refuses_a_different_stack(prod_document: Path, capsys):
+    assert main(["--stack", "dev", "--preview-json", str(prod_document)]) == 2
+    assert "is of stack 'prod', not 'dev'" in _one_line_error(capsys)
+
+
+def test_preview_json_with_config_file_is_an_error(prod_document: Path, tmp_path: Path, capsys):
+    config = _dev_config_with(tmp_path, "gpu-platform:natGateways", "single")
+    assert main(["--preview-json", str(prod_document), "--config-file", str(config)]) == 2
+    assert "--config-file cannot be used with --preview-json" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[1, 2]", "is not a JSON object"),
+        ('"steps"', "is not a JSON object"),
+        ("{", "cannot read preview document"),
+        ('{"steps": {}}', "`steps` must be a list of objects"),
+        ('{"steps": [1]}', "`steps` must be a list of objects"),
+        ("{}", "names no stack"),
+    ],
+)
+def test_a_bad_preview_document_is_one_line_exit_2(
+    tmp_path: Path, capsys, content: str, message: str
+):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    assert main(["--preview-json", str(bad)]) == 2
+    assert message in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[]", "is not a JSON object"),
+        ('{"version": 3}', "neither a preview document"),
+        ("\xff", "cannot read base"),
+    ],
+)
+def test_a_bad_base_is_one_line_exit_2(tmp_path: Path, capsys, content: str, message: str):
+    bad = tmp_path / "base.json"
+    bad.write_bytes(content.encode("latin-1"))
+    assert main(["--stack", "dev", "--base", str(bad)]) == 2
+    assert message in _one_line_error(capsys)
+
+
+def test_a_base_of_another_stack_is_refused(prod_document: Path, capsys):
+    assert main(["--stack", "dev", "--base", str(prod_document)]) == 2
+    assert "is of stack 'prod', not 'dev'" in _one_line_error(capsys)
+
+
+def test_an_unwritable_output_is_one_line_exit_2(tmp_path: Path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["--stack", "dev", "--json", str(blocker / "plan.json"), "--quiet"]) == 2
+    assert "cannot write" in _one_line_error(capsys)
+
+
+# --------------------------------------------------------------------------- plan-all
+
+
+def test_plan_all_prints_each_failing_stacks_error_and_a_summary(tmp_path: Path, capsys):
+    from scripts.plan import all as plan_all
+
+    code = plan_all.main(["dev", "nosuchstack", "alsomissing"])
+    out = capsys.readouterr().out
+    assert code == 2
+    lines = out.splitlines()
+    assert lines[0].startswith("dev") and lines[0].endswith("RESULT: ok")
+    assert any("Pulumi.nosuchstack.yaml" in line for line in lines)
+    assert any("Pulumi.alsomissing.yaml" in line for line in lines)
+    assert lines[-1] == (
+        "plan-all: 2 of 3 stacks failed: nosuchstack (exit 2), alsomissing (exit 2)"
+    )
+
+
+# --------------------------------------------------------------------------- the PR comment
+
+
+def test_markdown_leads_with_the_verdict_then_the_change_summary(tmp_path: Path, capsys):
+    base = tmp_path / "base.json"
+    assert main(["--stack", "dev", "--json", str(base), "--quiet"]) == 0
+    config = _dev_config_with(tmp_path, "gpu-platform:vpcCidr", "10.41.0.0/16")
+    md = tmp_path / "plan.md"
+    args = ["--stack", "dev", "--config-file", str(config), "--base", str(base)]
+    assert main([*args, "--markdown", str(md), "--quiet"]) == 1
+    lines = md.read_text().splitlines()
+    assert lines[0] == "### Offline plan: `dev` (blocked)"
+    assert re.fullmatch(
+        r"\*\*\+0 ~\d+ ±\d+ -0; 5 replacements blocked; worst case .*\*\*", lines[2]
+    )
+    # Blocking violations come before any detail section, and name what the change destroys.
+    first_details = next(i for i, line in enumerate(lines) if line.startswith("<details>"))
+    blocking = [i for i, line in enumerate(lines) if line.startswith("- Changes against")]
+    assert blocking and max(blocking) < first_details
+    assert "destroying the VPC and everything in it" in lines[blocking[0]]
+    assert not re.search(r"\b[0-9a-f]{7,40}\b", "\n".join(lines[:first_details]))
+
+
+def test_markdown_counts_resources_once_with_the_right_plural(tmp_path: Path):
+    md = tmp_path / "plan.md"
+    assert main(["--stack", "dev", "--markdown", str(md), "--quiet"]) == 0
+    text = md.read_text()
+    counts = re.findall(r"(\d+) cloud resources?\b", text)
+    assert len(counts) == 1
+    assert "1 cloud resources" not in text and "1 blocking violations" not in text
+
+
+def test_a_long_report_drops_whole_sections_never_cutting_one(tmp_path: Path):
+    from scripts.plan.__main__ import plan
+    from scripts.plan.report import markdown_report
+
+    document, results = plan("prod")
+    full = markdown_report(document, results)
+    for limit in (len(full) - 1, len(full) // 2, 3000):
+        text = markdown_report(document, results, limit=limit)
+        assert len(text) <= limit, limit
+        assert text.count("<details>") == text.count("</details>")
+        assert text.count("```") % 2 == 0
+        assert "Left out to fit" in text
+        for line in text.splitlines():  # every table row that starts also ends
+            if line.startswith("|"):
+                assert line.endswith("|"), line
+    assert markdown_report(document, results, limit=len(full)) == full

@@ -13,9 +13,9 @@ from components.catalog import service_price
 from components.config import StackConfig
 from components.resolve.storage import BUCKETS, NONCURRENT_CHECKPOINT_TRANSITION_DAYS
 from policies import pricing
-from scripts.plan import storage as storage_stage
 from scripts.plan.__main__ import plan
 from scripts.plan.stages import states
+from scripts.plan.stages import storage as storage_stage
 from tests import support
 from tests.conftest import ROOT
 

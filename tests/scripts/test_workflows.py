@@ -5,6 +5,9 @@ The schema is the one `check-jsonschema` vendors (`vendor.github-workflows`), so
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,8 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 PREVIEW = WORKFLOWS / "preview.yml"
 DEPLOY = WORKFLOWS / "deploy.yml"
 PROMOTION = ["dev", "staging", "prod"]
+TAG_PINNED = {"pulumi/actions"}
+"""Actions whose commit for the major tag in use is not confirmed here: they keep the tag."""
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -38,6 +43,11 @@ def runs(job: dict[str, Any]) -> str:
     return "\n".join(str(s.get("run", "")) for s in job.get("steps", []))
 
 
+def needs(job: dict[str, Any]) -> list[str]:
+    value = job.get("needs", [])
+    return list(value) if isinstance(value, list) else [value]
+
+
 def test_workflows_match_the_github_workflow_schema() -> None:
     result = CliRunner().invoke(
         check_jsonschema,
@@ -47,14 +57,56 @@ def test_workflows_match_the_github_workflow_schema() -> None:
 
 
 @pytest.mark.parametrize("path", [PREVIEW, DEPLOY], ids=lambda p: p.name)
-def test_every_action_is_pinned(path: Path) -> None:
+def test_every_action_is_pinned_by_commit_with_its_version_beside_it(path: Path) -> None:
+    text = path.read_text()
+    for job in load(path)["jobs"].values():
+        for step in job.get("steps", []):
+            if "uses" not in step:
+                continue
+            action, _, ref = step["uses"].partition("@")
+            if action in TAG_PINNED:
+                assert re.fullmatch(r"v\d+(\.\d+)*", ref), step["uses"]
+                continue
+            assert re.fullmatch(r"[0-9a-f]{40}", ref), step["uses"]
+            # The version the commit stands for is written beside it, for readers and updates.
+            assert re.search(re.escape(step["uses"]) + r" # v\d+\.\d+\.\d+\n", text), step["uses"]
+
+
+@pytest.mark.parametrize("path", [PREVIEW, DEPLOY], ids=lambda p: p.name)
+def test_one_action_is_pinned_to_one_ref_everywhere(path: Path) -> None:
+    pins: dict[str, set[str]] = {}
     for job in load(path)["jobs"].values():
         for step in job.get("steps", []):
             if "uses" in step:
-                assert re.fullmatch(r"[\w.-]+/[\w./-]+@v\d+(\.\d+)*", step["uses"]), step["uses"]
+                action, _, ref = step["uses"].partition("@")
+                pins.setdefault(action, set()).add(ref)
+    assert all(len(refs) == 1 for refs in pins.values()), pins
 
 
-def test_preview_runs_checks_and_the_offline_plan_of_every_stack() -> None:
+def test_the_stack_matrix_is_derived_from_the_stack_files() -> None:
+    jobs = load(PREVIEW)["jobs"]
+    stacks = jobs["stacks"]
+    assert "python3 -m scripts.plan.stacks" in runs(stacks)
+    assert stacks["outputs"]["stacks"] == "${{ steps.list.outputs.stacks }}"
+    for name in ("offline-plan", "pulumi-preview"):
+        job = jobs[name]
+        assert "stacks" in needs(job)
+        assert job["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
+    text = PREVIEW.read_text()
+    for stack in STACKS:  # no list of stack names in the workflow itself
+        assert not re.search(rf"\[[^\]\n]*\b{stack}\b[^\]\n]*\]", text), stack
+
+
+def test_the_stacks_job_lists_what_the_test_suite_sees() -> None:
+    from scripts.plan.stacks import main as list_stacks
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert list_stacks([]) == 0
+    assert json.loads(out.getvalue()) == STACKS
+
+
+def test_preview_runs_checks_and_plans_every_stack_against_the_target_branch() -> None:
     workflow = load(PREVIEW)
     assert "pull_request" in workflow["on"]
     jobs = workflow["jobs"]
@@ -64,31 +116,58 @@ def test_preview_runs_checks_and_the_offline_plan_of_every_stack() -> None:
     )
 
     plan = jobs["offline-plan"]
-    assert sorted(plan["strategy"]["matrix"]["stack"]) == sorted(STACKS)
+    checkouts = steps_using(plan, "actions/checkout")
+    assert [c.get("with", {}).get("ref") for c in checkouts] == [None, "${{ github.base_ref }}"]
+    base_dir = checkouts[1]["with"]["path"]
+    script = runs(plan)
+    # The base is the target branch's own plan, made in the same job from its own checkout ...
     assert (
-        "make plan STACK=${{ matrix.stack }} MARKDOWN=plan-${{ matrix.stack }}.md "
-        "JSON=plan-${{ matrix.stack }}.json"
-    ) in runs(plan)
+        f'make -C {base_dir} plan STACK="$STACK" JSON="$GITHUB_WORKSPACE/base-$STACK.json"'
+        in script
+    )
+    # ... and the pull request's plan is made against it.
+    assert 'base="BASE=base-$STACK.json"' in script
+    assert (
+        'make plan STACK="$STACK" $base MARKDOWN="plan-$STACK.md" JSON="plan-$STACK.json"' in script
+    )
+    assert plan["env"]["STACK"] == "${{ matrix.stack }}"  # names reach the shell as data
+    assert "${{ matrix.stack }}" not in script
     assert steps_using(plan, "actions/upload-artifact")
+
+
+def test_preview_plans_against_the_live_stack_where_aws_is_configured() -> None:
+    plan = load(PREVIEW)["jobs"]["offline-plan"]
+    assert "vars.AWS_ROLE_ARN != ''" in plan["env"]["LIVE"]
+    live_steps = [s for s in plan["steps"] if s.get("if") == "${{ env.LIVE == 'true' }}"]
+    assert steps_using({"steps": live_steps}, "aws-actions/configure-aws-credentials")
+    assert 'pulumi stack export --stack "$STACK" --file "live-$STACK.json"' in runs(plan)
+    assert 'BASE="live-$STACK.json"' in runs(plan)
+    assert plan["permissions"]["id-token"] == "write"
 
 
 def test_preview_posts_one_sticky_comment_with_every_plan() -> None:
     jobs = load(PREVIEW)["jobs"]
     comment = jobs["plan-comment"]
-    assert comment["needs"] == "offline-plan"
+    assert needs(comment) == ["stacks", "offline-plan"]
     assert comment["permissions"] == {"pull-requests": "write"}
     (sticky,) = steps_using(comment, "marocchino/sticky-pull-request-comment")
     assert sticky["with"]["header"]
     assert sticky["with"]["path"] == "plan-comment.md"
-    for stack in STACKS:  # the combining step lists the stacks in promotion order
-        assert stack in runs(comment)
+    script = runs(comment)
+    assert 'json.loads(os.environ["STACKS"])' in script
+    assert "head -c" not in script  # never cut inside a table or <details>
+    assert "github.sha" not in PREVIEW.read_text() and "head.sha" not in PREVIEW.read_text()
+    # Each report is written to its share of the comment limit.
+    assert jobs["offline-plan"]["env"]["MARKDOWN_LIMIT"] == (
+        "${{ needs.stacks.outputs.markdown-limit }}"
+    )
+    assert 'MARKDOWN_LIMIT="$MARKDOWN_LIMIT"' in runs(jobs["offline-plan"])
 
 
 def test_preview_runs_pulumi_preview_with_the_policy_pack_when_aws_is_configured() -> None:
     job = load(PREVIEW)["jobs"]["pulumi-preview"]
     assert "vars.AWS_ROLE_ARN != ''" in job["if"]
     assert job["permissions"]["id-token"] == "write"
-    assert sorted(job["strategy"]["matrix"]["stack"]) == sorted(STACKS)
     (credentials,) = steps_using(job, "aws-actions/configure-aws-credentials")
     assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
     (pulumi,) = steps_using(job, "pulumi/actions")

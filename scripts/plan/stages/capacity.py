@@ -25,9 +25,9 @@ from components.catalog import (
     vcpus_by_quota,
 )
 from components.resolve.sizing import node_ip_demand, usable_addresses
-from scripts.plan.stages import PlanContext, StageResult, states
-from scripts.plan.storage import render as render_storage
-from scripts.plan.storage import storage_section
+from scripts.plan.stages.base import PlanContext, StageResult, states
+from scripts.plan.stages.storage import render as render_storage
+from scripts.plan.stages.storage import storage_section
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"

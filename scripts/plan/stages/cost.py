@@ -11,7 +11,7 @@ from typing import Any
 
 from components.catalog import price_snapshot, service_price_snapshot
 from policies.pricing import HOURS_PER_MONTH, SCALES, Res, estimate
-from scripts.plan.stages import PlanContext, StageResult, states
+from scripts.plan.stages.base import PlanContext, StageResult, states
 
 
 def cost_report(document: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Stages: checks and reports that read the preview document.
+"""What every stage shares: the context it reads, the result it returns, document helpers.
 
 A stage takes the document (from the offline run, or a real `pulumi preview --json` file) and
 returns a result: the data stored under its key in the JSON document, lines for the terminal and
@@ -8,7 +8,6 @@ capacity, Kubernetes schemas) register in `scripts/plan/pipeline.py` without tou
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -62,44 +61,3 @@ def states(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 def is_provider(state: dict[str, Any]) -> bool:
     return str(state.get("type", "")).startswith("pulumi:providers:")
-
-
-class IntegrityStage:
-    """Structural checks on the document: unique URNs, every resource parented to a known
-    resource (except the stack root and providers), every provider reference resolvable."""
-
-    key = "integrity"
-    title = "Document integrity"
-
-    def run(self, context: PlanContext) -> StageResult:
-        all_states = states(context.document)
-        urns = [s["urn"] for s in all_states]
-        known = set(urns)
-        problems: list[str] = []
-        for urn, count in Counter(urns).items():
-            if count > 1:
-                problems.append(f"{urn} appears {count} times")
-        for state in all_states:
-            kind = state["type"]
-            if kind == "pulumi:pulumi:Stack" or is_provider(state):
-                continue
-            parent = state.get("parent") or ""
-            if not parent:
-                problems.append(f"{state['urn']} has no parent")
-            elif parent not in known:
-                problems.append(f"{state['urn']} has unknown parent {parent}")
-            provider = state.get("provider") or ""
-            if state.get("custom") and provider and provider.rsplit("::", 1)[0] not in known:
-                problems.append(f"{state['urn']} uses unknown provider {provider}")
-        data = {"resources": len(all_states), "problems": problems}
-        line = f"{len(all_states)} resources, " + (
-            "every one parented and its provider known"
-            if not problems
-            else f"{len(problems)} problems"
-        )
-        return StageResult(
-            data=data,
-            terminal=[line, *(f"  ! {p}" for p in problems)],
-            markdown=[line, *(f"- {p}" for p in problems)],
-            blocking=problems,
-        )
