@@ -22,7 +22,7 @@ from components.tenancy import (
     legacy_urn,
     team_manifests,
 )
-from scripts.plan.kubernetes_stage import check
+from scripts.plan.stages.kubernetes import check
 from tests.conftest import Recorded
 from tests.support import config, platform
 

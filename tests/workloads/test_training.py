@@ -17,7 +17,7 @@ from components.resolve.workloads import (
     check_job,
     resolve_training,
 )
-from scripts.plan.kubernetes_stage import check
+from scripts.plan.stages.kubernetes import check
 from tests.support import config, platform
 from workloads.training import NCCL_ENV, nccl_acceptance, render, train_job
 

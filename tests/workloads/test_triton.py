@@ -18,7 +18,7 @@ from components.config import ConfigError
 from components.resolve.workloads import TritonSpec
 from components.software.observability import prometheus_service_url
 from components.storage import access_policy
-from scripts.plan.kubernetes_stage import check
+from scripts.plan.stages.kubernetes import check
 from scripts.plan.runner import PlanError, run_program
 from tests.conftest import Recorded
 from tests.support import config, platform, raw_config

@@ -16,7 +16,7 @@ from components import versions
 from components.catalog.conventions import DEFAULT_STORAGE_CLASS
 from components.resolve.software import ObservabilitySpec
 from components.software import observability as obs
-from scripts.plan.kubernetes_stage import check, manifest
+from scripts.plan.stages.kubernetes import check, manifest
 from tests.conftest import Recorded
 from tests.support import platform
 

@@ -14,7 +14,7 @@ from components.config import ConfigError
 from components.resolve.software import ObservabilitySpec
 from components.software import dashboards as boards
 from components.software import observability as obs
-from scripts.plan.kubernetes_stage import check
+from scripts.plan.stages.kubernetes import check
 from tests.support import config, platform
 
 K8S_VERSION = "1.36"
