@@ -60,6 +60,28 @@ def cross_checks(config: StackConfig) -> list[tuple[str, str]]:
                 )
             )
     problems.extend(api_reachability(config))
+    problems.extend(address_plan(config))
+    return problems
+
+
+def address_plan(config: StackConfig) -> list[tuple[str, str]]:
+    """Pinned subnets: one per AZ, inside the VPC range, none overlapping another."""
+    problems: list[tuple[str, str]] = []
+    vpc = ipaddress.IPv4Network(config.vpc_cidr)
+    seen: list[tuple[str, ipaddress.IPv4Network]] = []
+    for key in ("private_cidrs", "public_cidrs"):
+        given: dict[str, str] = getattr(config.subnets, key)
+        path = f"{PROJECT_NAMESPACE}:subnets.{'privateCidrs' if key == 'private_cidrs' else 'publicCidrs'}"
+        if given and sorted(given) != sorted(config.availability_zones):
+            problems.append((path, f"needs one CIDR per AZ of {config.availability_zones}"))
+        for az, cidr in sorted(given.items()):
+            net = ipaddress.IPv4Network(cidr)
+            if not net.subnet_of(vpc):
+                problems.append((f"{path}.{az}", f"{cidr} is outside vpcCidr {config.vpc_cidr}"))
+            clash = [name for name, other in seen if other.overlaps(net)]
+            if clash:
+                problems.append((f"{path}.{az}", f"{cidr} overlaps {clash[0]}"))
+            seen.append((f"{az} {cidr}", net))
     return problems
 
 

@@ -190,6 +190,29 @@ class ExistingVpc(_Model):
         return value
 
 
+class Subnets(_Model):
+    """The address plan. Without it, subnets follow a fixed plan that depends only on `vpcCidr`
+    and the AZs (the VPC split in four: up to three private subnets and a block of public ones),
+    so growing or adding pools never moves a subnet; a fleet the plan cannot hold is an error."""
+
+    private_cidrs: dict[str, str] = Field(default_factory=dict)
+    """Private subnet CIDR per AZ, to pin an existing layout. Default: the fixed plan."""
+    public_cidrs: dict[str, str] = Field(default_factory=dict)
+    """Public subnet CIDR per AZ, to pin an existing layout. Default: the fixed plan."""
+
+    @field_validator("private_cidrs", "public_cidrs")
+    @classmethod
+    def _cidrs(cls, value: dict[str, str]) -> dict[str, str]:
+        for cidr in value.values():
+            try:
+                net = ipaddress.IPv4Network(cidr)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an IPv4 CIDR") from None
+            if not 16 <= net.prefixlen <= 28:
+                raise ValueError(f"{cidr}: AWS subnets are /16 to /28")
+        return value
+
+
 class _NodeGroup(_Model):
     """Node counts shared by the system pool and GPU pools (each declares its own defaults)."""
 
@@ -646,16 +669,45 @@ class Addons(_Model):
     """NVIDIA Triton inference service. Default: off."""
 
 
+EXAMPLE_MODEL = "echo"
+"""The example model the stack seeds into the repository (a Python-backend identity model that
+needs no weights), and the default served model."""
+EXAMPLE_MODEL_VERSION = "v1"
+_MODEL_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$"
+_MODEL_VERSION = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+
+
+class TritonModel(_Model):
+    """One model the Triton service loads at startup, from its own versioned location."""
+
+    name: str = Field(pattern=_MODEL_NAME)
+    """Triton model name: its directory in the repository and the name clients call.
+    Required."""
+    version: str = Field(pattern=_MODEL_VERSION)
+    """Release label of the model's location: Triton reads it from
+    `s3://<models bucket>/<modelPrefix>/<name>/<version>/`, a repository holding
+    `<name>/config.pbtxt` and the model's numbered version directories. Promote a release by
+    uploading it under a new label and changing this value. Required."""
+
+
 class TritonConfig(_Model):
     """The Triton inference service (when `addons.triton` is on)."""
 
     image: str = versions.TRITON_IMAGE
     """Triton image with a pinned tag or digest (not `latest`). Default: see
     components/versions.py."""
-    min_replicas: int = Field(default=1, ge=1, strict=True)
-    """Fewest replicas KEDA keeps (Triton does not scale to zero here). Default: 1."""
-    max_replicas: int = Field(default=4, ge=1, strict=True)
-    """Most replicas KEDA may run. Default: 4."""
+    models: list[TritonModel] = Field(
+        default_factory=lambda: [TritonModel(name=EXAMPLE_MODEL, version=EXAMPLE_MODEL_VERSION)],
+        min_length=1,
+    )
+    """Models served (explicit model control: only these load, each from its own release).
+    Default: the seeded example model `echo`, release `v1`."""
+    min_replicas: int | None = Field(default=None, ge=1, strict=True)
+    """Fewest replicas KEDA keeps (Triton does not scale to zero here); prod needs at least 2.
+    Default: 2 in prod, 1 otherwise."""
+    max_replicas: int | None = Field(default=None, ge=1, strict=True)
+    """Most replicas KEDA may run; at most what the inference pool holds at its maxSize.
+    Default: that number."""
     gpus_per_replica: int = Field(default=1, ge=1, strict=True)
     """`nvidia.com/gpu` per replica (on time-sliced pools, a slice each). Default: 1."""
     queue_time_target_us: int = Field(default=50_000, ge=1, strict=True)
@@ -663,18 +715,21 @@ class TritonConfig(_Model):
     TritonQueueTimeHigh alert fires above. Default: 50000 (50 ms)."""
     model_prefix: str = Field(default="triton", pattern=r"^[A-Za-z0-9!_.*'()/-]*$")
     """Key prefix of the model repository in the models bucket. Default: triton."""
-    repository_poll_secs: int = Field(default=60, ge=1, strict=True)
-    """How often Triton re-reads the repository. Default: 60."""
     startup_timeout_seconds: int = Field(default=600, ge=10, strict=True)
     """How long a starting replica may take to download and load its models. Default: 600."""
-    cpu_millicores: int = Field(default=2000, ge=100, strict=True)
-    """CPU request per replica. Default: 2000."""
-    memory_gib: int = Field(default=8, ge=1, strict=True)
-    """Memory request and limit per replica, including /dev/shm. Default: 8."""
+    cpu_millicores: int | None = Field(default=None, ge=100, strict=True)
+    """CPU request per replica. Default: the inference node's allocatable CPU (vCPUs minus the
+    system reserve) divided by the replicas one node holds."""
+    memory_gib: int | None = Field(default=None, ge=1, strict=True)
+    """Memory request and limit per replica, including /dev/shm. Default: the node's
+    allocatable memory (minus the system reserve) divided by the replicas one node holds."""
     shm_size_gib: int = Field(default=1, ge=1, strict=True)
     """Size of the memory-backed /dev/shm. Default: 1."""
     tolerate_spot: bool = False
     """Also tolerate the spot taint (for a spot inference pool). Default: false."""
+    client_namespaces: list[str] | None = None
+    """Namespaces whose pods may call Triton's HTTP and gRPC ports (NetworkPolicy). Default:
+    every namespace of the cluster (nothing from outside it)."""
 
     @field_validator("image")
     @classmethod
@@ -686,13 +741,29 @@ class TritonConfig(_Model):
             raise ValueError(f"{value!r}: pin a tag or digest (not latest)")
         return value
 
+    @field_validator("client_namespaces")
+    @classmethod
+    def _namespaces(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        bad = [n for n in value if not re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", n)]
+        if bad:
+            raise ValueError(f"{bad} are not namespace names")
+        if not value:
+            raise ValueError("empty: leave it out to admit every namespace of the cluster")
+        return value
+
     @model_validator(mode="after")
     def _ranges(self) -> Self:
-        if self.max_replicas < self.min_replicas:
+        if (
+            self.min_replicas is not None
+            and self.max_replicas is not None
+            and self.max_replicas < self.min_replicas
+        ):
             raise problem(
                 "max_replicas", f"{self.max_replicas} is below minReplicas {self.min_replicas}"
             )
-        if self.shm_size_gib >= self.memory_gib:
+        if self.memory_gib is not None and self.shm_size_gib >= self.memory_gib:
             raise problem(
                 "shm_size_gib",
                 f"{self.shm_size_gib} GiB must be below memoryGib {self.memory_gib} "
@@ -700,6 +771,10 @@ class TritonConfig(_Model):
             )
         if "//" in self.model_prefix:
             raise problem("model_prefix", f"{self.model_prefix!r} is not an S3 key prefix")
+        names = [m.name for m in self.models]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise problem("models", f"{dupes} listed twice: a model loads from one release")
         return self
 
 
@@ -716,7 +791,10 @@ class StackConfig(_Model):
     availability_zones: list[str] = Field(min_length=2, max_length=3)
     """2-3 AZs in the region. Required."""
     vpc_cidr: str = "10.0.0.0/16"
-    """VPC IPv4 range; subnets are carved from it to fit the largest fleet. Default: 10.0.0.0/16."""
+    """VPC IPv4 range; subnets are carved from it by a fixed plan (see `subnets`).
+    Default: 10.0.0.0/16."""
+    subnets: Subnets = Field(default_factory=Subnets)
+    """The address plan (pin an existing layout here). Default: the fixed plan."""
     nat_gateways: NatGateways = NatGateways.SINGLE
     """single | one_per_az. Default: single."""
     interface_endpoints: list[InterfaceEndpoint] = Field(

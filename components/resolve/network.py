@@ -67,10 +67,14 @@ def resolve_network(config: StackConfig, name_prefix: str) -> NetworkSpec:
         given = config.existing_vpc.private_subnet_ids
         existing = ExistingVpcSpec(config.existing_vpc.vpc_id, {az: given[az] for az in azs})
     else:
+        pinned = config.subnets
         try:
-            subnets = plan_subnets(config.vpc_cidr, demand)
+            subnets = plan_subnets(
+                config.vpc_cidr, demand, pinned.private_cidrs, pinned.public_cidrs
+            )
         except SubnetPlanError as exc:
-            raise ConfigError([(f"{PROJECT_NAMESPACE}:vpcCidr", str(exc))]) from None
+            key = "subnets.privateCidrs" if pinned.private_cidrs else "vpcCidr"
+            raise ConfigError([(f"{PROJECT_NAMESPACE}:{key}", str(exc))]) from None
     access = config.api_access
     transit = (
         TransitSpec(access.transit_gateway_id, tuple(access.source_cidrs))

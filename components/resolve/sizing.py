@@ -29,9 +29,6 @@ AWS_RESERVED_PER_SUBNET = 5
 SUBNET_OVERHEAD = 32
 """Per private subnet: interface endpoint ENIs, internal load balancers, EKS control-plane ENIs."""
 
-MIN_PRIVATE_PREFIX = 24
-"""Private subnets are never smaller than /24."""
-
 PUBLIC_PREFIX = 24
 """Public subnets (NAT gateways, internet-facing load balancers): /24 each."""
 
@@ -79,13 +76,6 @@ def ip_demand_per_az(pools: Iterable[PoolFootprint], azs: Sequence[str]) -> dict
     return demand
 
 
-def private_prefix_for(ip_demand: int) -> int:
-    """Smallest subnet prefix length that holds `ip_demand` addresses with headroom and overhead."""
-    need = math.ceil(ip_demand * HEADROOM) + SUBNET_OVERHEAD + AWS_RESERVED_PER_SUBNET
-    prefix = 32 - max(0, math.ceil(math.log2(need)))
-    return min(prefix, MIN_PRIVATE_PREFIX)
-
-
 def usable_addresses(prefix: int) -> int:
     return 2 ** (32 - prefix) - AWS_RESERVED_PER_SUBNET
 
@@ -99,45 +89,70 @@ class SubnetPlan:
 
 
 class SubnetPlanError(ValueError):
-    """The VPC range cannot hold the subnets the fleet needs."""
+    """The address plan cannot hold the fleet, or the given subnets do not fit the VPC."""
 
 
-def plan_subnets(vpc_cidr: str, demand_per_az: Mapping[str, int]) -> list[SubnetPlan]:
-    """Carve one private and one public subnet per AZ out of `vpc_cidr`.
+LAYOUT_BLOCKS = 4
+"""The fixed plan splits the VPC range into four equal blocks: up to three AZs' private
+subnets, and a last block for the public subnets. Adding a third AZ takes the spare block; no
+existing subnet ever moves."""
 
-    All private subnets get the same size (the largest AZ's need), so any AZ can take over a pool.
-    Blocks are allocated largest first, aligned, without overlap.
+
+def layout_subnets(vpc_cidr: str, azs: Sequence[str]) -> list[tuple[str, str, str]]:
+    """Pure: the fixed address plan, (az, private CIDR, public CIDR) per AZ in order.
+
+    It depends only on the VPC range and the AZs' order, never on pool sizes: growing or adding
+    pools never re-carves a subnet. Private subnets are the first blocks of a four-way split; the
+    public subnets are carved from the last block (/24 each, or a quarter of it if smaller).
     """
     vpc = ipaddress.IPv4Network(vpc_cidr)
-    azs = list(demand_per_az)
-    private_prefix = min(private_prefix_for(d) for d in demand_per_az.values())
-    if private_prefix < vpc.prefixlen:
-        raise SubnetPlanError(_too_small(vpc_cidr, len(azs), private_prefix))
-    private_blocks = list(vpc.subnets(new_prefix=private_prefix))
-    if len(private_blocks) < len(azs):
-        raise SubnetPlanError(_too_small(vpc_cidr, len(azs), private_prefix))
-    privates = private_blocks[: len(azs)]
-    used_end = int(privates[-1].broadcast_address) + 1
-    publics: list[ipaddress.IPv4Network] = []
-    candidate = max(PUBLIC_PREFIX, vpc.prefixlen)
-    for block in vpc.subnets(new_prefix=candidate):
-        if int(block.network_address) >= used_end:
-            publics.append(block)
-        if len(publics) == len(azs):
-            break
-    if len(publics) < len(azs):
-        raise SubnetPlanError(_too_small(vpc_cidr, len(azs), private_prefix))
+    blocks = list(vpc.subnets(prefixlen_diff=2))
+    public_prefix = max(PUBLIC_PREFIX, blocks[-1].prefixlen + 2)
+    if public_prefix > MAX_SUBNET_PREFIX:
+        raise SubnetPlanError(f"{vpc_cidr} is too small to split into four subnet blocks")
+    publics = list(blocks[-1].subnets(new_prefix=public_prefix))
     return [
-        SubnetPlan(az=az, private_cidr=str(pr), public_cidr=str(pu), ip_demand=demand_per_az[az])
-        for az, pr, pu in zip(azs, privates, publics, strict=True)
+        (az, str(blocks[index]), str(publics[index]))
+        for index, az in enumerate(azs[: LAYOUT_BLOCKS - 1])
     ]
 
 
-def _too_small(vpc_cidr: str, azs: int, private_prefix: int) -> str:
-    needed = azs * 2 ** (32 - private_prefix) + azs * 2 ** (32 - PUBLIC_PREFIX)
-    fitting = 32 - math.ceil(math.log2(needed))
-    return (
-        f"{vpc_cidr} cannot hold {azs} private /{private_prefix} subnets plus {azs} public "
-        f"/{PUBLIC_PREFIX} subnets ({needed} addresses); use /{fitting} or larger, "
-        "or lower pool maxSize"
-    )
+MAX_SUBNET_PREFIX = 28
+"""AWS's smallest subnet."""
+
+
+def required_addresses(ip_demand: int) -> int:
+    """Addresses a private subnet must have for `ip_demand`: headroom, overhead, AWS's five."""
+    return math.ceil(ip_demand * HEADROOM) + SUBNET_OVERHEAD + AWS_RESERVED_PER_SUBNET
+
+
+def plan_subnets(
+    vpc_cidr: str,
+    demand_per_az: Mapping[str, int],
+    private_cidrs: Mapping[str, str] | None = None,
+    public_cidrs: Mapping[str, str] | None = None,
+) -> list[SubnetPlan]:
+    """The subnets of every AZ: given CIDRs where the config pins them, else the fixed plan.
+
+    Raises SubnetPlanError when a private subnet cannot hold its AZ's fleet at maximum size:
+    the address plan is a ceiling that growth must stay under, never a reason to move subnets.
+    """
+    azs = list(demand_per_az)
+    fixed = {az: (private, public) for az, private, public in layout_subnets(vpc_cidr, azs)}
+    plans = []
+    for az in azs:
+        private = (private_cidrs or {}).get(az) or fixed[az][0]
+        public = (public_cidrs or {}).get(az) or fixed[az][1]
+        need = required_addresses(demand_per_az[az])
+        have = 2 ** (32 - ipaddress.IPv4Network(private).prefixlen)
+        if need > have:
+            origin = "pinned" if az in (private_cidrs or {}) else f"a quarter of {vpc_cidr}"
+            raise SubnetPlanError(
+                f"the pools need {need} addresses in {az} at maximum size (with 25% headroom), "
+                f"more than its private subnet {private} ({origin}) holds ({have}). Subnets never "
+                "move to make room: lower maxSize, or move to a larger layout on purpose (a larger "
+                "vpcCidr or subnets.privateCidrs), which a plan against the live stack shows as "
+                "a replacement"
+            )
+        plans.append(SubnetPlan(az, private, public, demand_per_az[az]))
+    return plans

@@ -429,20 +429,27 @@ def test_an_export_base_gives_the_same_ops_as_a_plan_base(tmp_path: Path, dev_ba
     assert set(ops(against_plan).values()) != {("same", ())}
 
 
-@pytest.mark.xfail(
-    strict=True, reason="address plan moves subnets until the network uses a fixed ceiling"
-)
 def test_growing_a_pool_in_the_real_program_leaves_every_subnet_same(
     tmp_path: Path, dev_base: Path
 ):
     def grow(config: dict[str, Any]) -> None:
-        _pool(config, "t4-spot")["maxSize"] += 1
+        config["gpu-platform:systemPool"]["maxSize"] += 1
 
-    document, _ = plan("dev", _config(tmp_path, "dev", grow), base=dev_base)
+    document, results = plan("dev", _config(tmp_path, "dev", grow), base=dev_base)
     subnets = [s for s in document["steps"] if s["newState"]["type"] == SUBNET]
     assert subnets and all(s["op"] == "same" for s in subnets), [
         (s["urn"], s["op"]) for s in subnets
     ]
+    assert document["changeSummary"].get("update") == 1  # the system node group's scaling
+    assert not any(result.blocking for _, result in results.values())
+
+
+def test_growing_past_the_address_ceiling_is_an_error_not_a_re_carve(tmp_path: Path):
+    def grow(config: dict[str, Any]) -> None:
+        _pool(config, "t4-spot")["maxSize"] += 4
+
+    with pytest.raises(PlanError, match=r"Subnets never move to make room"):
+        plan("dev", _config(tmp_path, "dev", grow))
 
 
 def test_the_rules_file_loads():

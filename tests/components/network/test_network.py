@@ -37,6 +37,7 @@ OVERRIDES: dict[str, object] = {
         {"name": "t4", "purpose": "inference", "instanceTypes": ["g4dn.xlarge"], "maxSize": 30},
     ],
     "interfaceEndpoints": ["ecr.api", "ecr.dkr", "sts"],
+    "subnets": None,  # the fixed address plan, not prod's pinned subnets
 }
 FOOTPRINTS = [
     PoolFootprint("system", [get_instance_type("m7i.xlarge")], 6, AZS),

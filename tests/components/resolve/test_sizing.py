@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import re
 from itertools import combinations
 
 import pytest
@@ -14,10 +13,7 @@ from hypothesis import strategies as st
 from components.catalog import eks_max_pods, get_instance_type
 from components.resolve.sizing import (
     AWS_RESERVED_PER_SUBNET,
-    HEADROOM,
-    MIN_PRIVATE_PREFIX,
     PREFIX_SIZE,
-    PUBLIC_PREFIX,
     SUBNET_OVERHEAD,
     WARM_PREFIX_TARGET,
     PoolFootprint,
@@ -25,7 +21,7 @@ from components.resolve.sizing import (
     ip_demand_per_az,
     node_ip_demand,
     plan_subnets,
-    private_prefix_for,
+    required_addresses,
     usable_addresses,
 )
 
@@ -120,67 +116,56 @@ def test_mixed_pool_counts_hungriest_type_and_pools_add_up() -> None:
     }
 
 
-# --------------------------------------------------------------------------- prefixes
-
-
-@pytest.mark.parametrize("demand", [0, 1, 100, 171, 172, 1000, 5000, 60000])
-def test_private_prefix_is_smallest_that_fits(demand: int) -> None:
-    prefix = private_prefix_for(demand)
-    need = math.ceil(demand * HEADROOM) + SUBNET_OVERHEAD
-    assert prefix <= MIN_PRIVATE_PREFIX
-    assert usable_addresses(prefix) >= need
-    if prefix < MIN_PRIVATE_PREFIX:
-        assert usable_addresses(prefix + 1) < need  # one size smaller would not do
+# --------------------------------------------------------------------------- the address plan
 
 
 def test_usable_addresses_subtracts_aws_reserved() -> None:
     assert usable_addresses(24) == 256 - AWS_RESERVED_PER_SUBNET
 
 
-# --------------------------------------------------------------------------- plan_subnets
-
-
-def test_plan_small_demand_pinned() -> None:
+def test_the_fixed_plan_splits_the_vpc_in_four() -> None:
     plans = plan_subnets("10.0.0.0/16", {"us-east-1a": 0, "us-east-1b": 0})
     assert [(p.az, p.private_cidr, p.public_cidr, p.ip_demand) for p in plans] == [
-        ("us-east-1a", "10.0.0.0/24", "10.0.2.0/24", 0),
-        ("us-east-1b", "10.0.1.0/24", "10.0.3.0/24", 0),
+        ("us-east-1a", "10.0.0.0/18", "10.0.192.0/24", 0),
+        ("us-east-1b", "10.0.64.0/18", "10.0.193.0/24", 0),
     ]
 
 
-def test_plan_sizes_every_private_subnet_for_the_largest_az() -> None:
-    # 3000 * 1.25 + 32 + 5 = 3787 addresses -> /20 for every AZ.
-    plans = plan_subnets("10.0.0.0/16", {"us-east-1a": 3000, "us-east-1b": 10})
-    assert [(p.private_cidr, p.public_cidr) for p in plans] == [
-        ("10.0.0.0/20", "10.0.32.0/24"),
-        ("10.0.16.0/20", "10.0.33.0/24"),
+@pytest.mark.parametrize("demand", [0, 10, 3000, 9000])
+def test_demand_never_moves_a_subnet(demand: int) -> None:
+    base = plan_subnets("10.0.0.0/16", {"us-east-1a": 0, "us-east-1b": 0})
+    grown = plan_subnets("10.0.0.0/16", {"us-east-1a": demand, "us-east-1b": 10})
+    assert [(p.private_cidr, p.public_cidr) for p in grown] == [
+        (p.private_cidr, p.public_cidr) for p in base
     ]
 
 
-def test_tiny_vpc_for_three_azs_suggests_a_larger_prefix() -> None:
-    # 3 x /24 private + 3 x /24 public = 1536 addresses -> /21.
-    with pytest.raises(SubnetPlanError, match=r"use /21 or larger") as caught:
-        plan_subnets("10.0.0.0/24", dict.fromkeys(AZS3, 0))
-    assert "10.0.0.0/24" in str(caught.value)
+def test_a_third_az_takes_the_spare_block_without_moving_the_others() -> None:
+    two = plan_subnets("10.0.0.0/16", dict.fromkeys(AZS3[:2], 0))
+    three = plan_subnets("10.0.0.0/16", dict.fromkeys(AZS3, 0))
+    assert [(p.private_cidr, p.public_cidr) for p in three[:2]] == [
+        (p.private_cidr, p.public_cidr) for p in two
+    ]
+    assert three[2].private_cidr == "10.0.128.0/18"
 
 
-def test_tiny_vpc_with_large_demand_raises() -> None:
-    # 5000 addresses -> a /19 private subnet cannot fit in a /24.
-    with pytest.raises(SubnetPlanError) as caught:
-        plan_subnets("10.0.0.0/24", {"us-east-1a": 5000, "us-east-1b": 0})
-    message = str(caught.value)
-    assert "10.0.0.0/24" in message
-    assert "/19" in message
+def test_pinned_subnets_are_kept_and_checked_against_the_fleet() -> None:
+    pinned = {"us-east-1a": "10.0.0.0/22", "us-east-1b": "10.0.4.0/22"}
+    plans = plan_subnets("10.0.0.0/16", {"us-east-1a": 500, "us-east-1b": 0}, pinned)
+    assert [p.private_cidr for p in plans] == list(pinned.values())
+    # 1000 * 1.25 + 32 + 5 = 1287 addresses do not fit a /22 (1024): an error, never a move.
+    with pytest.raises(SubnetPlanError, match=r"1287 addresses in us-east-1a") as caught:
+        plan_subnets("10.0.0.0/16", {"us-east-1a": 1000, "us-east-1b": 0}, pinned)
+    assert "never move" in str(caught.value)
 
 
-def test_tiny_vpc_with_large_demand_suggests_a_fitting_vpc_prefix() -> None:
-    with pytest.raises(SubnetPlanError, match=r"use /17 or larger"):
-        plan_subnets("10.0.0.0/24", {"us-east-1a": 5000, "us-east-1b": 0})
+def test_required_addresses_add_headroom_overhead_and_aws_reserved() -> None:
+    assert required_addresses(1000) == 1250 + SUBNET_OVERHEAD + AWS_RESERVED_PER_SUBNET
 
 
 @st.composite
 def vpcs(draw: st.DrawFn) -> ipaddress.IPv4Network:
-    prefix = draw(st.integers(min_value=16, max_value=20), label="prefix")
+    prefix = draw(st.integers(min_value=16, max_value=24), label="prefix")
     base = draw(st.integers(min_value=0, max_value=2**24 - 1), label="base")
     return ipaddress.IPv4Network(
         (int(ipaddress.IPv4Address("10.0.0.0")) + base, prefix), strict=False
@@ -196,37 +181,28 @@ demands = st.integers(min_value=2, max_value=3).flatmap(
 @given(vpc=vpcs(), per_az=demands)
 def test_plan_subnets_property(vpc: ipaddress.IPv4Network, per_az: list[int]) -> None:
     demand = {f"us-east-1{'abc'[i]}": d for i, d in enumerate(per_az)}
-    private_size = 2 ** (32 - min(private_prefix_for(d) for d in per_az))
-    fits = len(per_az) * (private_size + 2 ** (32 - PUBLIC_PREFIX)) <= vpc.num_addresses
+    private_size = vpc.num_addresses // 4
+    fits = all(required_addresses(d) <= private_size for d in per_az)
     try:
         plans = plan_subnets(str(vpc), demand)
-    except SubnetPlanError as exc:
-        assert not fits, f"{vpc} could hold the plan but raised: {exc}"
-        suggested = re.search(r"use /(\d+) or larger", str(exc))
-        if suggested:  # the suggestion must actually work
-            bigger = vpc.supernet(new_prefix=int(suggested.group(1)))
-            assert plan_subnets(str(bigger), demand)
+    except SubnetPlanError:
+        assert not fits
         return
-
     assert fits
     assert [p.az for p in plans] == list(demand)
     networks = []
     for plan in plans:
         private = ipaddress.IPv4Network(plan.private_cidr)
         public = ipaddress.IPv4Network(plan.public_cidr)
-        assert plan.ip_demand == demand[plan.az]
-        assert private.subnet_of(vpc)
-        assert public.subnet_of(vpc)
-        assert public.prefixlen == PUBLIC_PREFIX
-        assert private.prefixlen <= MIN_PRIVATE_PREFIX
-        usable = private.num_addresses - AWS_RESERVED_PER_SUBNET
-        assert usable >= demand[plan.az] * HEADROOM + SUBNET_OVERHEAD
+        assert private.subnet_of(vpc) and public.subnet_of(vpc)
+        assert private.prefixlen == vpc.prefixlen + 2
         networks += [private, public]
-    # One private + one public per AZ, all private subnets the same size, no overlap.
-    assert len(networks) == 2 * len(demand)
-    assert len({ipaddress.IPv4Network(p.private_cidr).prefixlen for p in plans}) == 1
     for a, b in combinations(networks, 2):
         assert not a.overlaps(b), f"{a} overlaps {b}"
+    # The layout is the same whatever the demand.
+    assert [p.private_cidr for p in plans] == [
+        p.private_cidr for p in plan_subnets(str(vpc), dict.fromkeys(demand, 0))
+    ]
 
 
 def test_a_spot_pool_may_put_every_node_in_any_of_its_azs():
