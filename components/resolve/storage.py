@@ -23,6 +23,9 @@ FSX_LOG_LEVEL = "WARN_ERROR"
 FSX_LOG_RETENTION_DAYS = 90
 """Retention of the file system's event log group."""
 GIB = 1024**3
+RELEASE_PATHS = ("/",)
+"""FSx API CreateDataRepositoryTask Paths, for release tasks: "to release all exported files in
+the file system, specify a forward slash (/)"."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,8 @@ class ReleaseSpec:
     schedule: str
     """EventBridge Scheduler expression."""
     paths: tuple[str, ...]
-    """Directories to release, relative to the file system root (CreateDataRepositoryTask
-    Paths), one per link."""
+    """File-system paths to release from (CreateDataRepositoryTask Paths; `/` releases every
+    exported file, and only files under the links are ever exported)."""
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,7 @@ def resolve_fsx(config: StackConfig, fsx_az: str, csi_driver_version: str | None
         release=ReleaseSpec(
             after_days=fsx.release_after_days,
             schedule=fsx.release_schedule,
-            paths=tuple(link.file_system_path.lstrip("/") for link in links),
+            paths=RELEASE_PATHS,
         ),
         free_capacity_alarm_bytes=int(
             fsx.storage_capacity_gib * GIB * fsx.free_capacity_alarm_fraction

@@ -363,6 +363,8 @@ class TieredStorage(pulumi.ComponentResource):
         )
 
         self.file_system_id = None
+        self.file_system: aws.fsx.LustreFileSystem | None = None
+        """The hot tier (None when off): team namespaces mount it (components/tenancy.py)."""
         self.alarm_topic_arn = None
         if spec.fsx is not None:
             self._hot_tier(name, spec, spec.fsx, refs, key, buckets, namespace)
@@ -455,11 +457,14 @@ class TieredStorage(pulumi.ComponentResource):
             # Linked to S3: AWS takes no backups, automatic or final.
             automatic_backup_retention_days=0,
             skip_final_backup=True,
+            # pulumi_aws LustreFileSystemLogConfigurationArgs(level, destination): a log group
+            # whose name begins with /aws/fsx.
             log_configuration={"level": fsx.log_level, "destination": log_group.arn},
             tags={WORKING_SET_TAG: f"{fsx.working_set_gib:g}"},
             opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect),
         )
         self.file_system_id = file_system.id
+        self.file_system = file_system
         links = []
         for link_spec in fsx.links:
             bucket_name = link_spec.bucket
@@ -545,7 +550,10 @@ class TieredStorage(pulumi.ComponentResource):
         links: Sequence[aws.fsx.DataRepositoryAssociation],
         account_id: pulumi.Output[str],
     ) -> None:
-        """The schedule that releases files nobody read for `release.after_days` days."""
+        """The schedule that releases files nobody read for `release.after_days` days.
+
+        pulumi_aws 7.x `scheduler.Schedule(schedule_expression, flexible_time_window{mode},
+        target{arn, role_arn, input, retry_policy{maximum_retry_attempts}})`."""
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-fsx-release",
@@ -581,7 +589,11 @@ class TieredStorage(pulumi.ComponentResource):
     def _free_capacity_alarm(
         self, name: str, fsx: FsxSpec, file_system: aws.fsx.LustreFileSystem
     ) -> None:
-        """An SNS topic and the alarm that tells it the hot tier is filling up."""
+        """An SNS topic and the alarm that tells it the hot tier is filling up.
+
+        pulumi_aws 7.x `cloudwatch.MetricAlarm(namespace, metric_name, dimensions, statistic,
+        period, evaluation_periods, threshold, comparison_operator, treat_missing_data,
+        alarm_actions, ok_actions)`, `sns.TopicSubscription(topic, protocol, endpoint)`."""
         child = pulumi.ResourceOptions(parent=self)
         topic = aws.sns.Topic(f"{name}-fsx-alarms", opts=child)
         self.alarm_topic_arn = topic.arn

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.catalog.conventions import WORKING_SET_TAG
 from components.config import StackConfig
 from policies.pricing import fsx_price_key, price_or_none
 
@@ -41,6 +42,8 @@ def hot_tier(
         per_tib = int(inputs.get("perUnitStorageThroughput") or 0)
         aggregate_gbps = capacity_gib / 1024 * per_tib / 1000  # GB/s
         price = price_or_none(fsx_price_key(per_tib))
+        tagged = ((inputs.get("tags") or {}).get(WORKING_SET_TAG)) or None
+        working_set = float(tagged) if tagged is not None else None
         rows.append(
             {
                 "name": state["urn"].rsplit("::", 1)[-1],
@@ -61,6 +64,10 @@ def hot_tier(
                 ),
                 "monthlyUsd": round(capacity_gib * price, 2) if price is not None else None,
                 "priceKey": fsx_price_key(per_tib),
+                "workingSetGib": working_set,
+                "workingSetShare": (
+                    round(capacity_gib / working_set, 3) if working_set and capacity_gib else None
+                ),
             }
         )
     return rows
@@ -143,13 +150,31 @@ def render(section: dict[str, Any], table: Any) -> list[str]:
         return "unpriced" if value is None else f"${value:,.2f}"
 
     lines: list[str] = []
+    for h in section["hot"]:
+        share = h.get("workingSetShare")
+        if share is not None and share < 1:
+            lines.append(
+                f"{h['name']}: {h['capacityGib']} GiB holds {share:.0%} of the "
+                f"{h['workingSetGib']:g} GiB working set; the scheduled release frees files "
+                "unread for storage.fsx.releaseAfterDays, which come back from S3 on first read"
+            )
     if section["hot"]:
         lines += table(
-            ["file system", "capacity", "MB/s/TiB", "GB/s", "GB/s per node", "checkpoint", "month"],
+            [
+                "file system",
+                "capacity",
+                "working set",
+                "MB/s/TiB",
+                "GB/s",
+                "GB/s per node",
+                "checkpoint",
+                "month",
+            ],
             [
                 [
                     h["name"],
                     f"{h['capacityGib']} GiB",
+                    "-" if h["workingSetGib"] is None else f"{h['workingSetGib']:g} GiB",
                     str(h["perUnitThroughputMBps"]),
                     f"{h['aggregateGBps']:g}",
                     "-" if h["perTrainingNodeGBps"] is None else f"{h['perTrainingNodeGBps']:g}",

@@ -327,11 +327,11 @@ def test_links_import_every_s3_change_and_export_no_deletes():
     assert hot().links == fsx_links()
 
 
-def test_release_defaults_every_day_for_files_unread_30_days_in_both_links():
+def test_release_defaults_every_day_for_exported_files_unread_30_days():
     release = hot().release
     assert (release.after_days, release.schedule) == (30, "rate(1 day)")
-    # CreateDataRepositoryTask Paths are relative to the file system root.
-    assert release.paths == ("datasets", "checkpoints")
+    # CreateDataRepositoryTask Paths: `/` releases every exported file (only links export).
+    assert release.paths == ("/",)
 
 
 @pytest.mark.parametrize(
@@ -363,7 +363,7 @@ def test_release_task_input_is_a_create_data_repository_task_request():
     assert request == {
         "Type": "RELEASE_DATA_FROM_FILESYSTEM",
         "FileSystemId": "fs-0123456789abcdef0",
-        "Paths": ["datasets", "checkpoints"],
+        "Paths": ["/"],
         "ReleaseConfiguration": {"DurationSinceLastAccess": {"Unit": "DAYS", "Value": 12}},
         "Report": {"Enabled": False},
     }
@@ -449,7 +449,8 @@ def test_training_az_falls_back_to_the_first_training_pool():
 @pytest.mark.parametrize("pools", [[], [inference_pool()]], ids=["no-pools", "inference-only"])
 def test_training_az_defaults_to_the_first_stack_az(pools):
     azs = AZS[1:]
-    assert hot_tier_az(*pools, availabilityZones=azs) == azs[0]
+    # Other AZs than the shipped stack's: its pinned subnets go, the fixed address plan applies.
+    assert hot_tier_az(*pools, availabilityZones=azs, subnets=None) == azs[0]
 
 
 # --------------------------------------------------------------------------- config
@@ -655,7 +656,11 @@ def test_storage_key_policy_lets_the_fsx_link_role_use_the_key_through_s3_only()
 
 
 def test_storage_key_policy_names_the_stacks_partition():
-    china = {"aws:region": "cn-north-1", "availabilityZones": ["cn-north-1a", "cn-north-1b"]}
+    china = {
+        "aws:region": "cn-north-1",
+        "availabilityZones": ["cn-north-1a", "cn-north-1b"],
+        "subnets": None,  # the fixed address plan for the new AZs
+    }
     spec = platform("dev", **china).storage
     assert spec.partition == "aws-cn"
     document = json.loads(storage_key_policy(spec.region, spec.partition, "111122223333", "fs-0"))

@@ -363,7 +363,7 @@ def test_release_schedule_calls_create_data_repository_task_on_the_linked_file_s
     assert release_input(protected) == {
         "Type": "RELEASE_DATA_FROM_FILESYSTEM",
         "FileSystemId": fs.id,
-        "Paths": ["datasets", "checkpoints"],
+        "Paths": ["/"],  # every exported file: only the linked directories export
         "ReleaseConfiguration": {"DurationSinceLastAccess": {"Unit": "DAYS", "Value": 30}},
         "Report": {"Enabled": False},
     }
