@@ -65,12 +65,17 @@ class Chart(NamedTuple):
     repo: str
     chart: str
     version: str
+    crd_groups: tuple[str, ...] = ()
+    """API groups whose CRDs the chart installs: a custom resource of one of them must depend on
+    the release (the offline plan fails one that does not)."""
 
 
 CHARTS: Final[dict[str, Chart]] = {
     # NVIDIA/gpu-operator tag v26.7.0 (versions.mk `VERSION ?= v26.7.0`); NVIDIA's platform
     # support page lists 26.7.x as supported; 26.3.2's release notes add Kubernetes 1.36.
-    "gpu-operator": Chart("https://helm.ngc.nvidia.com/nvidia", "gpu-operator", "v26.7.0"),
+    "gpu-operator": Chart(
+        "https://helm.ngc.nvidia.com/nvidia", "gpu-operator", "v26.7.0", ("nvidia.com",)
+    ),
     # kubernetes/autoscaler tag cluster-autoscaler-chart-9.59.0:
     # cluster-autoscaler/charts/cluster-autoscaler/Chart.yaml `version: 9.59.0` (app 1.35.0).
     "cluster-autoscaler": Chart(
@@ -85,13 +90,28 @@ CHARTS: Final[dict[str, Chart]] = {
     # prometheus-community/helm-charts tag kube-prometheus-stack-88.5.3:
     # charts/kube-prometheus-stack/Chart.yaml `version: 88.5.3` (app v0.93.1).
     "kube-prometheus-stack": Chart(
-        "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "88.5.3"
+        "https://prometheus-community.github.io/helm-charts",
+        "kube-prometheus-stack",
+        "88.5.3",
+        ("monitoring.coreos.com",),
     ),
     # kedacore/charts tag v2.20.2: keda/Chart.yaml `version: 2.20.2`; docs/index.yaml lists it.
-    "keda": Chart("https://kedacore.github.io/charts", "keda", "2.20.2"),
+    "keda": Chart(
+        "https://kedacore.github.io/charts", "keda", "2.20.2", ("keda.sh", "eventing.keda.sh")
+    ),
     # kubeflow/trainer tag v2.3.0: charts/kubeflow-trainer/Chart.yaml `version: 2.3.0`, published
     # to oci://ghcr.io/kubeflow/charts by .github/workflows/publish-helm-charts.yaml.
-    "kubeflow-trainer": Chart("oci://ghcr.io/kubeflow/charts", "kubeflow-trainer", "2.3.0"),
+    "kubeflow-trainer": Chart(
+        "oci://ghcr.io/kubeflow/charts",
+        "kubeflow-trainer",
+        "2.3.0",
+        ("trainer.kubeflow.org", "jobset.x-k8s.io"),
+    ),
+    # cert-manager/cert-manager tag v1.21.1 (2026-07-29; deploy/charts/cert-manager/Chart.yaml
+    # carries `version: v0.0.0`, set by the release tool, so the tag is the evidence), published
+    # to https://charts.jetstack.io. values.yaml at v1.21.1: `crds.enabled` (default false) and
+    # `crds.keep` (default true); `installCRDs` is deprecated in their favour.
+    "cert-manager": Chart("https://charts.jetstack.io", "cert-manager", "v1.21.1"),
 }
 """Helm charts (repository, chart, version)."""
 
@@ -107,7 +127,10 @@ KUBEFLOW_PIPELINES_REF: Final = "2.17.0"
 kubeflow/pipelines tag 2.17.0: manifests/kustomize/cluster-scoped-resources and
 manifests/kustomize/env/platform-agnostic exist (pipeline-install-config `appVersion: 2.17.0`)."""
 
-TRAINING_IMAGE: Final = "public.ecr.aws/deep-learning-containers/pytorch-training:2.10.0-gpu-py313-cu130-ubuntu22.04-ec2"
+TRAINING_IMAGE: Final = (
+    "public.ecr.aws/deep-learning-containers/pytorch-training:"
+    "2.10.0-gpu-py313-cu130-ubuntu22.04-ec2"
+)
 """AWS Deep Learning Container for EC2: PyTorch with the EFA installer and aws-ofi-nccl, so NCCL
 runs over EFA. Used by the training template and the NCCL acceptance job. Evidence:
 aws/deep-learning-containers docs/src/data/pytorch-training/2.10-gpu-ec2.yml (public registry,

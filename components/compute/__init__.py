@@ -139,6 +139,8 @@ class GpuNodeGroup(pulumi.ComponentResource):
         if spec.placement_group:
             group = aws.ec2.PlacementGroup(f"{name}-pg", strategy="cluster", opts=child)
             template["placement"] = {"group_name": group.name}
+        elif spec.placement_group_name:
+            template["placement"] = {"group_name": spec.placement_group_name}
         if spec.reservation_id:
             template["capacity_reservation_specification"] = {
                 "capacity_reservation_target": {"capacity_reservation_id": spec.reservation_id}

@@ -69,9 +69,9 @@ def address_plan(config: StackConfig) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     vpc = ipaddress.IPv4Network(config.vpc_cidr)
     seen: list[tuple[str, ipaddress.IPv4Network]] = []
-    for key in ("private_cidrs", "public_cidrs"):
+    for key, alias in (("private_cidrs", "privateCidrs"), ("public_cidrs", "publicCidrs")):
         given: dict[str, str] = getattr(config.subnets, key)
-        path = f"{PROJECT_NAMESPACE}:subnets.{'privateCidrs' if key == 'private_cidrs' else 'publicCidrs'}"
+        path = f"{PROJECT_NAMESPACE}:subnets.{alias}"
         if given and sorted(given) != sorted(config.availability_zones):
             problems.append((path, f"needs one CIDR per AZ of {config.availability_zones}"))
         for az, cidr in sorted(given.items()):

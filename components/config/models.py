@@ -138,7 +138,8 @@ class Deployer(_Model):
     principal_arn: str = Field(pattern=_PRINCIPAL)
     """IAM role (or user) `pulumi up` runs as. It gets the cluster's one cluster-admin access
     entry, created explicitly (the cluster is created with
-    `bootstrapClusterCreatorAdminPermissions: false`, so no principal gets two entries). Required."""
+    `bootstrapClusterCreatorAdminPermissions: false`, so no principal gets two entries).
+    Required."""
     runner_labels: list[str] = Field(default_factory=list)
     """GitHub Actions runner labels the deploy workflow runs this stack on (self-hosted runners
     whose egress is `egressCidrs`). Default: none (GitHub-hosted runners; only a public endpoint
@@ -289,8 +290,13 @@ class GpuPool(_NodeGroup):
     """ON_DEMAND | SPOT | CAPACITY_BLOCK. Default: ON_DEMAND."""
     capacity_reservation_id: str | None = None
     """Capacity Block or ODCR id (cr-...). Required for CAPACITY_BLOCK."""
-    reservation_in_placement_group: bool = False
-    """True when the reservation was created inside this pool's placement group. Default: false."""
+    placement_group_name: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$"
+    )
+    """Name of the existing cluster placement group the capacity reservation was created in
+    (an EFA pool launches into it). A reservation made outside any placement group takes none:
+    forcing one fails with InsufficientInstanceCapacity. EFA pools without a reservation get a
+    placement group of their own. Default: none."""
     min_size: int = Field(default=0, ge=0)
     """Default: 0 (scale to zero)."""
     desired_size: int | None = None
@@ -406,6 +412,12 @@ class GpuPool(_NodeGroup):
         reservation = self.capacity_reservation_id
         if self.capacity_type is CapacityType.CAPACITY_BLOCK and reservation is None:
             raise problem("capacity_reservation_id", "required when capacityType is CAPACITY_BLOCK")
+        if self.placement_group_name is not None and reservation is None:
+            raise problem(
+                "placement_group_name",
+                "only a pool in a capacity reservation takes an existing placement group "
+                "(EFA pools without one get their own): remove it",
+            )
         if self.capacity_type is CapacityType.SPOT and reservation is not None:
             raise problem(
                 "capacity_reservation_id", "a SPOT pool cannot launch into a capacity reservation"
@@ -778,6 +790,56 @@ class TritonConfig(_Model):
         return self
 
 
+_SNS_TOPIC_ARN = re.compile(
+    r"^arn:aws(-[a-z]+)*:sns:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$"
+)
+
+
+class Alerting(_Model):
+    """Where Alertmanager sends alerts (kube-prometheus-stack's default route ends at its `null`
+    receiver). Every alert goes to every receiver configured here; the Watchdog heartbeat stays
+    on `null`."""
+
+    sns_topic_arn: str | None = None
+    """An existing SNS topic to publish to (Alertmanager `sns_configs`, through Pod Identity with
+    `sns:Publish` on it). Default: none."""
+    emails: list[str] = Field(default_factory=list)
+    """Addresses subscribed (SNS email subscriptions, confirmed by each recipient) to an alert
+    topic the stack creates; no SMTP server is needed. Default: none."""
+    webhook_urls: list[str] = Field(default_factory=list)
+    """HTTPS endpoints that take Alertmanager's webhook payload (e.g. a chat or paging bridge).
+    Default: none."""
+    send_resolved: bool = True
+    """Also notify when an alert resolves. Default: true."""
+
+    @field_validator("sns_topic_arn")
+    @classmethod
+    def _topic(cls, value: str | None) -> str | None:
+        if value is not None and not _SNS_TOPIC_ARN.match(value):
+            raise ValueError(f"{value!r} is not an SNS topic ARN")
+        return value
+
+    @field_validator("emails")
+    @classmethod
+    def _alert_emails(cls, value: list[str]) -> list[str]:
+        bad = [e for e in value if not _EMAIL.match(e)]
+        if bad:
+            raise ValueError(f"{bad} are not email addresses")
+        return value
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _https(cls, value: list[str]) -> list[str]:
+        bad = [u for u in value if not re.match(r"^https://[^\s/]+(/\S*)?$", u)]
+        if bad:
+            raise ValueError(f"{bad}: webhooks must be https:// URLs")
+        return value
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.sns_topic_arn or self.emails or self.webhook_urls)
+
+
 # --------------------------------------------------------------------------- the stack
 
 
@@ -843,6 +905,9 @@ class StackConfig(_Model):
     """Cluster software toggles."""
     triton: TritonConfig = Field(default_factory=TritonConfig)
     """Triton inference service settings (used when addons.triton is on)."""
+    alerting: Alerting = Field(default_factory=Alerting)
+    """Alert receivers (SNS topic, emails, webhooks). Default: none; prod with observability on
+    must set one."""
     monthly_budget_usd: float = Field(gt=0, allow_inf_nan=False)
     """Monthly budget for the whole stack. Required."""
     activate_cost_allocation_tags: bool = False

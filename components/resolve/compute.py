@@ -81,6 +81,9 @@ class GpuPoolSpec:
     network_interfaces: list[NetworkInterface]
     efa_devices: int
     placement_group: bool
+    """Create a cluster placement group of the pool's own."""
+    placement_group_name: str | None
+    """An existing placement group (the one the pool's reservation was created in)."""
     reservation_id: str | None
     ami_type: str
     root_device: str
@@ -202,9 +205,19 @@ def resolve_pool(
         raise _fail(path, "instanceTypes", "a Capacity Block is for exactly one instance type")
 
     efa_devices = sum(1 for i in interfaces if i.interface_type == "efa-only")
-    placement = pool.efa and (
-        pool.capacity_reservation_id is None or pool.reservation_in_placement_group
-    )
+    # EFA pools need one: their own, unless they launch into a reservation, which can only use
+    # the group it was created in (if any).
+    placement = pool.efa and pool.capacity_reservation_id is None
+    if (
+        pool.capacity_type is CapacityType.SPOT
+        and len({(t.vcpus, t.memory_mib) for t in types}) > 1
+    ):
+        raise _fail(
+            path,
+            "instanceTypes",
+            "spot types must share vCPUs and memory (the Cluster Autoscaler sizes an empty pool "
+            "from its first type): split them into pools with the same labels",
+        )
     bottlerocket = pool.ami_type is GpuAmiType.BOTTLEROCKET_NVIDIA
     raid0 = all(t.instance_store_disks > 0 for t in types)
     user_data = None
@@ -238,6 +251,13 @@ def resolve_pool(
         schedulable = gpus * mig_devices_per_gpu(models[0], pool.mig_profile)
     autoscaler_tags = {f"{AUTOSCALER_TEMPLATE}/label/{k}": v for k, v in labels.items()}
     autoscaler_tags |= {f"{AUTOSCALER_TEMPLATE}/taint/{k}": f"{v}:{e}" for k, v, e in taints}
+    # Scale-from-zero templates carry every resource GPU pods request: GPUs, EFA devices and
+    # ephemeral storage (the RAID0 instance store where there is one, else the root volume).
+    # Hugepages are not configured on these nodes, so they are not advertised.
+    scratch = (
+        f"{min(t.instance_store_total_gb for t in types)}G" if raid0 else f"{pool.disk_size_gib}Gi"
+    )
+    autoscaler_tags[f"{AUTOSCALER_TEMPLATE}/resources/ephemeral-storage"] = scratch
     autoscaler_tags[f"{AUTOSCALER_TEMPLATE}/resources/{GPU_RESOURCE}"] = str(schedulable)
     if efa_devices:
         autoscaler_tags[f"{AUTOSCALER_TEMPLATE}/resources/{EFA_RESOURCE}"] = str(efa_devices)
@@ -256,6 +276,7 @@ def resolve_pool(
         network_interfaces=interfaces,
         efa_devices=efa_devices,
         placement_group=placement,
+        placement_group_name=pool.placement_group_name,
         reservation_id=pool.capacity_reservation_id,
         ami_type=pool.ami_type.value,
         root_device="/dev/xvdb" if bottlerocket else "/dev/xvda",

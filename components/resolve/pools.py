@@ -10,7 +10,9 @@ from components.resolve.sizing import PoolFootprint
 
 
 def pool_instance_types(pool: GpuPool) -> list[InstanceType]:
-    """Explicit types, or the cheapest catalog types meeting the pool's GPU need."""
+    """Explicit types, or the cheapest catalog types meeting the pool's GPU need that have the
+    cheapest one's vCPUs and memory: the Cluster Autoscaler builds an empty group's node
+    template from its first type, so a pool that mixed sizes would be scaled for the wrong one."""
     if pool.instance_types:
         return [get_instance_type(name) for name in pool.instance_types]
     need = pool.gpu_need
@@ -21,7 +23,11 @@ def pool_instance_types(pool: GpuPool) -> list[InstanceType]:
         max_gpus=need.gpus_per_node,
         min_gpu_memory_gib=need.min_gpu_memory_gib,
     )
-    return list(found[: need.max_instance_types])
+    if not found:
+        return []
+    first = found[0]
+    alike = [t for t in found if (t.vcpus, t.memory_mib) == (first.vcpus, first.memory_mib)]
+    return alike[: need.max_instance_types]
 
 
 def pool_azs(pool: GpuPool, stack_azs: Sequence[str]) -> list[str]:

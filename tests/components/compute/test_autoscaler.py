@@ -230,6 +230,7 @@ def test_policy_uses_the_regions_partition():
     spec = autoscaler(
         stack="dev",
         **{"aws:region": "cn-north-1", "availabilityZones": ["cn-north-1a", "cn-north-1b"]},
+        subnets=None,
     )
     assert spec.partition == "aws-cn"
     found = statements(spec_policy(spec))

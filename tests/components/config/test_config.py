@@ -174,7 +174,7 @@ def test_gpu_pool_defaults() -> None:
     assert explicit.purpose is PoolPurpose.BATCH
     assert explicit.capacity_type is CapacityType.ON_DEMAND
     assert explicit.capacity_reservation_id is None
-    assert explicit.reservation_in_placement_group is False
+    assert explicit.placement_group_name is None
     assert explicit.min_size == 0
     assert explicit.desired_size is None
     assert explicit.resolved_desired_size == 0

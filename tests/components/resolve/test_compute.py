@@ -218,13 +218,12 @@ def test_efa_pool_with_different_network_cards_is_rejected():
 # --------------------------------------------------------------------------- reservations
 
 
-@pytest.mark.parametrize(
-    ("in_group", "placement"),
-    [(False, False), (True, True)],
-)
-def test_odcr_placement_group_only_when_the_reservation_is_in_it(in_group, placement):
-    spec = resolve(p5_pool(capacityReservationId=RESERVATION, reservationInPlacementGroup=in_group))
-    assert spec.placement_group is placement
+@pytest.mark.parametrize("group", [None, "odcr-pg"])
+def test_a_reservation_uses_its_own_placement_group_or_none(group):
+    extra = {"placementGroupName": group} if group else {}
+    spec = resolve(p5_pool(capacityReservationId=RESERVATION, **extra))
+    assert spec.placement_group is False  # never a new group the reservation is not in
+    assert spec.placement_group_name == group
     assert spec.reservation_id == RESERVATION
     assert spec.reserved is True
     assert spec.capacity_type is CapacityType.ON_DEMAND
@@ -243,15 +242,33 @@ def test_capacity_block_pool_resolves_capacity_type_and_reservation():
     assert spec.taints == [GPU_TAINT]
 
 
-def test_capacity_block_inside_the_placement_group_keeps_it():
-    spec = resolve(
-        p5_pool(
-            capacityType="CAPACITY_BLOCK",
-            capacityReservationId=RESERVATION,
-            reservationInPlacementGroup=True,
+def test_a_placement_group_name_without_a_reservation_is_refused():
+    from components.config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        resolve(p5_pool(placementGroupName="pg"))
+    assert caught.value.problems[0][0].endswith(".placementGroupName")
+
+
+def test_spot_pools_mix_only_types_of_one_size():
+    spec = platform("prod").pools[2]
+    assert spec.spot
+    assert len({(t.vcpus, t.memory_mib) for t in spec.instance_types}) == 1
+    with pytest.raises(Exception, match="share vCPUs and memory"):
+        resolve(
+            {
+                "name": "s",
+                "capacityType": "SPOT",
+                "instanceTypes": ["g4dn.xlarge", "g4dn.2xlarge"],
+                "maxSize": 2,
+            }
         )
-    )
-    assert spec.placement_group is True
+
+
+def test_scale_from_zero_templates_advertise_ephemeral_storage():
+    p5 = resolve(p5_pool())
+    key = "k8s.io/cluster-autoscaler/node-template/resources/ephemeral-storage"
+    assert p5.autoscaler_tags[key] == "30400G"  # 8 x 3800 GB NVMe in RAID0
 
 
 def test_capacity_block_needs_exactly_one_instance_type():
@@ -334,12 +351,17 @@ def spot_pool(**fields: Any) -> dict[str, Any]:
 def test_spot_pool_diversifies_over_cheapest_matching_types_and_every_az():
     spec = resolve(spot_pool())
     types = spec.instance_types
-    assert len(types) >= 2
-    assert all(t.gpu_model == "T4" and t.gpu_count == 1 for t in types)
+    assert types and all(t.gpu_model == "T4" and t.gpu_count == 1 for t in types)
     prices = [t.on_demand_usd_per_hour for t in types]
     assert prices == sorted(prices)
-    # The cheapest matching catalog types, in catalog order.
-    assert types == list(types_meeting(gpu_model="T4", min_gpus=1, max_gpus=1)[: len(types)])
+    # The cheapest matching catalog types of the cheapest one's size, in catalog order.
+    first = types_meeting(gpu_model="T4", min_gpus=1, max_gpus=1)[0]
+    same_size = [
+        t
+        for t in types_meeting(gpu_model="T4", min_gpus=1, max_gpus=1)
+        if (t.vcpus, t.memory_mib) == (first.vcpus, first.memory_mib)
+    ]
+    assert types == same_size[: len(types)]
     assert spec.azs == AZS
     assert spec.capacity_type is CapacityType.SPOT
     assert spec.spot is True
@@ -360,9 +382,10 @@ def test_spot_pool_carries_both_taints_and_their_autoscaler_tags():
 
 
 def test_spot_respects_max_instance_types():
-    need = {"gpuModel": "T4", "gpusPerNode": 1, "maxInstanceTypes": 2}
-    spec = resolve(pool(name="t4-spot", capacityType="SPOT", gpuNeed=need))
+    need = {"gpusPerNode": 1, "minGpuMemoryGib": 16, "maxInstanceTypes": 2}
+    spec = resolve(pool(name="any-spot", capacityType="SPOT", gpuNeed=need))
     assert len(spec.instance_types) == 2
+    assert len({(t.vcpus, t.memory_mib) for t in spec.instance_types}) == 1
 
 
 @pytest.mark.parametrize(
