@@ -10,6 +10,7 @@ Layer rule: imports only the catalog and the pinned versions (layer 1).
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import itertools
 import re
@@ -27,6 +28,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from components import versions
+from components.catalog.zones import CAPACITY_BLOCK_TYPES, known_regions, region_zones
 from components.catalog import (
     get_instance_type,
     mig_devices_per_gpu,
@@ -101,10 +103,29 @@ _PRIVATE_BLOCKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/
 # --------------------------------------------------------------------------- sections
 
 
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)  # fmt: skip
+"""The retention periods CloudWatch Logs accepts (PutRetentionPolicy `retentionInDays`)."""
+
+
+def _log_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        lower = max((d for d in LOG_RETENTION_DAYS if d < value), default=None)
+        upper = min((d for d in LOG_RETENTION_DAYS if d > value), default=None)
+        near = ", ".join(str(d) for d in (lower, upper) if d is not None)
+        raise ValueError(f"CloudWatch Logs does not keep logs {value} days (nearest: {near})")
+    return value
+
+
+LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
+
+
 class FlowLogs(_Model):
     enabled: bool = False
     """VPC flow logs to CloudWatch Logs. Default: off (prod stacks turn it on)."""
-    retention_days: int = Field(default=90, ge=1, le=3653)
+    retention_days: LogRetentionDays = 90
     """Log group retention. Default: 90 days."""
     traffic_type: str = Field(default="ALL", pattern="^(ACCEPT|REJECT|ALL)$")
     """Which traffic to log. Default: ALL."""
@@ -410,6 +431,14 @@ class GpuPool(_NodeGroup):
                 except ValueError as exc:
                     raise problem("mig_profile", str(exc)) from None
         reservation = self.capacity_reservation_id
+        if self.capacity_type is CapacityType.CAPACITY_BLOCK:
+            unsold = [t for t in types if t not in CAPACITY_BLOCK_TYPES]
+            if unsold:
+                raise problem(
+                    "instance_types",
+                    f"Capacity Blocks are not sold for {unsold} (they are for "
+                    f"{', '.join(sorted(CAPACITY_BLOCK_TYPES))})",
+                )
         if self.capacity_type is CapacityType.CAPACITY_BLOCK and reservation is None:
             raise problem("capacity_reservation_id", "required when capacityType is CAPACITY_BLOCK")
         if self.placement_group_name is not None and reservation is None:
@@ -882,7 +911,7 @@ class StackConfig(_Model):
         default_factory=lambda: [LogType.API, LogType.AUDIT, LogType.AUTHENTICATOR]
     )
     """Control-plane log types. Default: api, audit, authenticator."""
-    cluster_log_retention_days: int = Field(default=90, ge=1, le=3653)
+    cluster_log_retention_days: LogRetentionDays = 90
     """Default: 90 days."""
     deployer: Deployer
     """Who runs `pulumi up` for this stack, and from where. Required."""
@@ -927,8 +956,12 @@ class StackConfig(_Model):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
-        if not _REGION.match(value):
-            raise ValueError(f"{value!r} is not an AWS region name")
+        if not _REGION.match(value) or value not in known_regions():
+            hint = difflib.get_close_matches(value, sorted(known_regions()), n=1)
+            raise ValueError(
+                f"{value!r} is not an AWS region"
+                + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            )
         return value
 
     @field_validator("availability_zones")
@@ -946,6 +979,13 @@ class StackConfig(_Model):
         outside = [az for az in self.availability_zones if not az.startswith(self.region)]
         if outside:
             raise problem("availability_zones", f"{outside} not in region {self.region}")
+        zones = region_zones(self.region)
+        missing = [az for az in self.availability_zones if zones and az not in zones]
+        if missing:
+            raise problem(
+                "availability_zones",
+                f"{missing} do not exist in {self.region} (its zones: {', '.join(zones or ())})",
+            )
         return self
 
     @field_validator("vpc_cidr")

@@ -36,7 +36,13 @@ from components.resolve.software import (
 )
 from components.resolve.storage import StorageSpec, resolve_storage
 from components.resolve.tenancy import TenancySpec, resolve_tenancy
-from components.resolve.workloads import TrainingSpec, TritonSpec, resolve_training, resolve_triton
+from components.resolve.workloads import (
+    TRITON_NAMESPACE,
+    TrainingSpec,
+    TritonSpec,
+    resolve_training,
+    resolve_triton,
+)
 
 
 @dataclass(frozen=True)
@@ -80,20 +86,25 @@ def resolve_platform(config: StackConfig, project: str, stack: str) -> PlatformS
     tags = stack_tags(config, project, stack)
     cluster_name = config.cluster_name or f"{project}-{stack}"
     azs = config.availability_zones
-    network = resolve_network(config, name_prefix=cluster_name)
     cluster = resolve_cluster(config, cluster_name, tags)
     pools = tuple(
-        resolve_pool(p, i, azs, tags, cluster_name) for i, p in enumerate(config.gpu_pools)
+        resolve_pool(p, i, azs, tags, cluster_name, config.region)
+        for i, p in enumerate(config.gpu_pools)
     )
+    network = resolve_network(config, name_prefix=cluster_name)
     storage = resolve_storage(
         config,
         cluster.partition,
         cluster_name,
-        training_az(config.gpu_pools, azs),
+        training_az(config.gpu_pools, azs, config.region),
         cluster.addons.fsx_csi_driver,
     )
     addons = config.addons
-    observability = resolve_observability(config) if addons.observability else None
+    observability = (
+        resolve_observability(config, cluster_name, (TRITON_NAMESPACE,) if addons.triton else ())
+        if addons.observability
+        else None
+    )
     kubeflow = resolve_kubeflow() if addons.kubeflow else None
     training = None
     if kubeflow is not None and any(p.efa for p in pools):

@@ -43,7 +43,7 @@ from components.config import (
     GpuPool,
     PoolPurpose,
 )
-from components.resolve.pools import pool_azs, pool_instance_types
+from components.resolve.pools import offering_problems, pool_azs, pool_instance_types
 
 
 def _fail(path: str, key: str, message: str) -> ConfigError:
@@ -169,6 +169,7 @@ def resolve_pool(
     stack_azs: Sequence[str],
     tags: Mapping[str, str],
     cluster_name: str = "gpu-platform",
+    region: str | None = None,
 ) -> GpuPoolSpec:
     """Pure: instance types, AZs, EFA layout, placement, capacity, user data, labels and taints.
     Raises ConfigError naming `gpu-platform:gpuPools[<index>].<key>`."""
@@ -176,7 +177,11 @@ def resolve_pool(
     if pool.capacity_type is CapacityType.SPOT and pool.efa:
         raise _fail(path, "efa", "EFA training pools need one AZ and stable capacity: not spot")
     types = pool_instance_types(pool)
-    azs = pool_azs(pool, stack_azs)
+    azs = pool_azs(pool, stack_azs, region)
+    unoffered = offering_problems(types, azs, region) if region else []
+    if unoffered:
+        key = "availabilityZones" if pool.availability_zones else "instanceTypes"
+        raise _fail(path, key, "; ".join(unoffered) + " (AWS's instance type offerings)")
     gpu_counts = {t.gpu_count for t in types}
     if len(gpu_counts) != 1:
         raise _fail(

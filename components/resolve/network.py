@@ -60,7 +60,9 @@ class NetworkSpec:
 def resolve_network(config: StackConfig, name_prefix: str) -> NetworkSpec:
     """Pure: size and place subnets, decide NAT placement and endpoint service names."""
     azs = list(config.availability_zones)
-    demand = ip_demand_per_az(footprints(config.system_pool, config.gpu_pools, azs), azs)
+    demand = ip_demand_per_az(
+        footprints(config.system_pool, config.gpu_pools, azs, config.region), azs
+    )
     existing = None
     subnets: list[SubnetPlan] = []
     if config.existing_vpc is not None:

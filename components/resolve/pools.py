@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from components.catalog import InstanceType, get_instance_type, types_meeting
+from components.catalog.zones import offered_zones
 from components.config import CapacityType, GpuPool, PoolPurpose, SystemPool
 from components.resolve.sizing import PoolFootprint
 
@@ -30,17 +31,44 @@ def pool_instance_types(pool: GpuPool) -> list[InstanceType]:
     return alike[: need.max_instance_types]
 
 
-def pool_azs(pool: GpuPool, stack_azs: Sequence[str]) -> list[str]:
-    """The pool's AZs: as configured, else the first AZ for EFA pools and pools in a capacity
-    reservation (one AZ), else all of them."""
+def pool_azs(pool: GpuPool, stack_azs: Sequence[str], region: str | None = None) -> list[str]:
+    """The pool's AZs: as configured, else one AZ for EFA pools and pools in a capacity
+    reservation (the first of the stack's AZs that offers the pool's type, in AWS's offering
+    data for `region`), else all of them."""
     if pool.availability_zones:
         return list(pool.availability_zones)
     single = pool.efa or pool.capacity_reservation_id is not None
-    return [stack_azs[0]] if single else list(stack_azs)
+    if not single:
+        return list(stack_azs)
+    if region is not None:
+        types = [t.name for t in pool_instance_types(pool)]
+        for az in stack_azs:
+            if all(az in (offered_zones(region, t) or (az,)) for t in types):
+                return [az]
+    return [stack_azs[0]]
+
+
+def offering_problems(types: Sequence[InstanceType], azs: Sequence[str], region: str) -> list[str]:
+    """AZs where none of the pool's types is offered, or, for a one-AZ pool, types missing from
+    it (AWS's offering data; empty when the data does not cover the region)."""
+    problems = []
+    for az in azs:
+        missing = [t.name for t in types if az not in (offered_zones(region, t.name) or (az,))]
+        if missing and (len(azs) == 1 or len(missing) == len(types)):
+            where = {t: offered_zones(region, t) for t in missing}
+            problems += [
+                f"{t} is not offered in {az} (offered in: {', '.join(z) or 'none of ' + region})"
+                for t, z in where.items()
+                if z is not None
+            ]
+    return problems
 
 
 def footprints(
-    system: SystemPool, gpu_pools: Sequence[GpuPool], stack_azs: Sequence[str]
+    system: SystemPool,
+    gpu_pools: Sequence[GpuPool],
+    stack_azs: Sequence[str],
+    region: str | None = None,
 ) -> list[PoolFootprint]:
     """Every pool at its maximum, for subnet sizing."""
     result = [
@@ -56,7 +84,7 @@ def footprints(
             name=pool.name,
             instance_types=pool_instance_types(pool),
             max_size=pool.max_size,
-            availability_zones=pool_azs(pool, stack_azs),
+            availability_zones=pool_azs(pool, stack_azs, region),
             balanced=pool.capacity_type is not CapacityType.SPOT,
         )
         for pool in gpu_pools
@@ -64,11 +92,13 @@ def footprints(
     return result
 
 
-def training_az(gpu_pools: Sequence[GpuPool], stack_azs: Sequence[str]) -> str:
+def training_az(
+    gpu_pools: Sequence[GpuPool], stack_azs: Sequence[str], region: str | None = None
+) -> str:
     """The AZ of the hot storage tier: the first EFA pool's, else the first training pool's,
     else the stack's first AZ (cross-AZ Lustre traffic costs money and latency)."""
     for wanted in (lambda p: p.efa, lambda p: p.purpose is PoolPurpose.TRAINING):
         for pool in gpu_pools:
             if wanted(pool):
-                return pool_azs(pool, stack_azs)[0]
+                return pool_azs(pool, stack_azs, region)[0]
     return stack_azs[0]

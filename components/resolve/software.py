@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components import versions
-from components.config import REGION_KEY, ConfigError, PoolPurpose, StackConfig
+from components.config import (
+    PROJECT_NAMESPACE,
+    REGION_KEY,
+    ConfigError,
+    Environment,
+    PoolPurpose,
+    StackConfig,
+)
 from components.resolve.compute import GpuPoolSpec
 
 DEFAULT_MONITORING_NAMESPACE = "monitoring"
@@ -50,6 +57,22 @@ class EfaPluginSpec:
 
 
 @dataclass(frozen=True)
+class AlertingSpec:
+    """Alertmanager's receivers (from the stack's `alerting:`)."""
+
+    sns_topic_arn: str | None
+    """An existing topic to publish to."""
+    emails: tuple[str, ...]
+    """Subscribed to the alert topic the observability component creates (when non-empty)."""
+    webhook_urls: tuple[str, ...]
+    send_resolved: bool
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.sns_topic_arn or self.emails or self.webhook_urls)
+
+
+@dataclass(frozen=True)
 class ObservabilitySpec:
     namespace: str
     node_exporter_namespace: str
@@ -57,6 +80,14 @@ class ObservabilitySpec:
     """The same number Triton's KEDA trigger scales on."""
     retention: str
     prometheus_storage_gib: int
+    region: str = ""
+    """Where Alertmanager's SNS client signs requests (the stack's region)."""
+    cluster_name: str = ""
+    """For the Alertmanager Pod Identity association."""
+    alerting: AlertingSpec = AlertingSpec(None, (), (), True)
+    inference_namespaces: tuple[str, ...] = ()
+    """Namespaces of inference pods: the GPU saturation alert only looks at their GPUs (a busy
+    training GPU is healthy)."""
 
 
 @dataclass(frozen=True)
@@ -107,14 +138,38 @@ def resolve_efa_plugin(config: StackConfig, pools: tuple[GpuPoolSpec, ...]) -> E
     return EfaPluginSpec(types, f"{registry}/eks/aws-efa-k8s-device-plugin")
 
 
-def resolve_observability(config: StackConfig) -> ObservabilitySpec:
+def resolve_observability(
+    config: StackConfig, cluster_name: str = "", inference_namespaces: tuple[str, ...] = ()
+) -> ObservabilitySpec:
+    """Raises ConfigError when a prod stack would send its alerts nowhere."""
     namespace = DEFAULT_MONITORING_NAMESPACE
+    a = config.alerting
+    alerting = AlertingSpec(
+        sns_topic_arn=a.sns_topic_arn,
+        emails=tuple(a.emails),
+        webhook_urls=tuple(a.webhook_urls),
+        send_resolved=a.send_resolved,
+    )
+    if config.environment is Environment.PROD and not alerting.configured:
+        raise ConfigError(
+            [
+                (
+                    f"{PROJECT_NAMESPACE}:alerting",
+                    "prod has no alert receiver: set snsTopicArn, emails or webhookUrls "
+                    "(without one, Alertmanager routes every alert to its `null` receiver)",
+                )
+            ]
+        )
     return ObservabilitySpec(
         namespace=namespace,
         node_exporter_namespace=f"{namespace}-node-exporter",
         triton_queue_target_us=config.triton.queue_time_target_us,
         retention=DEFAULT_RETENTION,
         prometheus_storage_gib=DEFAULT_PROMETHEUS_STORAGE_GIB,
+        region=config.region,
+        cluster_name=cluster_name,
+        alerting=alerting,
+        inference_namespaces=inference_namespaces,
     )
 
 

@@ -82,7 +82,7 @@ def stack_pools(config: StackConfig) -> list[Pool]:
                 capacity_type=pool.capacity_type.value,
                 types=tuple(pool_instance_types(pool)),
                 max_size=pool.max_size,
-                azs=tuple(pool_azs(pool, config.availability_zones)),
+                azs=tuple(pool_azs(pool, config.availability_zones, config.region)),
                 efa=pool.efa,
                 reservation_id=pool.capacity_reservation_id,
             )

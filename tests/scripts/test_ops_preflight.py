@@ -23,7 +23,7 @@ from scripts.ops.preflight import stack_pools
 from tests.conftest import ROOT
 from tests.scripts.test_ops_support import isolate_aws_env, make_aws, run_ops, stub_operation
 
-PROD_NEEDS = {"L-1216C47A": 24, "L-3819A6DF": 64, "L-417A185B": 768, "L-DB2E81BA": 48}
+PROD_NEEDS = {"L-1216C47A": 24, "L-3819A6DF": 32, "L-417A185B": 768, "L-DB2E81BA": 48}
 """vCPUs the prod stack needs at max size per quota code (checked below against the catalog)."""
 RESERVATION = "cr-0123456789abcdef0"
 
