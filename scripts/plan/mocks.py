@@ -174,4 +174,8 @@ class PlanMocks(pulumi.runtime.Mocks):
                 "mountName": _digest(seed, 8),
                 "arn": f"arn:aws:fsx:{region}:{account}:file-system/{rid}",
             }
+        if token == "random:index/randomPassword:RandomPassword":
+            # A placeholder of the asked length (the real value never leaves the stack state).
+            length = int(state.get("length") or 16)
+            return {"result": (_digest(seed, 64) * 2)[:length]}
         return {}

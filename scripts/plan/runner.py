@@ -75,7 +75,23 @@ def read_stack_config(path: Path) -> dict[str, str]:
     return raw
 
 
+SECRET_MASK = "[secret]"
+"""What a secret value reads as in the document (as in `pulumi preview --json`)."""
+
+
+def _masked(value: Any) -> Any:
+    """A secret's shape with every leaf replaced by SECRET_MASK, so schema checks still see a map
+    of strings where the program sent one, and the value never reaches the document."""
+    if isinstance(value, Mapping):
+        return {str(k): _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    return SECRET_MASK
+
+
 def _json_safe(value: Any) -> Any:
+    if isinstance(value, Mapping) and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        return _masked(value.get("value"))
     if isinstance(value, Mapping):
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
