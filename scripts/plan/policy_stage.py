@@ -6,6 +6,12 @@ policy config (`policies/config/<stack>.json`, in the CLI's `--policy-pack-confi
 JSON-schema defaults filled in and values validated as the CLI does), then `Analyze` for every
 resource and `AnalyzeStack` once. Enforcement levels, config and defaults therefore behave as
 under `pulumi preview --policy-pack policies --policy-pack-config policies/config/<stack>.json`.
+
+Every stack needs its policy config: a stack without `policies/config/<stack>.json` fails the plan
+(exit 2), since the pack's defaults lack the per-environment rules (private endpoint, GPU types,
+spot share, budget ceiling). To run a stack on the pack's defaults on purpose, opt in explicitly
+with a file that holds just `{}`; the report then shows that config file, so the choice is visible
+in review.
 """
 
 from __future__ import annotations
@@ -205,14 +211,27 @@ class PolicyStage:
         self.config_dir = config_dir
 
     def run(self, context: PlanContext) -> StageResult:
-        path = self.config_dir / f"{context.stack}.json"
-        data = analyze(context.document, path if path.is_file() else None)
+        path = self.config_path(context.stack)
+        data = analyze(context.document, path)
         blocking = [
             f"{v['policy']}: {v['message']}"
             for v in data["violations"]
             if v["enforcementLevel"] == "mandatory"
         ]
         return StageResult.rendered(data, self._render, blocking)
+
+    def config_path(self, stack: str) -> Path:
+        """The stack's policy config; PlanError when it has none (see the module docstring)."""
+        path = self.config_dir / f"{stack}.json"
+        if not path.is_file():
+            shown = _shown(path)
+            raise PlanError(
+                f"stack {stack!r} has no policy config {shown}: without it the pack runs on its "
+                "defaults and loses this environment's rules (private endpoint, GPU types, spot "
+                f"share, budget ceiling). Copy the closest of {_shown(self.config_dir)}/*.json, or "
+                f"opt in to the pack's defaults explicitly with a {shown} that holds just {{}}"
+            )
+        return path
 
     @staticmethod
     def _render(data: dict[str, Any], table: Any) -> list[str]:

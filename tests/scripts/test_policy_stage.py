@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from components.catalog import get_instance_type
-from policies import pricing
+from policies import pack, pricing
 from scripts.plan.__main__ import main, plan
 from scripts.plan.policy_stage import CONFIG_DIR, PolicyStage, analyze
+from scripts.plan.runner import PlanError
 from scripts.plan.stages import PlanContext, StageResult, states
 from tests.conftest import ROOT, STACKS
 from tests.policies import doc, state, write_config
@@ -54,17 +55,8 @@ def test_every_shipped_stack_passes_every_policy(stack: str):
     document, results = planned(stack)
     policies = document["policies"]
     assert policies["config"] == f"policies/config/{stack}.json"
-    assert [p["name"] for p in policies["policies"]] == [
-        "required-tags",
-        "launch-template-tag-specifications",
-        "cost-limits",
-        "eks-baseline",
-        "launch-template-baseline",
-        "storage-encrypted",
-        "bucket-baseline",
-        "iam-least-privilege",
-        "no-open-ingress",
-    ]
+    assert [p["name"] for p in policies["policies"]] == [p.name for p in pack.policies()]
+    assert len(policies["policies"]) == 14
     assert all(p["enforcementLevel"] == "mandatory" for p in policies["policies"])
     assert [p for p in policies["policies"] if p["violations"]] == []
     assert [v for v in policies["violations"] if v["enforcementLevel"] == "mandatory"] == []
@@ -192,10 +184,34 @@ def test_the_policy_stage_blocks_only_on_mandatory_findings(tmp_path: Path):
     context = PlanContext(stack="dev", document=document)
     (blocking,) = PolicyStage().run(context).blocking
     assert blocking.startswith("required-tags: ")
-    # A stack without a config file runs on the pack's defaults (every rule mandatory).
+
+
+def test_a_stack_without_a_policy_config_fails_the_plan_with_a_clear_message(tmp_path: Path):
+    document = document_of("dev")
+    with pytest.raises(PlanError) as raised:
+        PolicyStage(config_dir=tmp_path).run(PlanContext(stack="dev", document=document))
+    message = str(raised.value)
+    assert f"stack 'dev' has no policy config {tmp_path / 'dev.json'}" in message
+    assert "holds just {}" in message
+
+
+def test_the_cli_exits_2_for_a_stack_without_a_policy_config(tmp_path: Path, capsys, monkeypatch):
+    document = document_of("dev")
+    preview = tmp_path / "preview.json"
+    preview.write_text(json.dumps(document))
+    monkeypatch.setattr(PolicyStage, "config_path", PolicyStage(tmp_path).config_path)
+    assert main(["--stack", "dev", "--preview-json", str(preview)]) == 2
+    assert "has no policy config" in capsys.readouterr().err
+
+
+def test_an_empty_policy_config_opts_in_to_the_pack_defaults(tmp_path: Path):
+    write_config(tmp_path, {}, name="dev.json")
+    document = document_of("dev")
     result = PolicyStage(config_dir=tmp_path).run(PlanContext(stack="dev", document=document))
-    assert result.data["config"] is None
-    assert len(result.blocking) == 1
+    assert result.data["config"] == str(tmp_path / "dev.json")
+    # On the defaults every rule is mandatory and the default security group must be locked,
+    # which the shipped program does not do yet.
+    assert [b.split(":")[0] for b in result.blocking] == ["default-security-group"]
 
 
 def test_a_config_file_outside_the_repository_is_accepted(tmp_path: Path):
@@ -209,7 +225,14 @@ def test_a_config_file_outside_the_repository_is_accepted(tmp_path: Path):
 
 
 def test_a_policy_stage_reads_its_stack_config_from_its_config_dir(tmp_path: Path):
-    write_config(tmp_path, {"required-tags": "advisory"}, name="dev.json")
+    write_config(
+        tmp_path,
+        {
+            "required-tags": "advisory",
+            "default-security-group": {"requireLockedDefaultSecurityGroup": False},
+        },
+        name="dev.json",
+    )
     document = document_of("dev")
     (vpc,) = [s for s in states(document) if s["type"] == "aws:ec2/vpc:Vpc"]
     del vpc["inputs"]["tags"]["owner"]
