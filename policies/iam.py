@@ -147,13 +147,18 @@ def means_everything(resource: Any) -> bool:
 
 
 def _tag_scoped(condition: Any) -> bool:
-    """A StringEquals on a resource tag with concrete values scopes a grant."""
+    """A StringEquals on a resource tag (or a KMS key's aliases) with concrete values scopes a
+    grant to the resources carrying it."""
     for operator, block in as_mapping(condition).items():
-        if "not" in operator.lower() or not operator.lower().startswith("stringequals"):
+        op = operator.lower().removeprefix("forallvalues:").removeprefix("foranyvalue:")
+        if "not" in op or "ifexists" in op or not op.startswith("stringequals"):
             continue
         for key, value in as_mapping(block).items():
-            if "resourcetag/" in key.lower() and not any(
-                "*" in str(v) for v in as_list(value) if not is_unknown(v)
+            scoping = "resourcetag/" in key.lower() or key.lower() == "kms:resourcealiases"
+            if (
+                scoping
+                and as_list(value)
+                and not any("*" in str(v) for v in as_list(value) if not is_unknown(v))
             ):
                 return True
     return False

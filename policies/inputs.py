@@ -177,7 +177,9 @@ class Undecided(UnknownValueError):
     def __init__(self, paths: Iterable[str]):
         unique = list(dict.fromkeys(paths))
         super().__init__(UNKNOWN_STRING, unique[:1])
-        shown = ", ".join(unique[:8]) + (f" and {len(unique) - 8} more" if len(unique) > 8 else "")
+        shown = ", ".join(unique[:24]) + (
+            f" and {len(unique) - 24} more" if len(unique) > 24 else ""
+        )
         self.paths = unique
         self.message = f"{shown} can't be known during preview"
 
