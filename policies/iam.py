@@ -222,10 +222,13 @@ def identity_problems(document: Any, where: str = "", judge: Judge | None = None
                 scope = f"Resource {str(broad[0])!r}"
         if scope is None or _tag_scoped(statement.get("Condition")):
             continue
-        writes = [a for a in actions if not is_read_action(a)]
+        sensitive = sensitive_reads(actions)
+        writes = [
+            a for a in actions if not is_read_action(a) and (grants_all(a) or a not in sensitive)
+        ]
         if writes:
             problems.append(f"grants write actions {writes} on {scope}")
-        reads = [a for a in sensitive_reads(actions) if a not in writes]
+        reads = [a for a in sensitive if a not in writes]
         if reads:
             problems.append(f"grants sensitive reads {reads} on {scope}")
     return problems
