@@ -13,12 +13,19 @@ import yaml
 
 from components.catalog import get_instance_type
 from policies import pack, pricing
+from policies.inputs import UNKNOWN_STRING
 from scripts.plan.__main__ import main, plan
-from scripts.plan.policy_stage import CONFIG_DIR, PolicyStage, analyze
+from scripts.plan.policy_stage import (
+    CONFIG_DIR,
+    PolicyStage,
+    analyze,
+    preview_semantics,
+    preview_verdicts,
+)
 from scripts.plan.runner import PlanError
 from scripts.plan.stages import PlanContext, StageResult, states
 from tests.conftest import ROOT, STACKS
-from tests.policies import doc, state, write_config
+from tests.policies import TAGS, doc, state, urn, write_config
 
 
 @functools.cache
@@ -249,3 +256,149 @@ def test_a_policy_stage_reads_its_stack_config_from_its_config_dir(tmp_path: Pat
     assert result.data["config"] == str(tmp_path / "dev.json")
     assert [v["enforcementLevel"] for v in result.data["violations"]] == ["advisory"]
     assert result.blocking == []  # advisory findings do not block
+
+
+# ------------------------------------------------------------------------- preview semantics
+
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-aaaa-bbbb-cccc-0123456789ab"
+ISSUER = "https://oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789"
+
+
+def test_preview_semantics_makes_unknown_what_the_mocks_computed():
+    key = state("aws:kms/key:Key", "key", {"description": "k"})
+    lt = state("aws:ec2/launchTemplate:LaunchTemplate", "lt", {"name": "lt-given"})
+    user = state(
+        "aws:iam/rolePolicy:RolePolicy",
+        "use",
+        {
+            "policy": json.dumps({"Statement": [{"Action": "kms:Decrypt", "Resource": KEY_ARN}]}),
+            "subnets": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
+            "nested": {"known": "yes", "key": KEY_ARN},
+            "trust": f"{ISSUER.removeprefix('https://')}:sub",
+            "launchTemplate": {"id": "lt-0123456789abcdef0", "version": "1"},
+            "otherVersion": "1",
+            "plain": "arn:aws:s3:::given-bucket",
+        },
+        {"launchTemplate": [lt["urn"]]},
+    )
+    document = doc(key, lt, user)
+    document["computedOutputs"] = {
+        key["urn"]: {"id": "0f1e2d3c-aaaa", "arn": KEY_ARN},
+        lt["urn"]: {"id": "lt-0123456789abcdef0", "latestVersion": 1},
+        urn("aws:ec2/subnet:Subnet", "a"): {"id": "subnet-0123456789abcdef0"},
+        urn("aws:ec2/subnet:Subnet", "b"): {"id": "subnet-0fedcba9876543210"},
+        urn("aws:eks/cluster:Cluster", "eks"): {"identities[0].oidcs[0].issuer": ISSUER},
+    }
+    preview = preview_semantics(document)
+    assert "computedOutputs" not in preview
+    assert "computedOutputs" in document  # the original is untouched
+    inputs = {s["urn"]: s["inputs"] for s in states(preview)}[user["urn"]]
+    assert inputs == {
+        "policy": UNKNOWN_STRING,  # an apply-computed string holding an ARN is wholly unknown
+        "subnets": [UNKNOWN_STRING, UNKNOWN_STRING],
+        "nested": {"known": "yes", "key": UNKNOWN_STRING},
+        "trust": UNKNOWN_STRING,  # the issuer without its scheme
+        "launchTemplate": {"id": UNKNOWN_STRING, "version": UNKNOWN_STRING},
+        "otherVersion": "1",  # a short value is unknown only where it depends on its resource
+        "plain": "arn:aws:s3:::given-bucket",
+    }
+
+
+def test_the_recorded_document_says_what_the_mocks_computed():
+    document, _ = planned("dev")
+    computed = document["computedOutputs"]
+    by_type = {}
+    for state_ in states(document):
+        if state_["urn"] in computed:
+            by_type.setdefault(state_["type"], computed[state_["urn"]])
+    assert set(by_type["aws:kms/key:Key"]) >= {"id", "arn", "keyId"}
+    assert "bucket" not in by_type["aws:s3/bucket:Bucket"]  # autonamed: known in preview
+    assert "tagsAll" not in by_type["aws:s3/bucket:Bucket"]
+    assert by_type["aws:s3/bucket:Bucket"]["arn"].startswith("arn:aws:s3:::")
+
+
+def test_without_the_acknowledged_gaps_the_shipped_dev_stack_is_blocked(tmp_path: Path):
+    document = document_of("dev")
+    result = PolicyStage(gaps=None).run(PlanContext(stack="dev", document=document))
+    rules = sorted(b.split(":")[0] for b in result.blocking)
+    assert rules == ["iam-least-privilege", "resource-policies"]
+    assert all("no verdict under preview semantics" in b for b in result.blocking)
+    gaps = json.loads((ROOT / "policies" / "preview-gaps.json").read_text())["dev"]
+    for blocking in result.blocking:
+        rule = blocking.split(":")[0]
+        assert all(path in blocking for path in gaps[rule])
+
+
+def test_a_new_input_built_from_an_unknown_arn_blocks_and_a_stale_gap_is_shown(tmp_path: Path):
+    document = document_of("dev")
+    key = next(s for s in states(document) if s["type"] == "aws:kms/key:Key")
+    key_arn = document["computedOutputs"][key["urn"]]["arn"]
+    policy = state(
+        "aws:iam/policy:Policy",
+        "extra",
+        {
+            "tags": TAGS,
+            "policy": json.dumps(
+                {"Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn}]}
+            ),
+        },
+        {"policy": [key["urn"]]},
+    )
+    document["steps"].append({"op": "create", "urn": policy["urn"], "newState": policy})
+    gaps = json.loads((ROOT / "policies" / "preview-gaps.json").read_text())
+    gaps["dev"]["iam-least-privilege"].append("gone.policy")
+    gaps_path = tmp_path / "gaps.json"
+    gaps_path.write_text(json.dumps(gaps))
+    result = PolicyStage(gaps=gaps_path).run(PlanContext(stack="dev", document=document))
+    assert result.blocking == [
+        "iam-least-privilege: no verdict under preview semantics: extra.policy can't be known "
+        "during preview"
+    ]
+    (verdict,) = [v for v in result.data["preview"] if v["name"] == "iam-least-privilege"]
+    assert verdict["verdict"] == "none"
+    assert verdict["staleAcknowledgements"] == ["gone.policy"]
+    assert any("stale acknowledgement" in line for line in result.terminal)
+    # The same document, judged with every value known, passes.
+    assert [v for v in result.data["violations"] if v["enforcementLevel"] == "mandatory"] == []
+
+
+def test_a_real_preview_document_is_judged_as_it_is(tmp_path: Path):
+    eks = state(
+        "aws:eks/cluster:Cluster",
+        "eks",
+        {
+            "tags": TAGS,
+            "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": UNKNOWN_STRING}},
+            "enabledClusterLogTypes": UNKNOWN_STRING,
+            "vpcConfig": {"endpointPublicAccess": False},
+        },
+    )
+    write_config(
+        tmp_path,
+        {
+            "default-security-group": {"requireLockedDefaultSecurityGroup": False},
+            "cost-limits": {"maxMonthlyUsd": 1000},
+        },
+        name="t.json",
+    )
+    result = PolicyStage(config_dir=tmp_path, gaps=None).run(
+        PlanContext(stack="t", document=doc(eks))
+    )
+    assert result.blocking == [
+        "eks-baseline: no verdict under preview semantics: eks.enabledClusterLogTypes can't be "
+        "known during preview"
+    ]
+
+
+def test_a_violation_seen_only_under_preview_semantics_is_reported():
+    full = {"violations": [], "policies": []}
+    preview = {
+        "policies": [{"name": "r", "enforcementLevel": "mandatory"}],
+        "violations": [
+            {"policy": "r", "urn": "u", "message": "m", "enforcementLevel": "mandatory"}
+        ],
+    }
+    (verdict,) = preview_verdicts(full, preview, True)
+    assert verdict["verdict"] == "fail" and verdict["onlyInPreview"] == ["m"]
+    (verdict,) = preview_verdicts(full, preview, False)  # a real preview: nothing to compare
+    assert verdict["onlyInPreview"] == []
