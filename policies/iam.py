@@ -6,7 +6,8 @@
   object and item reads), on a resource that means "everything": `*`, `NotResource`, or an ARN
   whose resource part is a wildcard (`arn:aws:s3:::*`, `arn:aws:iam::1:role/*`). A statement
   narrowed to resources by tag (`aws:ResourceTag/...` under StringEquals) is scoped.
-- `iam-managed-policies`: no AWS-managed administrator, power-user or `*FullAccess` policy
+- `iam-managed-policies`: no AWS-managed administrator, power-user, `*FullAccess` or
+  read-everything (`ReadOnlyAccess`, `AmazonS3ReadOnlyAccess`, ...) policy
   attached through any resource (attachments, exclusive attachments, a role's
   `managedPolicyArns`, SSO permission sets, ...): every input value that is such an ARN counts.
   Exceptions by name in `allowedManagedPolicies`.
@@ -83,7 +84,18 @@ NARROWING_CONDITION_KEYS = (
 
 ACCOUNT_RE = re.compile(r"^(?:arn:[^:]*:(?:iam|sts)::)?(\d{12})(?::|$)")
 MANAGED_POLICY_RE = re.compile(r"^arn:[a-z-]*:iam::aws:policy/(?:.*/)?([^/]+)$", re.IGNORECASE)
-FORBIDDEN_MANAGED = ("administratoraccess*", "poweruseraccess", "*fullaccess*", "*administrator")
+FORBIDDEN_MANAGED = (
+    "administratoraccess*",
+    "poweruseraccess",
+    "*fullaccess*",
+    "*administrator",
+    # read-everything policies: sensitive reads (object, parameter, secret, item) on `*`
+    "readonlyaccess",
+    "amazons3readonlyaccess",
+    "amazonssmreadonlyaccess",
+    "amazondynamodbreadonlyaccess",
+    "secretsmanagerreadwrite",
+)
 
 
 def _lower(values: Iterable[Any]) -> list[str]:

@@ -220,7 +220,7 @@ def run(check: ResourceCheck) -> Callable[[ResourceValidationArgs, ReportViolati
         if props is UNKNOWN:
             judge.unknown("(inputs)")
         else:
-            check(judge)
+            _guarded(lambda: check(judge), report, f"{args.resource_type} {args.name}", args.urn)
         if judge.undecided:
             raise Undecided(judge.undecided)
 
@@ -294,8 +294,18 @@ def run_stack(check: StackCheck) -> Callable[[StackValidationArgs, ReportViolati
             config=plain(args.get_config() or {}) or {},
             report=report,
         )
-        check(judge)
+        _guarded(lambda: check(judge), report, "the stack", None)
         if judge.undecided:
             raise Undecided(judge.undecided)
 
     return validate
+
+
+def _guarded(body: Callable[[], None], report: ReportViolation, what: str, urn: Any) -> None:
+    """Run a check; input it cannot read fails closed as a violation, never as a traceback."""
+    try:
+        body()
+    except UnknownValueError:
+        raise
+    except Exception as exc:  # a rule must never crash the analyzer on odd input
+        report(f"{what} could not be checked ({type(exc).__name__}: {exc}); fix its inputs", None)

@@ -251,6 +251,7 @@ def _verb(names: list[str]) -> str:
 
 def _check_default_group(judge: StackJudge) -> None:
     vpcs = {r.urn: r for r in judge.of_type(VPC)}
+    defaults = {r.urn: r for r in judge.of_type(DEFAULT_SECURITY_GROUP)}
     locked: set[str] = set()
     for res in judge.of_type(DEFAULT_SECURITY_GROUP):
         for direction in ("ingress", "egress"):
@@ -263,11 +264,12 @@ def _check_default_group(judge: StackJudge) -> None:
                 )
         locked |= {u for u in res.property_dependencies.get("vpcId", []) if u in vpcs}
     for res in judge.of_type(SG_RULE, INGRESS_RULE, EGRESS_RULE):
-        targets = [u for u in res.property_dependencies.get("securityGroupId", []) if u in vpcs]
+        deps = res.property_dependencies.get("securityGroupId", [])
+        targets = [vpcs[u].name for u in deps if u in vpcs]
+        targets += [f"default group {defaults[u].name}" for u in deps if u in defaults]
         if targets:
             judge.report(
-                f"{res.name} adds a rule to the default security group of {vpcs[targets[0]].name}",
-                res.urn,
+                f"{res.name} adds a rule to the default security group of {targets[0]}", res.urn
             )
     if judge.config.get("requireLockedDefaultSecurityGroup", True) is not False:
         for urn, vpc in vpcs.items():

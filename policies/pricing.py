@@ -164,13 +164,41 @@ class _Undecided(Exception):
     """A value the pool needs is unknown."""
 
 
+def referenced_names(value: Any) -> list[str]:
+    """Launch template / configuration names referenced anywhere in a value."""
+    names: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("name", "launchTemplateName", "launchConfiguration") and isinstance(
+                item, str
+            ):
+                names.append(item)
+            else:
+                names += referenced_names(item)
+    elif isinstance(value, list):
+        for item in value:
+            names += referenced_names(item)
+    return names
+
+
 def _templates(res: Res, keys: tuple[str, ...], by_urn: Mapping[str, Res]) -> list[Res]:
+    """The stack's launch templates/configurations `res` launches from: by dependency, or by a
+    name that matches one the stack defines."""
     found = []
     for key in keys:
         for urn in res.property_dependencies.get(key, []):
             template = by_urn.get(urn)
             if template is not None and template.type in TEMPLATES:
                 found.append(template)
+    if not found:
+        names = set(referenced_names({k: res.props.get(k) for k in keys}))
+        found = [
+            t
+            for t in by_urn.values()
+            if t.type in TEMPLATES
+            and isinstance(t.props.get("name"), str)
+            and t.props["name"] in names
+        ]
     return found
 
 

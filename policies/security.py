@@ -48,6 +48,7 @@ from policies.inputs import (
     truth,
 )
 from policies.network import covers_everything
+from policies.pricing import referenced_names
 
 __all__ = ["POLICIES", "is_read_action", "policy_problems"]
 
@@ -212,6 +213,8 @@ def _check_own(judge: StackJudge, settings: _Settings, template: _Settings | Non
         pass  # inherited: the launch template is judged on its own
     elif is_unknown(metadata):
         judge.unknown(f"{res.name}.metadataOptions")
+    elif str(as_mapping(metadata).get("httpEndpoint") or "").lower() == "disabled":
+        pass  # no instance metadata service at all
     else:
         metadata = as_mapping(metadata)
         tokens = metadata.get("httpTokens")
@@ -251,12 +254,23 @@ def _check_own(judge: StackJudge, settings: _Settings, template: _Settings | Non
 def _templates_of(
     res: StackResource, keys: tuple[str, ...], by_urn: dict[str, StackResource]
 ) -> list[StackResource]:
+    """The stack's launch templates/configurations `res` launches from: by dependency, or by a
+    name that matches one the stack defines."""
     found = []
     for key in keys:
         for urn in res.property_dependencies.get(key, []):
             dep = by_urn.get(urn)
             if dep is not None and dep.type in (LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION):
                 found.append(dep)
+    if not found:
+        names = set(referenced_names({k: res.props.get(k) for k in keys}))
+        found = [
+            r
+            for r in by_urn.values()
+            if r.type in (LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION)
+            and isinstance(r.props.get("name"), str)
+            and r.props["name"] in names
+        ]
     return found
 
 

@@ -90,8 +90,10 @@ def policy_config(
     if path is not None:
         try:
             raw = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise PlanError(f"cannot read policy config {path}: {exc}") from None
+        if not isinstance(raw, dict):
+            raise PlanError(f"{path}: a policy config is a JSON object (got {type(raw).__name__})")
     known = {p.name: p for p in info.policies}
     unknown = sorted(set(raw) - set(known) - {"all"})
     if unknown:
@@ -303,9 +305,10 @@ def analyze(document: dict[str, Any], config_path: Path | None) -> dict[str, Any
         options = proto.AnalyzerResourceOptions(
             protect=bool(state.get("protect")), parent=state.get("parent") or ""
         )
+        inputs = state.get("inputs")
         common = {
             "type": state["type"],
-            "properties": _struct(state.get("inputs") or {}),
+            "properties": _struct(inputs if isinstance(inputs, dict) else {}),
             "urn": state["urn"],
             "name": state["urn"].rsplit("::", 1)[-1],
             "options": options,

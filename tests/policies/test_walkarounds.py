@@ -965,3 +965,107 @@ def test_blank_launch_template_tag_values_are_missing(tmp_path: Path):
 
 def test_the_urn_helper_is_stable():
     assert urn(VPC, "x").endswith("::aws:ec2/vpc:Vpc::x")
+
+
+# ----------------------------------------------------------------- more walk-arounds
+
+
+@pytest.mark.parametrize(
+    "name", ["ReadOnlyAccess", "AmazonS3ReadOnlyAccess", "SecretsManagerReadWrite"]
+)
+def test_read_everything_managed_policies_are_reported(tmp_path: Path, name: str):
+    attach = state(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "a",
+        {"role": "r", "policyArn": f"arn:aws:iam::aws:policy/{name}"},
+    )
+    assert run_case("iam-managed-policies", [attach], tmp_path) != []
+
+
+def test_a_rule_on_the_taken_over_default_group_is_reported(tmp_path: Path):
+    the_vpc = vpc()
+    locked = state(DEFAULT_SG, "default", {"vpcId": "vpc-1"}, {"vpcId": [the_vpc["urn"]]})
+    rule = state(
+        SG_RULE,
+        "r",
+        {"type": "ingress", "protocol": "tcp", "fromPort": 22, "toPort": 22, "self": True},
+        {"securityGroupId": [locked["urn"]]},
+    )
+    (message,) = run_case("default-security-group", [the_vpc, locked, rule], tmp_path)
+    assert message == "r adds a rule to the default security group of default group default"
+
+
+def test_an_instance_without_a_metadata_service_needs_no_tokens(tmp_path: Path):
+    instance = state(
+        "aws:ec2/instance:Instance",
+        "vm",
+        {
+            "instanceType": "m7i.large",
+            "metadataOptions": {"httpEndpoint": "disabled"},
+            "rootBlockDevice": {"encrypted": True},
+        },
+    )
+    assert run_case("launch-template-baseline", [instance], tmp_path) == []
+
+
+def test_an_asg_is_linked_to_its_launch_template_by_name(tmp_path: Path):
+    lt = template(name="weak-lt", metadataOptions={"httpTokens": "optional"})
+    lt["inputs"]["name"] = "gpu-lt"
+    lt["inputs"]["instanceType"] = "p5.48xlarge"
+    asg = state(
+        "aws:autoscaling/group:Group",
+        "asg",
+        {"minSize": 0, "maxSize": 1, "launchTemplate": {"name": "gpu-lt", "version": "$Latest"}},
+    )
+    found = run_case("launch-template-baseline", [lt, asg], tmp_path)
+    assert found == ["launch template weak-lt does not require IMDSv2 (metadataOptions.httpTokens)"]
+    assert any(
+        "p5.48xlarge is not allowed" in m for m in run_case("cost-limits", [lt, asg], tmp_path, DEV)
+    )
+
+
+GARBAGE = [
+    ("aws:iam/policy:Policy", {"policy": {"Statement": "garbage"}}),
+    ("aws:iam/policy:Policy", {"policy": ["not", "a", "document"]}),
+    ("aws:iam/role:Role", {"assumeRolePolicy": 42, "inlinePolicies": "x"}),
+    ("aws:kms/key:Key", {"policy": {"Statement": [{"Principal": ["*"], "Effect": 1}]}}),
+    ("aws:eks/nodeGroup:NodeGroup", {"scalingConfig": "big", "instanceTypes": "g4dn.xlarge"}),
+    (
+        "aws:eks/nodeGroup:NodeGroup",
+        {"scalingConfig": {"maxSize": "many"}, "instanceTypes": ["g4dn.xlarge"]},
+    ),
+    ("aws:autoscaling/group:Group", {"maxSize": None, "mixedInstancesPolicy": "x"}),
+    ("aws:ec2/launchTemplate:LaunchTemplate", {"metadataOptions": "x", "blockDeviceMappings": "y"}),
+    (
+        "aws:ec2/securityGroup:SecurityGroup",
+        {"ingress": [{"cidrBlocks": "0.0.0.0/0", "fromPort": "a"}]},
+    ),
+    (
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        {"cidrIpv4": "not-a-cidr", "fromPort": 1},
+    ),
+    ("aws:eks/cluster:Cluster", {"vpcConfig": "x", "encryptionConfig": [1, 2]}),
+    ("aws:budgets/budget:Budget", {**MONTHLY, "limitAmount": "lots"}),
+    ("aws:s3/bucket:Bucket", {"tags": ["a"], "serverSideEncryptionConfiguration": "x"}),
+    ("aws:ec2/vpc:Vpc", {"tags": "owner=me"}),
+]
+
+
+@pytest.mark.parametrize(("type_token", "inputs"), GARBAGE)
+def test_malformed_inputs_never_crash_the_pack(tmp_path: Path, type_token: str, inputs: Any):
+    from tests.policies import run_pack
+
+    result = run_pack(
+        {
+            "steps": [
+                {
+                    "op": "create",
+                    "urn": urn(type_token, "x"),
+                    "newState": state(type_token, "x", inputs),
+                }
+            ]
+        },
+        {},
+        tmp_path,
+    )
+    assert isinstance(result["violations"], list)
