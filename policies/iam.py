@@ -16,8 +16,9 @@
   trust pins the token's subject (`<provider>:sub`; Cognito: `:aud`).
 - `resource-policies` (KMS key policies, bucket, queue, topic, repository, secret, file-system
   policies, Lambda permissions): no Allow to a wildcard principal without such a condition and no
-  `NotPrincipal`; AWS principals only in the accounts in `trustedAccountIds` (or the provider's
-  `allowedAccountIds`); when neither is set, principals of one policy may not span two accounts.
+  `NotPrincipal`; AWS principals only in the accounts in `trustedAccountIds` (or the providers'
+  `allowedAccountIds`); when neither is set, only in the accounts of the ARNs the stack uses
+  elsewhere, and (when it uses none) the principals of one policy may not span two accounts.
 
 Unknowns: a document that is wholly unknown (built with `apply` from unknown ARNs) cannot be
 judged and is left undecided; a document whose statements are known but some ARNs are not is
@@ -32,9 +33,23 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ResourceValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+)
 
-from policies.inputs import Judge, as_list, as_mapping, is_unknown, json_value, run
+from policies.inputs import (
+    Judge,
+    StackJudge,
+    as_list,
+    as_mapping,
+    is_unknown,
+    json_value,
+    run,
+    run_stack,
+)
 
 READ_PREFIXES = ("describe", "get", "list", "head", "search", "lookup", "query", "scan", "view")
 
@@ -364,9 +379,9 @@ def _is_wildcard_principal(principal: Any) -> bool:
     if is_unknown(principal):
         return False
     if isinstance(principal, str):
-        return principal.strip() == "*"
+        return "*" in principal
     return any(
-        not is_unknown(v) and str(v).strip() == "*"
+        not is_unknown(v) and "*" in str(v)
         for values in as_mapping(principal).values()
         for v in as_list(values)
     )
@@ -446,11 +461,17 @@ def _web_identity_problems(statement: dict, label: str, path: str, judge: Judge)
             values = as_list(value)
             if not key.lower().endswith(wanted) or not values:
                 continue
-            if all(is_unknown(v) or str(v).strip() not in ("", "*") for v in values):
+            if all(is_unknown(v) or _pins_subject(str(v)) for v in values):
                 return []
     return [
         f"{label} trusts a web identity without pinning the token's subject ({wanted} condition)"
     ]
+
+
+def _pins_subject(value: str) -> bool:
+    """A subject pattern that names something: not `*`, `system:serviceaccount:*`, `repo:*`."""
+    rest = re.sub(r"[*?]", "", value).strip(" :/")
+    return rest not in ("", "system:serviceaccount", "repo")
 
 
 # ------------------------------------------------------------------------------ trust policies
@@ -499,17 +520,57 @@ RESOURCE_POLICIES = {
 }
 
 
-def _home_accounts(judge: Judge) -> set[str]:
-    trusted = {str(a) for a in as_list(judge.config.get("trustedAccountIds"))}
-    allowed = judge.provider_props.get("allowedAccountIds")
-    trusted |= {str(a) for a in as_list(allowed) if not is_unknown(a)}
-    return trusted
+ARN_ACCOUNT_RE = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}):")
 
 
-def _check_resource_policy(judge: Judge) -> None:
-    if judge.type == "aws:lambda/permission:Permission":
-        _check_lambda_permission(judge)
-        return
+def home_accounts(judge: StackJudge) -> tuple[set[str], bool]:
+    """The accounts this stack may grant: `trustedAccountIds` and the providers'
+    `allowedAccountIds` (explicit), else the accounts of the ARNs the stack uses outside resource
+    and trust policies (inferred). Returns them and whether they were given explicitly."""
+    explicit = {str(a) for a in as_list(judge.config.get("trustedAccountIds"))}
+    for res in judge.resources:
+        allowed = res.provider_props.get("allowedAccountIds")
+        explicit |= {str(a) for a in as_list(allowed) if not is_unknown(a)}
+    if explicit:
+        return explicit, True
+    inferred: set[str] = set()
+    for res in judge.resources:
+        skip = {RESOURCE_POLICIES.get(res.type), "assumeRolePolicy"}
+        for key, value in res.props.items():
+            if key in skip:
+                continue
+            for _, leaf in _walk(value, key):
+                if isinstance(leaf, str) and "arn:" in leaf:
+                    inferred |= set(ARN_ACCOUNT_RE.findall(leaf))
+    return inferred, False
+
+
+def _check_resource_policies(judge: StackJudge) -> None:
+    home, explicit = home_accounts(judge)
+    for res in judge.resources:
+        sub = Judge(
+            name=res.name,
+            type=res.type,
+            props=res.props,
+            config=judge.config,
+            report=_reporter(judge, res.urn),
+            provider_props=res.provider_props,
+        )
+        if res.type == "aws:lambda/permission:Permission":
+            _check_lambda_permission(sub)
+        else:
+            _check_resource_policy(sub, home, explicit)
+        judge.undecided += sub.undecided
+
+
+def _reporter(judge: StackJudge, urn: str) -> Any:
+    def report(message: str, _urn: str | None = None) -> None:
+        judge.report(message, urn)
+
+    return report
+
+
+def _check_resource_policy(judge: Judge, home: set[str], explicit: bool) -> None:
     key = RESOURCE_POLICIES.get(judge.type)
     if not key:
         return
@@ -520,11 +581,12 @@ def _check_resource_policy(judge: Judge) -> None:
     if doc is None:
         return
     problems, accounts = principal_problems(doc, key, judge, trust=False)
-    home = _home_accounts(judge)
-    if home:
-        for account in sorted(accounts - home):
-            problems.append(f"grants account {account}, which is not in trustedAccountIds")
-    elif len(accounts) > 1:
+    foreign = sorted(accounts - home) if home else []
+    if foreign:
+        where = "trustedAccountIds" if explicit else "the accounts this stack uses"
+        for account in foreign:
+            problems.append(f"grants account {account}, which is not in {where}")
+    elif not home and len(accounts) > 1:
         problems.append(
             f"grants principals in {len(accounts)} accounts ({', '.join(sorted(accounts))}); "
             "list the trusted ones in trustedAccountIds"
@@ -577,11 +639,11 @@ iam_trust_policies = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=run(_check_trust),
 )
-resource_policies = ResourceValidationPolicy(
+resource_policies = StackValidationPolicy(
     name="resource-policies",
     description="Resource policies grant no wildcard principal and no untrusted account.",
     enforcement_level=EnforcementLevel.MANDATORY,
-    validate=run(_check_resource_policy),
+    validate=run_stack(_check_resource_policies),
     config_schema=PolicyConfigSchema(
         properties={
             "trustedAccountIds": {

@@ -61,6 +61,7 @@ def test_the_pack_is_the_modules_policies_in_order():
         "launch-template-baseline",
         "no-open-ingress",
         "default-security-group",
+        "resource-policies",
     }
 
 

@@ -1069,3 +1069,37 @@ def test_malformed_inputs_never_crash_the_pack(tmp_path: Path, type_token: str, 
         tmp_path,
     )
     assert isinstance(result["violations"], list)
+
+
+def test_a_lone_grant_to_another_account_is_caught_by_the_accounts_the_stack_uses(
+    tmp_path: Path,
+):
+    own_key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd"
+    volume = state("aws:ebs/volume:Volume", "vol", {"encrypted": True, "kmsKeyId": own_key})
+    foreign = grant({"AWS": f"arn:aws:iam::{OTHER}:root"}, "s3:GetObject")
+    policy = state(
+        "aws:s3/bucketPolicy:BucketPolicy", "bp", {"bucket": "b", "policy": doc(foreign)}
+    )
+    (message,) = run_case("resource-policies", [volume, policy], tmp_path)
+    assert message == (
+        f"bp resource policy: grants account {OTHER}, which is not in the accounts this stack uses"
+    )
+    own = grant({"AWS": f"arn:aws:iam::{ACCOUNT}:role/reader"}, "s3:GetObject")
+    fine = state("aws:s3/bucketPolicy:BucketPolicy", "bp", {"bucket": "b", "policy": doc(own)})
+    assert run_case("resource-policies", [volume, fine], tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "subject", ["*", "system:serviceaccount:*", "system:serviceaccount:*:*", "repo:*"]
+)
+def test_a_web_identity_subject_that_names_nothing_is_not_pinned(tmp_path: Path, subject: str):
+    statement = assume(
+        {"Federated": OIDC},
+        WEB,
+        Condition={"StringLike": {"oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": subject}},
+    )
+    assert run_case("iam-trust-policies", [trust(statement)], tmp_path) != []
+
+
+def test_a_wildcard_account_principal_is_a_wildcard(tmp_path: Path):
+    assert run_case("iam-trust-policies", [trust(assume({"AWS": "arn:aws:iam::*:root"}))], tmp_path)
