@@ -27,6 +27,7 @@ offline plan's preview document.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,6 +146,7 @@ SPOT_INSTANCE = "aws:ec2/spotInstanceRequest:SpotInstanceRequest"
 FLEET = "aws:ec2/fleet:Fleet"
 SPOT_FLEET = "aws:ec2/spotFleetRequest:SpotFleetRequest"
 CAPACITY_RESERVATION = "aws:ec2/capacityReservation:CapacityReservation"
+BATCH = "aws:batch/computeEnvironment:ComputeEnvironment"
 TEMPLATES = (
     "aws:ec2/launchTemplate:LaunchTemplate",
     "aws:ec2/launchConfiguration:LaunchConfiguration",
@@ -157,6 +159,7 @@ COMPUTE_TYPES = (
     FLEET,
     SPOT_FLEET,
     CAPACITY_RESERVATION,
+    BATCH,
 )
 
 
@@ -327,6 +330,24 @@ def _pool_shape(res: Res, by_urn: Mapping[str, Res]) -> tuple[str, list[Any], st
             on_demand = _size(props.get("onDemandTargetCapacity"), "onDemandTargetCapacity", 0)
             capacity = "SPOT" if on_demand == 0 else "ON_DEMAND"
         return (res.name, names, capacity, total, total, total)
+    if kind == BATCH:
+        resources = props.get("computeResources")
+        if is_unknown(resources):
+            raise _Undecided("computeResources")
+        resources = as_mapping(resources)
+        if not resources:
+            return (res.name, [], "ON_DEMAND", 0, 0, 0)  # unmanaged or Fargate: no EC2 here
+        kind_of = str(resources.get("type") or "EC2").upper()
+        if kind_of.startswith("FARGATE"):
+            return (res.name, ["(fargate)"], "FARGATE", 0, 0, 0)
+        names = list(as_list(resources.get("instanceTypes")))
+        templates = _templates(res, ("computeResources",), by_urn)
+        names = names or _template_types(templates)
+        max_vcpus = _size(resources.get("maxVcpus"), "computeResources.maxVcpus")
+        min_vcpus = _size(resources.get("minVcpus"), "computeResources.minVcpus", 0)
+        desired = _size(resources.get("desiredVcpus"), "computeResources.desiredVcpus", min_vcpus)
+        capacity = "SPOT" if kind_of == "SPOT" else "ON_DEMAND"
+        return (res.name, names, capacity, min_vcpus, desired, max_vcpus)  # in vCPUs, see below
     # capacity reservation: held (and billed) whether instances run in it or not
     count = _size(props.get("instanceCount"), "instanceCount")
     names = [props["instanceType"]] if props.get("instanceType") else []
@@ -358,6 +379,8 @@ def compute_pools(resources: Iterable[Res]) -> tuple[list[Pool], list[str], list
         except ValueError as exc:
             problems.append(f"{label} {res.name}: {exc}")
             continue
+        if capacity == "FARGATE":
+            continue
         if any(is_unknown(n) for n in names):
             undecided.append(f"{res.name}.instanceType")
             continue
@@ -372,6 +395,11 @@ def compute_pools(resources: Iterable[Res]) -> tuple[list[Pool], list[str], list
                 problems.append(f"{label} {name}: instance type {type_name} has no price")
         if len(types) != len(names):
             continue
+        if res.type == BATCH:  # sizes in vCPUs: as instances of the smallest type (worst case)
+            smallest = max(1, min(t.vcpus for t in types))
+            minimum, desired, maximum = (
+                math.ceil(v / smallest) for v in (minimum, desired, maximum)
+            )
         pools.append(
             Pool(
                 urn=res.urn,

@@ -17,8 +17,11 @@ engine's unknown sentinel at its nested position. The pack runs a second time on
 reports per mandatory rule whether it reached a verdict there; a mandatory rule that cannot (its
 advisory "can't run ... during preview"), and a violation seen only under preview semantics, are
 blocking findings: a real preview would not enforce that rule, or would fail where the offline plan
-passes. A real preview document has its unknowns already; it is evaluated as it is. Limitation:
-a value derived from a computed one without containing it (a length, a hash, base64) stays known.
+passes. A real preview document has its unknowns already; it is evaluated as it is. Limits of
+the approximation (matching values, not provenance): a value derived from a computed one without
+containing it (a length, a hash, base64) stays known; a value the program builds from known parts
+that happens to equal a computed output (an S3 ARN built from the bucket's autonamed name) is
+treated as unknown. A real `pulumi preview` of a new stack settles such a case.
 
 Known gaps: `policies/preview-gaps.json` lists, per stack and rule, the undecided properties that
 are acknowledged until the program builds them from known values (for example an IAM document

@@ -1103,3 +1103,27 @@ def test_a_web_identity_subject_that_names_nothing_is_not_pinned(tmp_path: Path,
 
 def test_a_wildcard_account_principal_is_a_wildcard(tmp_path: Path):
     assert run_case("iam-trust-policies", [trust(assume({"AWS": "arn:aws:iam::*:root"}))], tmp_path)
+
+
+def batch(instance_type: str, max_vcpus: int) -> dict[str, Any]:
+    return state(
+        "aws:batch/computeEnvironment:ComputeEnvironment",
+        "batch",
+        {
+            "type": "MANAGED",
+            "computeResources": {
+                "type": "EC2",
+                "instanceTypes": [instance_type],
+                "maxVcpus": max_vcpus,
+                "minVcpus": 0,
+                "subnets": ["subnet-1"],
+            },
+        },
+    )
+
+
+def test_a_batch_compute_environment_is_priced_and_counted(tmp_path: Path):
+    found = run_case("cost-limits", [batch("p5.48xlarge", 4 * 192)], tmp_path, DEV)
+    assert any("p5.48xlarge is not allowed here" in m for m in found), found
+    assert any("reaches 32 GPUs at max size" in m for m in found), found
+    assert run_case("cost-limits", [batch("g4dn.xlarge", 8)], tmp_path, DEV) == []
