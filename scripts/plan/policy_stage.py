@@ -125,19 +125,17 @@ def policy_config(
             if key not in properties and "default" in prop_schema:
                 properties[key] = prop_schema["default"]
         if schema_properties:
-            try:
-                jsonschema.validate(
-                    properties,
-                    {
-                        "type": "object",
-                        "properties": schema_properties,
-                        "required": schema.get("required") or [],
-                        "additionalProperties": False,
-                    },
-                )
-            except jsonschema.ValidationError as exc:
-                where = ".".join(str(p) for p in exc.absolute_path) or "(config)"
-                raise PlanError(f"{path}: {name}.{where}: {exc.message}") from None
+            full_schema = {
+                "type": "object",
+                "properties": schema_properties,
+                "required": schema.get("required") or [],
+                "additionalProperties": False,
+            }
+            validator = jsonschema.validators.validator_for(full_schema)(full_schema)
+            error = jsonschema.exceptions.best_match(validator.iter_errors(properties))
+            if error is not None:
+                where = ".".join(str(p) for p in error.absolute_path) or "(config)"
+                raise PlanError(f"{path}: {name}.{where}: {error.message}") from None
         elif properties:
             raise PlanError(f"{path}: {name} takes no configuration (got {sorted(properties)})")
         result[name] = proto.PolicyConfig(
@@ -297,9 +295,8 @@ def read_gaps(path: Path | None, stack: str) -> dict[str, list[str]]:
 def analyze(document: dict[str, Any], config_path: Path | None) -> dict[str, Any]:
     """Run the pack over the document; return its results as plain data."""
     analyzer = servicer()
-    analyzer.Configure(
-        proto.ConfigureAnalyzerRequest(policyConfig=policy_config(analyzer, config_path)), None
-    )
+    configured = policy_config(analyzer, config_path)
+    analyzer.Configure(proto.ConfigureAnalyzerRequest(policyConfig=configured), None)
     all_states = [s for s in states(document) if s["type"] != "pulumi:pulumi:Stack"]
     by_urn = {s["urn"]: s for s in all_states}
     diagnostics: list[Any] = []
@@ -349,7 +346,6 @@ def analyze(document: dict[str, Any], config_path: Path | None) -> dict[str, Any
     ]
     violations.sort(key=lambda v: (v["enforcementLevel"] != "mandatory", v["policy"], v["urn"]))
     info = analyzer.GetAnalyzerInfo(None, None)
-    configured = policy_config(analyzer, config_path)
     return {
         "pack": pack.PACK_NAME,
         "version": pack.PACK_VERSION,
