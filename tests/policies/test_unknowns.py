@@ -475,3 +475,32 @@ def test_a_json_string_document_with_a_sentinel_inside_is_judged_per_statement(t
         "iam-least-privilege", state(POLICY, "pol", {"policy": document}), tmp_path=tmp_path
     )
     assert decided == ["IAM policy pol grants all actions with 's3:*'"]
+
+
+def test_a_check_that_cannot_read_its_inputs_fails_closed_and_undecided_lists_every_path():
+    from types import SimpleNamespace
+
+    from policies.inputs import Judge, Undecided, run
+
+    reported: list[str] = []
+
+    def broken(judge: Judge) -> None:
+        judge.unknown("a")
+        raise KeyError("surprise")
+
+    args = SimpleNamespace(
+        props={"x": 1},
+        name="res",
+        resource_type="aws:test/thing:Thing",
+        urn="urn:x",
+        provider=None,
+        get_config=lambda: {},
+    )
+    with pytest.raises(Undecided) as raised:
+        run(broken)(args, lambda message, urn=None: reported.append(message))  # type: ignore[arg-type]
+    assert reported == [
+        "aws:test/thing:Thing res could not be checked (KeyError: 'surprise'); fix its inputs"
+    ]
+    assert raised.value.paths == ["res.a"]
+    many = Undecided([f"p{i}" for i in range(30)])
+    assert many.message.endswith("p23 and 6 more can't be known during preview")
