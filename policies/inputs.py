@@ -29,7 +29,7 @@ from pulumi_policy import (
     ResourceValidationArgs,
     StackValidationArgs,
 )
-from pulumi_policy.proxy import UnknownValueError
+from pulumi_policy.proxy import UnknownValueError, _DictProxy, _ListProxy
 
 UNKNOWN_SENTINELS = frozenset(
     {
@@ -80,6 +80,14 @@ def plain(value: Any) -> Any:
         return value
     if isinstance(value, str):
         return UNKNOWN if value in UNKNOWN_SENTINELS else value
+    if isinstance(value, _DictProxy | _ListProxy):
+        # pulumi-policy's proxies hand out their raw target (sentinels in place) under this key,
+        # as its own serializer reads them; the generic path below covers any other mapping.
+        return plain(value["__target"])
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
     if isinstance(value, Mapping):
         result: dict[str, Any] = {}
         try:
