@@ -402,3 +402,28 @@ def test_a_violation_seen_only_under_preview_semantics_is_reported():
     assert verdict["verdict"] == "fail" and verdict["onlyInPreview"] == ["m"]
     (verdict,) = preview_verdicts(full, preview, False)  # a real preview: nothing to compare
     assert verdict["onlyInPreview"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("{not json", "cannot read"),
+        ('{"dev": ["iam-least-privilege"]}', "dev must map policy names to lists of properties"),
+        ('{"dev": {"iam-least-privilege": "x.policy"}}', "dev must map policy names"),
+    ],
+)
+def test_a_bad_gaps_file_is_a_clear_error(tmp_path: Path, text: str, fragment: str):
+    gaps = tmp_path / "gaps.json"
+    gaps.write_text(text)
+    with pytest.raises(PlanError) as raised:
+        PolicyStage(gaps=gaps).run(PlanContext(stack="dev", document=document_of("dev")))
+    assert fragment in str(raised.value)
+
+
+@pytest.mark.parametrize("text", ["[]", '"all"', "3"])
+def test_a_policy_config_that_is_not_an_object_is_a_clear_error(tmp_path: Path, text: str):
+    path = tmp_path / "dev.json"
+    path.write_text(text)
+    with pytest.raises(PlanError) as raised:
+        analyze(document_of("dev"), path)
+    assert "a policy config is a JSON object" in str(raised.value)
