@@ -538,8 +538,8 @@ def _fixed_line(res: Res, result: Estimate) -> Line | None:
         )
     if kind in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
         tags = props.get("tags")
-        size = UNKNOWN_TAGS if is_unknown(tags) else as_mapping(tags).get(EXPECTED_SIZE_TAG)
-        if size is UNKNOWN_TAGS or is_unknown(size):
+        size = tags if is_unknown(tags) else as_mapping(tags).get(EXPECTED_SIZE_TAG)
+        if is_unknown(size):
             result.undecided.append(f"{res.name}.tags.{EXPECTED_SIZE_TAG}")
             return None
         if size is None:
@@ -559,6 +559,3 @@ def _fixed_line(res: Res, result: Estimate) -> Line | None:
             f"{gb:g} GiB in S3 Standard",
         )
     return None
-
-
-UNKNOWN_TAGS = object()

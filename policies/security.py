@@ -36,6 +36,7 @@ from pulumi_policy import (
 
 from policies.iam import is_read_action, policy_problems
 from policies.inputs import (
+    UNKNOWN,
     Judge,
     StackJudge,
     StackResource,
@@ -87,7 +88,7 @@ def _check_eks(judge: Judge) -> None:
         encryption = as_mapping(encryption)
         resources = encryption.get("resources")
         provider = encryption.get("provider")
-        key = UNKNOWN_KEY if is_unknown(provider) else as_mapping(provider).get("keyArn")
+        key = UNKNOWN if is_unknown(provider) else as_mapping(provider).get("keyArn")
         listed = [str(r) for r in as_list(resources) if not is_unknown(r)]
         partly_unknown = is_unknown(resources) or any(is_unknown(r) for r in as_list(resources))
         if "secrets" not in listed and partly_unknown:
@@ -134,8 +135,6 @@ def _check_eks(judge: Judge) -> None:
         )
 
 
-UNKNOWN_KEY = "(unknown)"
-
 # ------------------------------------------------------------------------------------ compute
 
 
@@ -154,19 +153,19 @@ class _Settings:
                 self.public_ip.append(
                     (
                         f"networkInterfaces[{index}].associatePublicIpAddress",
-                        UNKNOWN_KEY
+                        UNKNOWN
                         if is_unknown(nic)
                         else as_mapping(nic).get("associatePublicIpAddress"),
                     )
                 )
             for index, mapping in enumerate(as_list(props.get("blockDeviceMappings"))):
                 if is_unknown(mapping):
-                    self.volumes.append((f"blockDeviceMappings[{index}]", UNKNOWN_KEY))
+                    self.volumes.append((f"blockDeviceMappings[{index}]", UNKNOWN))
                     continue
                 mapping = as_mapping(mapping)
                 ebs = mapping.get("ebs")
                 if is_unknown(ebs):
-                    self.volumes.append((f"blockDeviceMappings[{index}].ebs", UNKNOWN_KEY))
+                    self.volumes.append((f"blockDeviceMappings[{index}].ebs", UNKNOWN))
                 elif isinstance(ebs, dict) and ebs:
                     self.volumes.append((str(mapping.get("deviceName")), ebs.get("encrypted")))
         else:
@@ -184,11 +183,11 @@ class _Settings:
             root = props.get("rootBlockDevice")
             if root is not None:
                 self.volumes.append(
-                    ("root", UNKNOWN_KEY if is_unknown(root) else as_mapping(root).get("encrypted"))
+                    ("root", UNKNOWN if is_unknown(root) else as_mapping(root).get("encrypted"))
                 )
             for index, ebs in enumerate(as_list(props.get("ebsBlockDevices"))):
                 if is_unknown(ebs):
-                    self.volumes.append((f"ebsBlockDevices[{index}]", UNKNOWN_KEY))
+                    self.volumes.append((f"ebsBlockDevices[{index}]", UNKNOWN))
                     continue
                 ebs = as_mapping(ebs)
                 self.volumes.append((str(ebs.get("deviceName")), ebs.get("encrypted")))
@@ -232,7 +231,7 @@ def _check_own(judge: StackJudge, settings: _Settings, template: _Settings | Non
                 res.urn,
             )
     for path, value in settings.public_ip:
-        if value == UNKNOWN_KEY or is_unknown(value):
+        if is_unknown(value):
             judge.unknown(f"{res.name}.{path}")
         elif truth(value):
             judge.report(f"{label} gives its instances a public IP ({path})", res.urn)
@@ -245,7 +244,7 @@ def _check_own(judge: StackJudge, settings: _Settings, template: _Settings | Non
     ):
         volumes = [*volumes, ("root", None)]
     for device, encrypted in volumes:
-        if encrypted == UNKNOWN_KEY or is_unknown(encrypted):
+        if is_unknown(encrypted):
             judge.unknown(f"{res.name}.{device}.encrypted")
         elif truth(encrypted) is not True:
             judge.report(f"{label}: volume {device} is unencrypted", res.urn)
@@ -406,7 +405,7 @@ def _check_buckets(judge: StackJudge) -> None:
         ]
         inline = bucket.props.get("serverSideEncryptionConfiguration")
         if inline not in (None, {}, []):
-            rule = UNKNOWN_KEY if is_unknown(inline) else as_mapping(inline).get("rule")
+            rule = UNKNOWN if is_unknown(inline) else as_mapping(inline).get("rule")
             sources.append((f"{bucket.name} (inline)", [rule]))
         if len(sources) > 1:
             judge.report(
@@ -423,19 +422,19 @@ def _check_buckets(judge: StackJudge) -> None:
 
 def _kms_rules(rules: Any) -> bool | None:
     """True when every rule encrypts with KMS; None when that is not known."""
-    if is_unknown(rules) or rules == UNKNOWN_KEY:
+    if is_unknown(rules):
         return None
     listed = as_list(rules)
     if not listed:
         return False
     verdict: bool | None = True
     for rule in listed:
-        if is_unknown(rule) or rule == UNKNOWN_KEY:
+        if is_unknown(rule):
             verdict = None
             continue
         default = as_mapping(rule).get("applyServerSideEncryptionByDefault")
-        algorithm = UNKNOWN_KEY if is_unknown(default) else as_mapping(default).get("sseAlgorithm")
-        if algorithm == UNKNOWN_KEY or is_unknown(algorithm):
+        algorithm = UNKNOWN if is_unknown(default) else as_mapping(default).get("sseAlgorithm")
+        if is_unknown(algorithm):
             verdict = None
         elif str(algorithm) not in KMS_ALGORITHMS:
             return False
