@@ -17,8 +17,9 @@
 - `resource-policies` (KMS key policies, bucket, queue, topic, repository, secret, file-system
   policies, Lambda permissions): no Allow to a wildcard principal without such a condition and no
   `NotPrincipal`; AWS principals only in the accounts in `trustedAccountIds` (or the providers'
-  `allowedAccountIds`); when neither is set, only in the accounts of the ARNs the stack uses
-  elsewhere, and (when it uses none) the principals of one policy may not span two accounts.
+  `allowedAccountIds`) or the accounts of the ARNs the stack uses outside resource and trust
+  policies (its own); when none of these is known, the principals of one policy may not span two
+  accounts.
 
 Unknowns: a document that is wholly unknown (built with `apply` from unknown ARNs) cannot be
 judged and is left undecided; a document whose statements are known but some ARNs are not is
@@ -525,14 +526,12 @@ ARN_ACCOUNT_RE = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}):")
 
 def home_accounts(judge: StackJudge) -> tuple[set[str], bool]:
     """The accounts this stack may grant: `trustedAccountIds` and the providers'
-    `allowedAccountIds` (explicit), else the accounts of the ARNs the stack uses outside resource
-    and trust policies (inferred). Returns them and whether they were given explicitly."""
+    `allowedAccountIds` (explicit), plus the accounts of the ARNs the stack uses outside resource
+    and trust policies (its own account, inferred). Returns them and whether any were explicit."""
     explicit = {str(a) for a in as_list(judge.config.get("trustedAccountIds"))}
     for res in judge.resources:
         allowed = res.provider_props.get("allowedAccountIds")
         explicit |= {str(a) for a in as_list(allowed) if not is_unknown(a)}
-    if explicit:
-        return explicit, True
     inferred: set[str] = set()
     for res in judge.resources:
         skip = {RESOURCE_POLICIES.get(res.type), "assumeRolePolicy"}
@@ -542,7 +541,7 @@ def home_accounts(judge: StackJudge) -> tuple[set[str], bool]:
             for _, leaf in _walk(value, key):
                 if isinstance(leaf, str) and "arn:" in leaf:
                     inferred |= set(ARN_ACCOUNT_RE.findall(leaf))
-    return inferred, False
+    return explicit | inferred, bool(explicit)
 
 
 def _check_resource_policies(judge: StackJudge) -> None:
@@ -583,7 +582,9 @@ def _check_resource_policy(judge: Judge, home: set[str], explicit: bool) -> None
     problems, accounts = principal_problems(doc, key, judge, trust=False)
     foreign = sorted(accounts - home) if home else []
     if foreign:
-        where = "trustedAccountIds" if explicit else "the accounts this stack uses"
+        where = "the accounts this stack uses"
+        if explicit:
+            where = f"trustedAccountIds or {where}"
         for account in foreign:
             problems.append(f"grants account {account}, which is not in {where}")
     elif not home and len(accounts) > 1:

@@ -316,8 +316,9 @@ def test_resource_policies_granting_another_account_are_reported(
     assert "2 accounts" in message
     config = {"resource-policies": {"trustedAccountIds": [ACCOUNT]}}
     (message,) = run_case("resource-policies", [res], tmp_path, config)
-    assert (
-        message == f"res resource policy: grants account {OTHER}, which is not in trustedAccountIds"
+    assert message == (
+        f"res resource policy: grants account {OTHER}, which is not in trustedAccountIds or the "
+        "accounts this stack uses"
     )
     alone = state(type_token, "res", {key: doc(other)})
     assert run_case("resource-policies", [alone], tmp_path, config) != []
