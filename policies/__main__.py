@@ -1,6 +1,6 @@
 """CrossGuard entry point: `pulumi preview --policy-pack policies --policy-pack-config
 policies/config/<stack>.json`. Building the PolicyPack starts the analyzer server and never
-returns; the rules live in tagging.py, cost.py and security.py."""
+returns; the rules live in tagging.py, cost.py, security.py, iam.py and network.py."""
 
 import sys
 from pathlib import Path

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from policies import cost, security, tagging
+from policies import cost, iam, network, security, tagging
 
 PACK_NAME = "gpu-platform-guardrails"
-PACK_VERSION = "0.1.0"
+PACK_VERSION = "0.2.0"
 """Keep in step with `version` in policies/PulumiPolicy.yaml."""
 ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY
 
 
 def policies() -> list[Policy]:
-    return [*tagging.POLICIES, *cost.POLICIES, *security.POLICIES]
+    return [
+        *tagging.POLICIES,
+        *cost.POLICIES,
+        *security.POLICIES,
+        *iam.POLICIES,
+        *network.POLICIES,
+    ]

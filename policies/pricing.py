@@ -9,12 +9,25 @@ buckets' expected sizes, KMS keys) cost the same at every scale. Prices come fro
 dated snapshot at 730 hours a month. What cannot be priced (an instance type or FSx tier the
 snapshot lacks, a bucket without an expected size) is listed in `unpriced`, never counted as zero.
 
+Compute is priced wherever it is declared: EKS node groups, Auto Scaling groups, EC2 instances and
+spot instance requests, EC2 fleets and spot fleets, and capacity reservations (billed while held,
+used or not); their instance types come from the resource itself or from the launch template or
+configuration it launches from.
+
+Budgets: only a COST budget with a MONTHLY time unit in USD and a fixed limit (no auto-adjust, no
+planned per-period limits) is a monthly cost limit; any other budget is listed in
+`ignored_budgets` and limits nothing.
+
+Unknown values (a preview) are never guessed: what they stop from being priced or counted is
+listed in `undecided`, and everything else is still priced.
+
 Input is a neutral `Res` shape, so the same code prices the CrossGuard pack's resources and the
 offline plan's preview document.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +38,7 @@ from components.catalog import (
     get_instance_type,
     service_price,
 )
+from policies.inputs import as_list, as_mapping, is_unknown, number
 
 HOURS_PER_MONTH = 730
 EXPECTED_SIZE_TAG = "gpu-platform/expected-size-gib"
@@ -87,6 +101,15 @@ class Estimate:
     unpriced: list[str] = field(default_factory=list)
     pools: list[Pool] = field(default_factory=list)
     budgets_usd: list[float] = field(default_factory=list)
+    budgets: list[tuple[str, str, float]] = field(default_factory=list)
+    """(urn, name, monthly USD limit) of every budget that is a monthly cost limit."""
+    ignored_budgets: list[str] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)
+    """What unknown values kept from being priced or counted (preview)."""
+    undecided_compute: list[str] = field(default_factory=list)
+    """The part of `undecided` that concerns compute pools."""
+    undecided_budgets: list[str] = field(default_factory=list)
+    """The part of `undecided` that concerns budgets."""
 
     def total(self, scale: str) -> float:
         return round(sum(line.monthly[scale] for line in self.lines), 2)
@@ -116,55 +139,317 @@ def price_or_none(key: str) -> float | None:
         return None
 
 
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+AUTOSCALING_GROUP = "aws:autoscaling/group:Group"
+INSTANCE = "aws:ec2/instance:Instance"
+SPOT_INSTANCE = "aws:ec2/spotInstanceRequest:SpotInstanceRequest"
+FLEET = "aws:ec2/fleet:Fleet"
+SPOT_FLEET = "aws:ec2/spotFleetRequest:SpotFleetRequest"
+CAPACITY_RESERVATION = "aws:ec2/capacityReservation:CapacityReservation"
+BATCH = "aws:batch/computeEnvironment:ComputeEnvironment"
+TEMPLATES = (
+    "aws:ec2/launchTemplate:LaunchTemplate",
+    "aws:ec2/launchConfiguration:LaunchConfiguration",
+)
+COMPUTE_TYPES = (
+    NODE_GROUP,
+    AUTOSCALING_GROUP,
+    INSTANCE,
+    SPOT_INSTANCE,
+    FLEET,
+    SPOT_FLEET,
+    CAPACITY_RESERVATION,
+    BATCH,
+)
+
+
+class _Undecided(Exception):
+    """A value the pool needs is unknown."""
+
+
+def referenced_names(value: Any) -> list[str]:
+    """Launch template / configuration names referenced anywhere in a value."""
+    names: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("name", "launchTemplateName", "launchConfiguration") and isinstance(
+                item, str
+            ):
+                names.append(item)
+            else:
+                names += referenced_names(item)
+    elif isinstance(value, list):
+        for item in value:
+            names += referenced_names(item)
+    return names
+
+
+def _templates(res: Res, keys: tuple[str, ...], by_urn: Mapping[str, Res]) -> list[Res]:
+    """The stack's launch templates/configurations `res` launches from: by dependency, or by a
+    name that matches one the stack defines."""
+    found = []
+    for key in keys:
+        for urn in res.property_dependencies.get(key, []):
+            template = by_urn.get(urn)
+            if template is not None and template.type in TEMPLATES:
+                found.append(template)
+    if not found:
+        names = set(referenced_names({k: res.props.get(k) for k in keys}))
+        found = [
+            t
+            for t in by_urn.values()
+            if t.type in TEMPLATES
+            and isinstance(t.props.get("name"), str)
+            and t.props["name"] in names
+        ]
+    return found
+
+
+def _template_types(templates: list[Res]) -> list[Any]:
+    return [t.props.get("instanceType") for t in templates if t.props.get("instanceType")]
+
+
+def _market(templates: list[Res]) -> str | None:
+    for template in templates:
+        options = as_mapping(template.props.get("instanceMarketOptions"))
+        market = options.get("marketType")
+        if is_unknown(market):
+            raise _Undecided("instanceMarketOptions.marketType")
+        if market:
+            return str(market).lower()
+    return None
+
+
+def _size(value: Any, what: str, default: int = 0) -> int:
+    if value is None or value == "":
+        return default
+    amount = number(value)
+    if amount is None:
+        if is_unknown(value):
+            raise _Undecided(what)
+        raise ValueError(f"{what} is not a number")
+    return int(amount)
+
+
+def _overrides(value: Any) -> list[Any]:
+    return [
+        as_mapping(o).get("instanceType")
+        for o in as_list(value)
+        if as_mapping(o).get("instanceType")
+    ]
+
+
+def _pool_shape(res: Res, by_urn: Mapping[str, Res]) -> tuple[str, list[Any], str, int, int, int]:
+    """(name, instance type names, capacity type, min, desired, max) of one compute resource."""
+    props = res.props
+    kind = res.type
+    if kind == NODE_GROUP:
+        names = list(as_list(props.get("instanceTypes")))
+        templates = _templates(res, ("launchTemplate",), by_urn)
+        if not names:
+            names = _template_types(templates)
+        name = str(as_mapping(props.get("labels")).get(POOL_LABEL) or res.name)
+        scaling = as_mapping(props.get("scalingConfig"))
+        if is_unknown(props.get("scalingConfig")):
+            raise _Undecided("scalingConfig")
+        minimum = _size(scaling.get("minSize"), "scalingConfig.minSize")
+        capacity = props.get("capacityType")
+        if is_unknown(capacity):
+            raise _Undecided("capacityType")
+        return (
+            name,
+            names,
+            str(capacity or "ON_DEMAND"),
+            minimum,
+            _size(scaling.get("desiredSize"), "scalingConfig.desiredSize", minimum),
+            _size(scaling.get("maxSize"), "scalingConfig.maxSize"),
+        )
+    if kind == AUTOSCALING_GROUP:
+        mixed = as_mapping(props.get("mixedInstancesPolicy"))
+        templates = _templates(
+            res, ("launchTemplate", "mixedInstancesPolicy", "launchConfiguration"), by_urn
+        )
+        names = _overrides(as_mapping(mixed.get("launchTemplate")).get("overrides"))
+        names = names or _template_types(templates)
+        distribution = as_mapping(mixed.get("instancesDistribution"))
+        base = _size(distribution.get("onDemandBaseCapacity"), "onDemandBaseCapacity", 0)
+        share = _size(
+            distribution.get("onDemandPercentageAboveBaseCapacity"), "onDemandPercentage", 100
+        )
+        market = _market(templates)
+        spot = (mixed and base == 0 and share == 0) or market == "spot"
+        minimum = _size(props.get("minSize"), "minSize")
+        return (
+            res.name,
+            names,
+            "SPOT" if spot else "ON_DEMAND",
+            minimum,
+            _size(props.get("desiredCapacity"), "desiredCapacity", minimum),
+            _size(props.get("maxSize"), "maxSize"),
+        )
+    if kind in (INSTANCE, SPOT_INSTANCE):
+        templates = _templates(res, ("launchTemplate",), by_urn)
+        names = [props["instanceType"]] if props.get("instanceType") else _template_types(templates)
+        market = as_mapping(props.get("instanceMarketOptions")).get("marketType")
+        if is_unknown(market):
+            raise _Undecided("instanceMarketOptions.marketType")
+        market = market or _market(templates)
+        spot = kind == SPOT_INSTANCE or str(market).lower() == "spot"
+        block = str(market).lower() == "capacity-block"
+        return (
+            res.name,
+            names,
+            "SPOT" if spot else "CAPACITY_BLOCK" if block else "ON_DEMAND",
+            1,
+            1,
+            1,
+        )
+    if kind in (FLEET, SPOT_FLEET):
+        configs = as_list(props.get("launchTemplateConfigs") or props.get("launchTemplateConfig"))
+        names = [n for c in configs for n in _overrides(as_mapping(c).get("overrides"))]
+        names += [
+            as_mapping(s).get("instanceType")
+            for s in as_list(props.get("launchSpecifications"))
+            if as_mapping(s).get("instanceType")
+        ]
+        templates = _templates(res, ("launchTemplateConfigs", "launchTemplateConfig"), by_urn)
+        names = names or _template_types(templates)
+        if kind == FLEET:
+            target = as_mapping(props.get("targetCapacitySpecification"))
+            total = _size(target.get("totalTargetCapacity"), "totalTargetCapacity")
+            default = target.get("defaultTargetCapacityType")
+            if is_unknown(default):
+                raise _Undecided("defaultTargetCapacityType")
+            on_demand = _size(target.get("onDemandTargetCapacity"), "onDemandTargetCapacity", 0)
+            spot = str(default or "on-demand").lower() == "spot" and on_demand == 0
+            capacity = "SPOT" if spot else "ON_DEMAND"
+            if str(default).lower() == "capacity-block":
+                capacity = "CAPACITY_BLOCK"
+        else:
+            total = _size(props.get("targetCapacity"), "targetCapacity")
+            on_demand = _size(props.get("onDemandTargetCapacity"), "onDemandTargetCapacity", 0)
+            capacity = "SPOT" if on_demand == 0 else "ON_DEMAND"
+        return (res.name, names, capacity, total, total, total)
+    if kind == BATCH:
+        resources = props.get("computeResources")
+        if is_unknown(resources):
+            raise _Undecided("computeResources")
+        resources = as_mapping(resources)
+        if not resources:
+            return (res.name, [], "ON_DEMAND", 0, 0, 0)  # unmanaged or Fargate: no EC2 here
+        kind_of = str(resources.get("type") or "EC2").upper()
+        if kind_of.startswith("FARGATE"):
+            return (res.name, ["(fargate)"], "FARGATE", 0, 0, 0)
+        names = list(as_list(resources.get("instanceTypes")))
+        templates = _templates(res, ("computeResources",), by_urn)
+        names = names or _template_types(templates)
+        max_vcpus = _size(resources.get("maxVcpus"), "computeResources.maxVcpus")
+        min_vcpus = _size(resources.get("minVcpus"), "computeResources.minVcpus", 0)
+        desired = _size(resources.get("desiredVcpus"), "computeResources.desiredVcpus", min_vcpus)
+        capacity = "SPOT" if kind_of == "SPOT" else "ON_DEMAND"
+        return (res.name, names, capacity, min_vcpus, desired, max_vcpus)  # in vCPUs, see below
+    # capacity reservation: held (and billed) whether instances run in it or not
+    count = _size(props.get("instanceCount"), "instanceCount")
+    names = [props["instanceType"]] if props.get("instanceType") else []
+    return (res.name, names, "RESERVED", count, count, count)
+
+
 def node_pools(resources: Iterable[Res]) -> tuple[list[Pool], list[str]]:
-    """Node groups with their instance types (from the node group, or its launch template for a
-    Capacity Block pool). Returns the pools and the problems that stop a pool from being priced."""
+    """Every compute resource as a pool with its instance types. Returns the pools and the
+    problems that stop a pool from being priced."""
+    pools, problems, _ = compute_pools(resources)
+    return pools, problems
+
+
+def compute_pools(resources: Iterable[Res]) -> tuple[list[Pool], list[str], list[str]]:
+    """Pools, problems, and what unknown values left undecided."""
     by_urn = {r.urn: r for r in resources}
     pools: list[Pool] = []
     problems: list[str] = []
+    undecided: list[str] = []
     for res in by_urn.values():
-        if res.type != "aws:eks/nodeGroup:NodeGroup":
+        if res.type not in COMPUTE_TYPES:
             continue
-        props = res.props
-        names = list(props.get("instanceTypes") or [])
+        label = "node group" if res.type == NODE_GROUP else res.type.rsplit(":", 1)[-1]
+        try:
+            name, names, capacity, minimum, desired, maximum = _pool_shape(res, by_urn)
+        except _Undecided as exc:
+            undecided.append(f"{res.name}.{exc}")
+            continue
+        except ValueError as exc:
+            problems.append(f"{label} {res.name}: {exc}")
+            continue
+        if capacity == "FARGATE":
+            continue
+        if any(is_unknown(n) for n in names):
+            undecided.append(f"{res.name}.instanceType")
+            continue
         if not names:
-            for urn in res.property_dependencies.get("launchTemplate", []):
-                template = by_urn.get(urn)
-                if template and template.props.get("instanceType"):
-                    names = [str(template.props["instanceType"])]
-        name = str((props.get("labels") or {}).get(POOL_LABEL) or res.name)
-        if not names:
-            problems.append(f"node group {name}: no instance type to price")
+            problems.append(f"{label} {name}: no instance type to price")
             continue
         types: list[InstanceType] = []
         for type_name in names:
             try:
-                types.append(get_instance_type(type_name))
+                types.append(get_instance_type(str(type_name)))
             except UnknownInstanceTypeError:
-                problems.append(f"node group {name}: instance type {type_name} has no price")
+                problems.append(f"{label} {name}: instance type {type_name} has no price")
         if len(types) != len(names):
             continue
-        scaling = props.get("scalingConfig") or {}
-        minimum = int(scaling.get("minSize") or 0)
+        if res.type == BATCH:  # sizes in vCPUs: as instances of the smallest type (worst case)
+            smallest = max(1, min(t.vcpus for t in types))
+            minimum, desired, maximum = (
+                math.ceil(v / smallest) for v in (minimum, desired, maximum)
+            )
         pools.append(
             Pool(
                 urn=res.urn,
                 name=name,
-                capacity_type=str(props.get("capacityType") or "ON_DEMAND"),
+                capacity_type=capacity,
                 types=types,
                 min_size=minimum,
-                desired_size=int(scaling.get("desiredSize") or minimum),
-                max_size=int(scaling.get("maxSize") or 0),
+                desired_size=desired,
+                max_size=maximum,
             )
         )
-    return pools, problems
+    return pools, problems, undecided
+
+
+BUDGET = "aws:budgets/budget:Budget"
+
+
+def read_budget(res: Res) -> tuple[float | None, str | None]:
+    """(monthly USD limit, None) for a monthly cost budget; (None, why) for any other budget;
+    raises _Undecided when a value that decides it is unknown."""
+    props = res.props
+    facts = {
+        "budgetType": ("COST", props.get("budgetType")),
+        "timeUnit": ("MONTHLY", props.get("timeUnit")),
+        "limitUnit": ("USD", props.get("limitUnit")),
+    }
+    for key, (wanted, value) in facts.items():
+        if is_unknown(value):
+            raise _Undecided(key)
+        if str(value or "").strip().upper() != wanted:
+            return None, f"{key} is {value!r}, not {wanted}"
+    if props.get("autoAdjustData") not in (None, {}, []):
+        return None, "its limit auto-adjusts"
+    if as_list(props.get("plannedLimits")):
+        return None, "it has planned per-period limits"
+    limit = props.get("limitAmount")
+    if is_unknown(limit):
+        raise _Undecided("limitAmount")
+    amount = number(limit)
+    if amount is None:
+        raise ValueError("limitAmount is not a number")
+    return amount, None
 
 
 def estimate(resources: Iterable[Res]) -> Estimate:
     """Price every priced resource at idle, expected and worst-case scale."""
     resources = list(resources)
     result = Estimate()
-    result.pools, result.unpriced = node_pools(resources)
+    result.pools, result.unpriced, result.undecided_compute = compute_pools(resources)
+    result.undecided = list(result.undecided_compute)
     for pool in result.pools:
         cheapest = min(t.on_demand_usd_per_hour for t in pool.types)
         dearest = max(t.on_demand_usd_per_hour for t in pool.types)
@@ -188,11 +473,21 @@ def estimate(resources: Iterable[Res]) -> Estimate:
         line = _fixed_line(res, result)
         if line is not None:
             result.lines.append(line)
-        if res.type == "aws:budgets/budget:Budget":
+        if res.type == BUDGET:
             try:
-                result.budgets_usd.append(float(res.props.get("limitAmount")))  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                result.unpriced.append(f"budget {res.name}: limitAmount is not a number")
+                amount, why = read_budget(res)
+            except _Undecided as exc:
+                result.undecided.append(f"{res.name}.{exc}")
+                result.undecided_budgets.append(f"{res.name}.{exc}")
+                continue
+            except ValueError as exc:
+                result.unpriced.append(f"budget {res.name}: {exc}")
+                continue
+            if amount is None:
+                result.ignored_budgets.append(f"budget {res.name} is no monthly cost limit: {why}")
+            else:
+                result.budgets_usd.append(amount)
+                result.budgets.append((res.urn, res.name, amount))
     return result
 
 
@@ -200,7 +495,7 @@ def _fixed_line(res: Res, result: Estimate) -> Line | None:
     props = res.props
     kind = res.type
     if kind == "aws:eks/cluster:Cluster":
-        support = str((props.get("upgradePolicy") or {}).get("supportType") or "EXTENDED")
+        support = str(as_mapping(props.get("upgradePolicy")).get("supportType") or "EXTENDED")
         key = "eks_cluster_hour" if support == "STANDARD" else "eks_cluster_extended_support_hour"
         hourly = service_price(key)
         return Line(res.urn, res.name, "control-plane", _flat(hourly * HOURS_PER_MONTH), key)
@@ -209,17 +504,30 @@ def _fixed_line(res: Res, result: Estimate) -> Line | None:
         return Line(
             res.urn, res.name, "network", _flat(hourly * HOURS_PER_MONTH), "hourly (data extra)"
         )
-    if kind == "aws:ec2/vpcEndpoint:VpcEndpoint" and props.get("vpcEndpointType") == "Interface":
-        azs = len(props.get("subnetIds") or []) or 1
+    if kind == "aws:ec2/vpcEndpoint:VpcEndpoint":
+        endpoint_type = props.get("vpcEndpointType")
+        if is_unknown(endpoint_type):
+            result.undecided.append(f"{res.name}.vpcEndpointType")
+            return None
+        if endpoint_type != "Interface":
+            return None
+        subnets = props.get("subnetIds")
+        if is_unknown(subnets):
+            result.undecided.append(f"{res.name}.subnetIds")
+            return None
+        azs = len(as_list(subnets)) or 1  # the count of unknown ids is known
         hourly = service_price("vpc_interface_endpoint_az_hour") * azs
         return Line(res.urn, res.name, "network", _flat(hourly * HOURS_PER_MONTH), f"{azs} AZs")
     if kind == "aws:kms/key:Key":
         return Line(res.urn, res.name, "security", _flat(service_price("kms_key_month")), "key")
     if kind == "aws:fsx/lustreFileSystem:LustreFileSystem":
-        capacity = int(props.get("storageCapacity") or 0)
-        per_tib = int(
-            float(props.get("perUnitStorageThroughput") or 0)
-        )  # JSON numbers may be floats
+        capacity_value = props.get("storageCapacity")
+        throughput_value = props.get("perUnitStorageThroughput")
+        if is_unknown(capacity_value) or is_unknown(throughput_value):
+            result.undecided.append(f"{res.name}.storageCapacity/perUnitStorageThroughput")
+            return None
+        capacity = int(number(capacity_value) or 0)
+        per_tib = int(number(throughput_value) or 0)  # JSON numbers may be floats
         key = fsx_price_key(per_tib)
         price = price_or_none(key)
         if price is None:
@@ -229,13 +537,16 @@ def _fixed_line(res: Res, result: Estimate) -> Line | None:
             res.urn, res.name, "storage-hot", _flat(capacity * price), f"{capacity} GiB at {key}"
         )
     if kind in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
-        size = (props.get("tags") or {}).get(EXPECTED_SIZE_TAG)
+        tags = props.get("tags")
+        size = tags if is_unknown(tags) else as_mapping(tags).get(EXPECTED_SIZE_TAG)
+        if is_unknown(size):
+            result.undecided.append(f"{res.name}.tags.{EXPECTED_SIZE_TAG}")
+            return None
         if size is None:
             result.unpriced.append(f"bucket {res.name}: no {EXPECTED_SIZE_TAG} tag")
             return None
-        try:
-            gb = float(size)  # S3 bills per binary GB (GiB)
-        except (TypeError, ValueError):
+        gb = number(size)  # S3 bills per binary GB (GiB)
+        if gb is None:
             result.unpriced.append(
                 f"bucket {res.name}: {EXPECTED_SIZE_TAG}={size!r} is not a number"
             )
@@ -245,6 +556,6 @@ def _fixed_line(res: Res, result: Estimate) -> Line | None:
             res.name,
             "storage-warm",
             _flat(gb * service_price("s3_standard_gb_month")),
-            f"{float(size):g} GiB in S3 Standard",
+            f"{gb:g} GiB in S3 Standard",
         )
     return None

@@ -34,8 +34,10 @@ _ID_PREFIX = {
     "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation": "dra-",
 }
 
-# Resources whose physical name the provider generates when the program gives none.
-_AUTONAME_PROPERTY = {
+# Resources whose physical name the provider generates when the program gives none. The engine
+# knows an autonamed name during preview (the provider picks it in Check), so it is no computed
+# output.
+AUTONAME_PROPERTY = {
     "aws:iam/role:Role": "name",
     "aws:iam/policy:Policy": "name",
     "aws:cloudwatch/logGroup:LogGroup": "name",
@@ -47,6 +49,10 @@ _AUTONAME_PROPERTY = {
     "aws:s3/bucketV2:BucketV2": "bucket",
     "aws:budgets/budget:Budget": "name",
 }
+
+
+KNOWN_IN_PREVIEW = frozenset({"tagsAll", "region", "status", "platformVersion"})
+"""Outputs the mocks add that a preview knows (or that no input is built from)."""
 
 
 def _digest(text: str, length: int) -> str:
@@ -75,7 +81,7 @@ class PlanMocks(pulumi.runtime.Mocks):
         seed = f"{token}::{args.name}"
         resource_id = _ID_PREFIX.get(token, "") + _digest(seed, 17)
 
-        autoname = _AUTONAME_PROPERTY.get(token)
+        autoname = AUTONAME_PROPERTY.get(token)
         if autoname and not state.get(autoname):
             state[autoname] = f"{args.name}-{_digest(seed, 7)}"
         if token.startswith("aws:"):

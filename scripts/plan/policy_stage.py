@@ -6,11 +6,41 @@ policy config (`policies/config/<stack>.json`, in the CLI's `--policy-pack-confi
 JSON-schema defaults filled in and values validated as the CLI does), then `Analyze` for every
 resource and `AnalyzeStack` once. Enforcement levels, config and defaults therefore behave as
 under `pulumi preview --policy-pack policies --policy-pack-config policies/config/<stack>.json`.
+
+Preview semantics. The offline plan's mocks know every value, a real `pulumi preview` of a new
+stack does not: ids, ARNs and other outputs the provider computes are unknown, and so is every
+input built from them (an `apply` over an ARN is wholly unknown; a list of subnet ids is a list of
+unknowns; a mapping keeps its known keys). `preview_semantics()` derives that view of the document
+from the mocks' record of what they computed (`computedOutputs`): every input value containing a
+computed string (or equal to a short computed value of a resource it depends on) becomes the
+engine's unknown sentinel at its nested position. The pack runs a second time on it, and the stage
+reports per mandatory rule whether it reached a verdict there; a mandatory rule that cannot (its
+advisory "can't run ... during preview"), and a violation seen only under preview semantics, are
+blocking findings: a real preview would not enforce that rule, or would fail where the offline plan
+passes. A real preview document has its unknowns already; it is evaluated as it is. Limits of
+the approximation (matching values, not provenance): a value derived from a computed one without
+containing it (a length, a hash, base64) stays known; a value the program builds from known parts
+that happens to equal a computed output (an S3 ARN built from the bucket's autonamed name) is
+treated as unknown. A real `pulumi preview` of a new stack settles such a case.
+
+Known gaps: `policies/preview-gaps.json` lists, per stack and rule, the undecided properties that
+are acknowledged until the program builds them from known values (for example an IAM document
+built with `apply` from an ARN). An acknowledged gap is shown, not blocking; any other undecided
+property blocks; an acknowledgement that no longer matches is shown as stale, so the list only
+shrinks.
+
+Every stack needs its policy config: a stack without `policies/config/<stack>.json` fails the plan
+(exit 2), since the pack's defaults lack the per-environment rules (private endpoint, GPU types,
+spot share, budget ceiling). To run a stack on the pack's defaults on purpose, opt in explicitly
+with a file that holds just `{}`; the report then shows that config file, so the choice is visible
+in review.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +50,12 @@ from pulumi.runtime import proto
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from policies import pack
+from policies.inputs import UNKNOWN_STRING
 from scripts.plan.runner import ROOT, PlanError
 from scripts.plan.stages import PlanContext, StageResult, states
 
 CONFIG_DIR = ROOT / "policies" / "config"
+PREVIEW_GAPS = ROOT / "policies" / "preview-gaps.json"
 LEVELS = {
     "advisory": proto.EnforcementLevel.ADVISORY,
     "mandatory": proto.EnforcementLevel.MANDATORY,
@@ -31,6 +63,13 @@ LEVELS = {
     "remediate": proto.EnforcementLevel.REMEDIATE,
 }
 LEVEL_NAMES = {value: name for name, value in LEVELS.items()}
+COMPUTED_KEY = "computedOutputs"
+"""The offline plan's record of what the mocks computed, by URN (see scripts/plan/runner.py)."""
+MIN_SUBSTRING = 8
+"""Computed strings at least this long are matched inside any input; shorter values only where an
+input equals them and depends on their resource."""
+UNDECIDED_PREFIX = "can't run policy"
+UNDECIDED_SUFFIX = " can't be known during preview"
 
 
 def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
@@ -54,8 +93,10 @@ def policy_config(
     if path is not None:
         try:
             raw = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise PlanError(f"cannot read policy config {path}: {exc}") from None
+        if not isinstance(raw, dict):
+            raise PlanError(f"{path}: a policy config is a JSON object (got {type(raw).__name__})")
     known = {p.name: p for p in info.policies}
     unknown = sorted(set(raw) - set(known) - {"all"})
     if unknown:
@@ -84,19 +125,17 @@ def policy_config(
             if key not in properties and "default" in prop_schema:
                 properties[key] = prop_schema["default"]
         if schema_properties:
-            try:
-                jsonschema.validate(
-                    properties,
-                    {
-                        "type": "object",
-                        "properties": schema_properties,
-                        "required": schema.get("required") or [],
-                        "additionalProperties": False,
-                    },
-                )
-            except jsonschema.ValidationError as exc:
-                where = ".".join(str(p) for p in exc.absolute_path) or "(config)"
-                raise PlanError(f"{path}: {name}.{where}: {exc.message}") from None
+            full_schema = {
+                "type": "object",
+                "properties": schema_properties,
+                "required": schema.get("required") or [],
+                "additionalProperties": False,
+            }
+            validator = jsonschema.validators.validator_for(full_schema)(full_schema)
+            error = jsonschema.exceptions.best_match(validator.iter_errors(properties))
+            if error is not None:
+                where = ".".join(str(p) for p in error.absolute_path) or "(config)"
+                raise PlanError(f"{path}: {name}.{where}: {error.message}") from None
         elif properties:
             raise PlanError(f"{path}: {name} takes no configuration (got {sorted(properties)})")
         result[name] = proto.PolicyConfig(
@@ -124,12 +163,140 @@ def _shown(path: Path | None) -> str | None:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+def preview_semantics(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the document as a real preview of a new stack would send it to the analyzer:
+    every input that contains a value the mocks computed is unknown (see the module docstring)."""
+    computed = document.get(COMPUTED_KEY)
+    result = copy.deepcopy(document)
+    if not isinstance(computed, dict) or not computed:
+        return result
+    long_values: set[str] = set()
+    short_values: dict[str, set[str]] = {}
+    for urn, outputs in computed.items():
+        if not isinstance(outputs, dict):
+            continue
+        for value in outputs.values():
+            text = str(value)
+            if isinstance(value, str) and len(text) >= MIN_SUBSTRING:
+                long_values.add(text)
+                bare = text.split("://", 1)[-1]  # an issuer URL is also used without its scheme
+                if len(bare) >= MIN_SUBSTRING:
+                    long_values.add(bare)
+            else:
+                short_values.setdefault(str(urn), set()).add(text)
+    pattern = (
+        re.compile("|".join(re.escape(v) for v in sorted(long_values, key=len, reverse=True)))
+        if long_values
+        else None
+    )
+
+    def unknown_where_computed(value: Any, short: set[str]) -> Any:
+        if isinstance(value, dict):
+            return {k: unknown_where_computed(v, short) for k, v in value.items()}
+        if isinstance(value, list):
+            return [unknown_where_computed(v, short) for v in value]
+        if value is None or isinstance(value, bool):
+            return value
+        text = str(value)
+        if isinstance(value, str) and pattern is not None and pattern.search(text):
+            return UNKNOWN_STRING
+        if text in short:
+            return UNKNOWN_STRING
+        return value
+
+    for state in states(result):
+        inputs = state.get("inputs")
+        if not isinstance(inputs, dict):
+            continue
+        dependencies = state.get("propertyDependencies") or {}
+        for key in list(inputs):
+            short = set().union(*(short_values.get(u, set()) for u in dependencies.get(key, [])))
+            inputs[key] = unknown_where_computed(inputs[key], short)
+    result.pop(COMPUTED_KEY, None)
+    return result
+
+
+def undecided_paths(message: str) -> list[str]:
+    """The properties an advisory "can't run ... during preview" names."""
+    text = message.split("during preview: ", 1)[-1]
+    text = text.removesuffix(UNDECIDED_SUFFIX)
+    return [part.strip() for part in text.split(", ") if part.strip()]
+
+
+def preview_verdicts(
+    full: dict[str, Any],
+    preview: dict[str, Any],
+    semantic: bool,
+    acknowledged: dict[str, list[str]] | None = None,
+) -> list[dict[str, Any]]:
+    """Per policy: did it reach a verdict under preview semantics, and if not, on which
+    properties (acknowledged in preview-gaps.json or not).
+
+    `semantic` is False when the document is a real preview (it is its own preview view)."""
+    acknowledged = acknowledged or {}
+    seen = {(v["policy"], v["urn"], v["message"]) for v in full["violations"]}
+    verdicts = []
+    for policy in preview["policies"]:
+        name = policy["name"]
+        mine = [v for v in preview["violations"] if v["policy"] == name]
+        undecided = [
+            path
+            for v in mine
+            if v["message"].startswith(UNDECIDED_PREFIX)
+            for path in undecided_paths(v["message"])
+        ]
+        decided = [v for v in mine if not v["message"].startswith(UNDECIDED_PREFIX)]
+        only_in_preview = [
+            v["message"]
+            for v in decided
+            if semantic and (v["policy"], v["urn"], v["message"]) not in seen
+        ]
+        if decided and any(v["enforcementLevel"] == policy["enforcementLevel"] for v in decided):
+            verdict = "fail"
+        elif undecided:
+            verdict = "none"
+        else:
+            verdict = "pass"
+        known_gaps = [str(p) for p in acknowledged.get(name, [])]
+        verdicts.append(
+            {
+                "name": name,
+                "enforcementLevel": policy["enforcementLevel"],
+                "verdict": verdict,
+                "undecided": undecided,
+                "acknowledged": [p for p in undecided if p in known_gaps],
+                "unacknowledged": [p for p in undecided if p not in known_gaps],
+                "staleAcknowledgements": [p for p in known_gaps if p not in undecided],
+                "onlyInPreview": only_in_preview,
+            }
+        )
+    return verdicts
+
+
+def read_gaps(path: Path | None, stack: str) -> dict[str, list[str]]:
+    """The stack's acknowledged preview gaps: {policy: [property, ...]}."""
+    if path is None or not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PlanError(f"cannot read {_shown(path)}: {exc}") from None
+    entry = data.get(stack) if isinstance(data, dict) else None
+    if entry is None:
+        return {}
+    if not isinstance(entry, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(p, str) for p in v)
+        for k, v in entry.items()
+    ):
+        raise PlanError(f"{_shown(path)}: {stack} must map policy names to lists of properties")
+    return entry
+
+
 def analyze(document: dict[str, Any], config_path: Path | None) -> dict[str, Any]:
     """Run the pack over the document; return its results as plain data."""
     analyzer = servicer()
-    analyzer.Configure(
-        proto.ConfigureAnalyzerRequest(policyConfig=policy_config(analyzer, config_path)), None
-    )
+    configured = policy_config(analyzer, config_path)
+    analyzer.Configure(proto.ConfigureAnalyzerRequest(policyConfig=configured), None)
     all_states = [s for s in states(document) if s["type"] != "pulumi:pulumi:Stack"]
     by_urn = {s["urn"]: s for s in all_states}
     diagnostics: list[Any] = []
@@ -138,9 +305,10 @@ def analyze(document: dict[str, Any], config_path: Path | None) -> dict[str, Any
         options = proto.AnalyzerResourceOptions(
             protect=bool(state.get("protect")), parent=state.get("parent") or ""
         )
+        inputs = state.get("inputs")
         common = {
             "type": state["type"],
-            "properties": _struct(state.get("inputs") or {}),
+            "properties": _struct(inputs if isinstance(inputs, dict) else {}),
             "urn": state["urn"],
             "name": state["urn"].rsplit("::", 1)[-1],
             "options": options,
@@ -178,7 +346,6 @@ def analyze(document: dict[str, Any], config_path: Path | None) -> dict[str, Any
     ]
     violations.sort(key=lambda v: (v["enforcementLevel"] != "mandatory", v["policy"], v["urn"]))
     info = analyzer.GetAnalyzerInfo(None, None)
-    configured = policy_config(analyzer, config_path)
     return {
         "pack": pack.PACK_NAME,
         "version": pack.PACK_VERSION,
@@ -195,24 +362,70 @@ def analyze(document: dict[str, Any], config_path: Path | None) -> dict[str, Any
     }
 
 
+def _verdict_text(verdict: dict[str, Any] | None) -> str:
+    if verdict is None:
+        return "-"
+    text = {"pass": "reached (pass)", "fail": "reached (fail)", "none": "NONE"}[verdict["verdict"]]
+    if verdict["verdict"] == "none" and not verdict["unacknowledged"]:
+        text = f"none: {len(verdict['acknowledged'])} acknowledged gap(s)"
+    if verdict["staleAcknowledgements"]:
+        text += f", {len(verdict['staleAcknowledgements'])} stale acknowledgement(s)"
+    if verdict["onlyInPreview"]:
+        text += f", {len(verdict['onlyInPreview'])} only in preview"
+    return text
+
+
 class PolicyStage:
     """The CrossGuard pack's verdict on the document (mandatory violations block the plan)."""
 
     key = "policies"
     title = "Policies"
 
-    def __init__(self, config_dir: Path = CONFIG_DIR):
+    def __init__(self, config_dir: Path = CONFIG_DIR, gaps: Path | None = PREVIEW_GAPS):
         self.config_dir = config_dir
+        self.gaps = gaps
 
     def run(self, context: PlanContext) -> StageResult:
-        path = self.config_dir / f"{context.stack}.json"
-        data = analyze(context.document, path if path.is_file() else None)
+        path = self.config_path(context.stack)
+        data = analyze(context.document, path)
+        semantic = bool(context.document.get(COMPUTED_KEY))
+        preview = analyze(preview_semantics(context.document), path) if semantic else data
+        data["preview"] = preview_verdicts(
+            data, preview, semantic, read_gaps(self.gaps, context.stack)
+        )
         blocking = [
             f"{v['policy']}: {v['message']}"
             for v in data["violations"]
             if v["enforcementLevel"] == "mandatory"
+            and not v["message"].startswith(UNDECIDED_PREFIX)
         ]
+        for verdict in data["preview"]:
+            if verdict["enforcementLevel"] != "mandatory":
+                continue
+            if verdict["verdict"] == "none" and verdict["unacknowledged"]:
+                blocking.append(
+                    f"{verdict['name']}: no verdict under preview semantics: "
+                    + ", ".join(verdict["unacknowledged"])
+                    + " can't be known during preview"
+                )
+            blocking += [
+                f"{verdict['name']}: only under preview semantics: {message}"
+                for message in verdict["onlyInPreview"]
+            ]
         return StageResult.rendered(data, self._render, blocking)
+
+    def config_path(self, stack: str) -> Path:
+        """The stack's policy config; PlanError when it has none (see the module docstring)."""
+        path = self.config_dir / f"{stack}.json"
+        if not path.is_file():
+            shown = _shown(path)
+            raise PlanError(
+                f"stack {stack!r} has no policy config {shown}: without it the pack runs on its "
+                "defaults and loses this environment's rules (private endpoint, GPU types, spot "
+                f"share, budget ceiling). Copy the closest of {_shown(self.config_dir)}/*.json, or "
+                f"opt in to the pack's defaults explicitly with a {shown} that holds just {{}}"
+            )
+        return path
 
     @staticmethod
     def _render(data: dict[str, Any], table: Any) -> list[str]:
@@ -221,10 +434,37 @@ class PolicyStage:
             f"{len(data['policies'])} policies, {len(data['violations'])} violations",
             "",
         ]
+        verdicts = {v["name"]: v for v in data.get("preview") or []}
         lines += table(
-            ["policy", "level", "violations"],
-            [[p["name"], p["enforcementLevel"], str(p["violations"])] for p in data["policies"]],
+            ["policy", "level", "violations", "verdict in a preview"],
+            [
+                [
+                    p["name"],
+                    p["enforcementLevel"],
+                    str(p["violations"]),
+                    _verdict_text(verdicts.get(p["name"])),
+                ]
+                for p in data["policies"]
+            ],
         )
+        gaps = [
+            v for v in data.get("preview") or [] if v["undecided"] or v["staleAcknowledgements"]
+        ]
+        if gaps:
+            lines += ["", "Under preview semantics (a real preview of a new stack):"]
+            for v in gaps:
+                if v["unacknowledged"]:
+                    lines.append(f"- {v['name']}: NO VERDICT on {', '.join(v['unacknowledged'])}")
+                if v["acknowledged"]:
+                    lines.append(
+                        f"- {v['name']}: acknowledged gap (policies/preview-gaps.json) on "
+                        + ", ".join(v["acknowledged"])
+                    )
+                if v["staleAcknowledgements"]:
+                    lines.append(
+                        f"- {v['name']}: stale acknowledgement, now decided: "
+                        + ", ".join(v["staleAcknowledgements"])
+                    )
         if data["violations"]:
             lines.append("")
             lines += table(

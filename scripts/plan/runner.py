@@ -26,7 +26,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from scripts.plan.mocks import PlanMocks
+from scripts.plan.mocks import AUTONAME_PROPERTY, KNOWN_IN_PREVIEW, PlanMocks
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "stacks" / "__main__.py"
@@ -122,6 +122,8 @@ class Registration:
     id: str = ""
     """The id the mocks gave the resource (empty for components)."""
     outputs: dict[str, Any] = field(default_factory=dict)
+    computed: dict[str, Any] = field(default_factory=dict)
+    """Outputs the provider computes (unknown in a preview of a new stack), by dotted path."""
 
 
 class RecordingMonitor(sdk_mocks.MockMonitor):
@@ -157,9 +159,44 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
             id=registered.id or "" if registered else "",
             outputs=_json_safe(registered.state) if registered else {},
         )
+        registration.computed = computed_outputs(registration)
         with self._lock:
             self.registrations.append(registration)
         return response
+
+
+def _leaves(value: Any, path: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        found: dict[str, Any] = {}
+        for key, item in value.items():
+            found.update(_leaves(item, f"{path}.{key}" if path else str(key)))
+        return found
+    if isinstance(value, list):
+        found = {}
+        for index, item in enumerate(value):
+            found.update(_leaves(item, f"{path}[{index}]"))
+        return found
+    return {path: value}
+
+
+def computed_outputs(reg: Registration) -> dict[str, Any]:
+    """What the provider computes for a registered custom resource: its id and every output leaf
+    that is not an input (autonamed names and echoes excluded), by dotted path."""
+    if not reg.custom or reg.type.startswith("pulumi:providers:"):
+        return {}
+    inputs = _leaves(reg.inputs)
+    autoname = AUTONAME_PROPERTY.get(reg.type)
+    computed: dict[str, Any] = {"id": reg.id} if reg.id else {}
+    for path, value in _leaves(reg.outputs).items():
+        top = path.split(".")[0].split("[")[0]
+        if top in KNOWN_IN_PREVIEW or (top == autoname and top not in reg.inputs):
+            continue
+        if path in inputs and inputs[path] == value:
+            continue
+        if value is None or isinstance(value, bool):
+            continue
+        computed[path] = value
+    return computed
 
 
 @dataclass
@@ -311,6 +348,7 @@ def preview_document(run: ProgramRun) -> dict[str, Any]:
         "changeSummary": {"create": len(steps)},
         "stack": run.stack,
         "project": run.project,
+        "computedOutputs": {reg.urn: reg.computed for reg in run.registrations if reg.computed},
     }
 
 

@@ -57,7 +57,11 @@ def pool(
 
 
 def budget(limit: str | float) -> dict[str, Any]:
-    return state(BUDGET, "monthly", {"limitAmount": limit, "limitUnit": "USD"})
+    return state(
+        BUDGET,
+        "monthly",
+        {"budgetType": "COST", "timeUnit": "MONTHLY", "limitAmount": limit, "limitUnit": "USD"},
+    )
 
 
 def limits(*states: dict[str, Any], tmp_path: Path, **config: Any) -> list[dict[str, Any]]:
@@ -99,10 +103,15 @@ def test_worst_case_exactly_at_the_budget_passes(tmp_path: Path):
 
 
 def test_a_lower_max_monthly_usd_wins_over_the_budget(tmp_path: Path):
-    (violation,) = limits(
+    over_budget, over_ceiling = limits(
         pool(*P5_POOL), budget("200000"), tmp_path=tmp_path, maxMonthlyUsd=150_000
     )
-    assert f"exceeds the budget {usd(150_000)}" in violation["message"]
+    assert over_ceiling["message"] == (
+        f"budget monthly of {usd(200_000)} is above this stack's ceiling {usd(150_000)} "
+        "(maxMonthlyUsd)"
+    )
+    assert over_ceiling["urn"].endswith("::monthly")
+    assert f"exceeds the budget {usd(150_000)}" in over_budget["message"]
 
 
 def test_a_lower_budget_wins_over_max_monthly_usd(tmp_path: Path):
@@ -457,9 +466,15 @@ def test_an_fsx_tier_without_a_price_is_unpriced_not_zero():
     ]
 
 
+MONTHLY_COST = {"budgetType": "COST", "timeUnit": "MONTHLY", "limitUnit": "USD"}
+
+
 def test_budgets_are_read_from_the_limit_amount():
     est = estimate(
-        [res(BUDGET, "b", {"limitAmount": "3000.00"}), res(BUDGET, "c", {"limitAmount": 5})]
+        [
+            res(BUDGET, "b", {**MONTHLY_COST, "limitAmount": "3000.00"}),
+            res(BUDGET, "c", {**MONTHLY_COST, "limitAmount": 5}),
+        ]
     )
     assert est.budgets_usd == [3000.0, 5.0]
 

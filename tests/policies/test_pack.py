@@ -15,7 +15,7 @@ import yaml
 from google.protobuf import json_format
 from pulumi_policy import EnforcementLevel, PolicyPack, StackValidationPolicy
 
-from policies import cost, pack, security, tagging
+from policies import cost, iam, network, pack, security, tagging
 from scripts.plan.policy_stage import CONFIG_DIR, LEVELS, policy_config, servicer
 from scripts.plan.runner import PlanError
 from tests.conftest import ROOT, STACKS
@@ -38,7 +38,7 @@ def read(path: Path | None) -> dict[str, Any]:
 
 def test_every_policy_has_a_unique_name_a_description_and_is_mandatory():
     policies = pack.policies()
-    assert len(NAMES) == len(set(NAMES)) == 9
+    assert len(NAMES) == len(set(NAMES)) == 14
     for policy in policies:
         assert policy.name and policy.name == policy.name.lower(), policy.name
         assert policy.description and policy.description.strip(), policy.name
@@ -47,9 +47,22 @@ def test_every_policy_has_a_unique_name_a_description_and_is_mandatory():
 
 
 def test_the_pack_is_the_modules_policies_in_order():
-    assert pack.policies() == [*tagging.POLICIES, *cost.POLICIES, *security.POLICIES]
+    assert pack.policies() == [
+        *tagging.POLICIES,
+        *cost.POLICIES,
+        *security.POLICIES,
+        *iam.POLICIES,
+        *network.POLICIES,
+    ]
     stack_policies = {p.name for p in pack.policies() if isinstance(p, StackValidationPolicy)}
-    assert stack_policies == {"cost-limits", "bucket-baseline"}
+    assert stack_policies == {
+        "cost-limits",
+        "bucket-baseline",
+        "launch-template-baseline",
+        "no-open-ingress",
+        "default-security-group",
+        "resource-policies",
+    }
 
 
 def test_the_analyzer_reports_the_packs_name_version_and_policies():

@@ -299,7 +299,7 @@ def test_broad_grants_are_reported(tmp_path: Path, kind: str, action: Any, fragm
 
 def test_read_actions_on_any_resource_and_a_deny_pass(tmp_path: Path):
     document = iam_document(
-        allow(["ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups", "s3:GetObject"]),
+        allow(["ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups", "s3:ListBucket"]),
         allow("s3:PutObject", ["arn:aws:s3:::bucket/*"]),
         {"Effect": "Deny", "Action": "s3:*", "Resource": "*"},
     )
@@ -340,7 +340,7 @@ def test_an_unreadable_policy_document_is_reported(tmp_path: Path):
 
 
 def test_wildcards_of_read_actions_on_any_resource_pass(tmp_path: Path):
-    document = iam_document(allow(["ec2:Describe*", "s3:Get*", "eks:List*"]))
+    document = iam_document(allow(["ec2:Describe*", "s3:List*", "eks:List*"]))
     assert found("iam-least-privilege", iam_policy(document), tmp_path=tmp_path) == []
 
 
@@ -389,10 +389,17 @@ def test_is_read_action(action: str, read: bool):
         ),
         (
             {"Statement": [allow(["s3:GetObject", "s3:PutObject"], ["arn:aws:s3:::b", "*"])]},
-            ["grants write actions ['s3:PutObject'] on Resource '*'"],
+            [
+                "grants write actions ['s3:PutObject'] on Resource '*'",
+                "grants sensitive reads ['s3:GetObject'] on Resource '*'",
+            ],
         ),
         ({"Statement": [allow("s3:PutObject", "arn:aws:s3:::b/*")]}, []),
-        ({"Statement": [allow(["ec2:DescribeInstances", "s3:GetObject"])]}, []),
+        ({"Statement": [allow(["ec2:DescribeInstances", "s3:ListBucket"])]}, []),
+        (
+            {"Statement": [allow(["ec2:DescribeInstances", "s3:GetObject"])]},
+            ["grants sensitive reads ['s3:GetObject'] on Resource '*'"],
+        ),
         ({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}, []),
         ({"Statement": []}, []),
         ({}, []),
