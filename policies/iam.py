@@ -195,7 +195,7 @@ def _tag_scoped(condition: Any) -> bool:
 # ------------------------------------------------------------------------------ documents
 
 
-def _statements(document: Any, where: str, judge: Judge | None) -> list[tuple[str, dict]]:
+def _statements(document: Any, where: str, judge: Judge | None) -> list[tuple[str, dict[str, Any]]]:
     """The document's statements as (path, statement); unknown ones are recorded."""
     statements = as_mapping(document).get("Statement")
     if is_unknown(statements):
@@ -214,7 +214,7 @@ def _statements(document: Any, where: str, judge: Judge | None) -> list[tuple[st
     return found
 
 
-def _is_allow(statement: dict, path: str, judge: Judge | None) -> bool | None:
+def _is_allow(statement: dict[str, Any], path: str, judge: Judge | None) -> bool | None:
     effect = statement.get("Effect")
     if is_unknown(effect):
         if judge:
@@ -271,7 +271,7 @@ def policy_problems(document: Any) -> list[str]:
     return identity_problems(doc)
 
 
-def _document(judge: Judge, value: Any, path: str) -> dict | None:
+def _document(judge: Judge, value: Any, path: str) -> dict[str, Any] | None:
     """Parse a document input; unknown -> recorded; unreadable -> reported."""
     try:
         doc = json_value(value)
@@ -412,7 +412,7 @@ def account_of(principal: Any) -> str | None:
 
 
 def principal_problems(
-    document: dict, where: str, judge: Judge, *, trust: bool
+    document: dict[str, Any], where: str, judge: Judge, *, trust: bool
 ) -> tuple[list[str], set[str]]:
     """Wildcard and NotPrincipal grants; returns the problems and the AWS accounts granted."""
     problems: list[str] = []
@@ -441,7 +441,9 @@ def principal_problems(
     return problems, accounts
 
 
-def _web_identity_problems(statement: dict, label: str, path: str, judge: Judge) -> list[str]:
+def _web_identity_problems(
+    statement: dict[str, Any], label: str, path: str, judge: Judge
+) -> list[str]:
     federated = _principal_values(statement.get("Principal"), "Federated")
     if not federated:
         return []

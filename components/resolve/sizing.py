@@ -77,7 +77,7 @@ def ip_demand_per_az(pools: Iterable[PoolFootprint], azs: Sequence[str]) -> dict
 
 
 def usable_addresses(prefix: int) -> int:
-    return 2 ** (32 - prefix) - AWS_RESERVED_PER_SUBNET
+    return int(2 ** (32 - prefix)) - AWS_RESERVED_PER_SUBNET
 
 
 @dataclass(frozen=True)

@@ -296,8 +296,8 @@ def _path_changed(
     after = _get(new.get("inputs") or {}, parts)
     if before is _MISSING and after is _MISSING:
         return False
-    return _norm(None if before is _MISSING else before) != _norm(
-        None if after is _MISSING else after
+    return bool(
+        _norm(None if before is _MISSING else before) != _norm(None if after is _MISSING else after)
     )
 
 

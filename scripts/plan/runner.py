@@ -135,7 +135,7 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
         self._lock = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         urn = self.make_urn(request.parent, request.type, request.name)
         inputs = (
             rpc.deserialize_properties(request.object) if request.type != STACK_ROOT_TYPE else {}

@@ -194,7 +194,7 @@ class CapacityStage:
                     ),
                 ]
             )
-        lines = table(
+        lines: list[str] = table(
             ["pool", "capacity", "instance types", "nodes", "GPUs", "GPU", "EFA"], pool_rows
         )
         totals = data["totals"]
