@@ -17,6 +17,7 @@ import yaml
 from check_jsonschema import main as check_jsonschema
 from click.testing import CliRunner
 
+from components.config import load_stack_config, read_stack_file, stack_file
 from tests.conftest import ROOT, STACKS
 
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -190,10 +191,13 @@ def test_deploy_promotes_dev_then_staging_then_prod() -> None:
     jobs = workflow["jobs"]
     assert sorted(PROMOTION) == sorted(STACKS)
     assert jobs["dev"]["needs"] == "checks"
-    assert jobs["staging"]["needs"] == "dev"
-    assert jobs["prod"]["needs"] == "staging"
+    assert jobs["staging"]["needs"] == ["checks", "dev"]
+    assert jobs["prod"]["needs"] == ["checks", "staging"]
+    # Each stack deploys from the runners it declares as its deployer (deployer.runnerLabels).
+    assert "--runners" in " ".join(s.get("run", "") for s in jobs["checks"]["steps"])
     for stack in PROMOTION:
         job = jobs[stack]
+        assert job["runs-on"] == f"${{{{ fromJSON(needs.checks.outputs.runners).{stack} }}}}"
         assert job["environment"] == stack
         assert job["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
         assert job["permissions"]["id-token"] == "write"
@@ -204,3 +208,15 @@ def test_deploy_promotes_dev_then_staging_then_prod() -> None:
         assert pulumi["with"]["stack-name"] == stack
         assert pulumi["with"]["policyPacks"] == "policies"
         assert pulumi["with"]["policyPackConfigs"] == f"policies/config/{stack}.json"
+
+
+def test_every_shipped_stack_declares_where_it_is_deployed_from() -> None:
+    from scripts.plan.stacks import runner_labels
+
+    labels = runner_labels(STACKS)
+    for stack in STACKS:
+        config = load_stack_config(read_stack_file(stack_file(stack)))
+        assert labels[stack] == config.deployer.runner_labels
+        # Self-hosted runners whose egress the stack admits to its API: never hosted ones.
+        assert "self-hosted" in labels[stack]
+        assert config.deployer.egress_cidrs
