@@ -1,5 +1,6 @@
 """Tenancy: a namespace per team, with Pod Security Admission labels, a ResourceQuota on
-`requests.nvidia.com/gpu` (and EFA devices) and a LimitRange giving containers default requests.
+`requests.nvidia.com/gpu` (and EFA devices), a LimitRange giving containers default requests, and
+NetworkPolicies denying ingress except from the namespace's own pods and Prometheus.
 
 Teams exist whether or not Kubeflow is on: a team can run plain Jobs, TrainJobs or pipelines in
 its namespace, always under its quota.
@@ -7,12 +8,14 @@ its namespace, always under its quota.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.catalog.conventions import TEAM_LABEL
+from components.catalog.conventions import FSX_CLAIM, TEAM_LABEL, TRAINING_SERVICE_ACCOUNT
+from components.resolve.software import DEFAULT_MONITORING_NAMESPACE
 from components.resolve.tenancy import DEFAULT_LIMIT, DEFAULT_REQUEST, TeamSpec, TenancySpec
 
 LEGACY_PARENT = "gpuplatform:index:Kubeflow"
@@ -30,6 +33,123 @@ def legacy_urn(stack: str, project: str, type_token: str, name: str) -> str:
     `urn:pulumi:prod::gpu-platform::gpuplatform:index:Kubeflow$kubernetes:core/v1:Namespace::
     kubeflow-team-research`."""
     return f"urn:pulumi:{stack}::{project}::{LEGACY_PARENT}${type_token}::kubeflow-{name}"
+
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+"""Label Kubernetes sets on every namespace: its name."""
+PROMETHEUS_POD_LABELS = {
+    "app.kubernetes.io/name": "prometheus",
+    "app.kubernetes.io/managed-by": "prometheus-operator",
+}
+"""Labels the Prometheus operator puts on every Prometheus server pod."""
+
+
+def prometheus_peer(monitoring_namespace: str = DEFAULT_MONITORING_NAMESPACE) -> dict[str, Any]:
+    """Pure: a NetworkPolicy peer matching the Prometheus server pods of the monitoring
+    namespace."""
+    return {
+        "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: monitoring_namespace}},
+        "podSelector": {"matchLabels": dict(PROMETHEUS_POD_LABELS)},
+    }
+
+
+def deny_ingress_manifest(namespace: str) -> dict[str, Any]:
+    """Pure: a NetworkPolicy selecting every pod of the namespace and admitting nothing (other
+    policies of the namespace add what is allowed; the VPC CNI always admits the node itself, so
+    kubelet probes still work)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "default-deny-ingress", "namespace": namespace},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+    }
+
+
+def team_network_policies(team: TeamSpec) -> list[dict[str, Any]]:
+    """Pure: default deny ingress in the team namespace; its own pods (multi-node jobs: torchrun
+    rendezvous, NCCL bootstrap) and the monitoring namespace's Prometheus may still connect."""
+    return [
+        deny_ingress_manifest(team.name),
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-namespace-and-prometheus", "namespace": team.name},
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [{"podSelector": {}}, prometheus_peer()]}],
+            },
+        },
+    ]
+
+
+class HotTier(TypedDict):
+    """The FSx for Lustre file system a team namespace mounts (storage component's outputs)."""
+
+    file_system_id: pulumi.Input[str]
+    dns_name: pulumi.Input[str]
+    mount_name: pulumi.Input[str]
+    capacity_gib: int
+
+
+class TeamRefs(TypedDict):
+    """What team namespaces use of other components: the training role and the hot tier."""
+
+    cluster_name: pulumi.Input[str]
+    training_role_arn: pulumi.Input[str]
+    """The storage component's training role (datasets read, checkpoints write)."""
+    hot_tier: HotTier | None
+    """None when the stack has no FSx file system."""
+
+
+def fsx_volume_name(team: str) -> str:
+    """Pure: the cluster-scoped PersistentVolume of one team's FSx claim."""
+    return f"{FSX_CLAIM}-{team}"
+
+
+def team_storage_manifests(team: str, hot_tier: HotTier) -> list[dict[str, Any]]:
+    """Pure: the static PersistentVolume and its claim `fsx-lustre` that mount the whole FSx file
+    system in a team namespace (a PERSISTENT_2 file system linked to S3 cannot be provisioned
+    dynamically, so each namespace gets a static PV of the same file system). The PV is reserved
+    for the team's claim (`claimRef`) and retained when the claim goes: deleting it never touches
+    the file system. Every team sees the whole file system (/datasets, /checkpoints, ...): keep
+    team data apart with directories and POSIX permissions."""
+    capacity = f"{hot_tier['capacity_gib']}Gi"
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": fsx_volume_name(team), "labels": {TEAM_LABEL: team}},
+            "spec": {
+                "capacity": {"storage": capacity},
+                "volumeMode": "Filesystem",
+                "accessModes": ["ReadWriteMany"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": "",
+                "mountOptions": ["flock"],
+                "claimRef": {"namespace": team, "name": FSX_CLAIM},
+                "csi": {
+                    "driver": "fsx.csi.aws.com",
+                    "volumeHandle": hot_tier["file_system_id"],
+                    "volumeAttributes": {
+                        "dnsname": hot_tier["dns_name"],
+                        "mountname": hot_tier["mount_name"],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": FSX_CLAIM, "namespace": team},
+            "spec": {
+                "accessModes": ["ReadWriteMany"],
+                "storageClassName": "",
+                "volumeName": fsx_volume_name(team),
+                "resources": {"requests": {"storage": capacity}},
+            },
+        },
+    ]
 
 
 def team_manifests(team: TeamSpec) -> list[dict[str, Any]]:
@@ -88,6 +208,8 @@ class Tenancy(pulumi.ComponentResource):
         spec: TenancySpec,
         provider: k8s.Provider,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        refs: TeamRefs | None = None,
     ):
         super().__init__("gpuplatform:index:Tenancy", name, {}, opts)
         stack, project = pulumi.get_stack(), pulumi.get_project()
@@ -121,5 +243,59 @@ class Tenancy(pulumi.ComponentResource):
                 spec=limits["spec"],
                 opts=options(LIMITS_TYPE, f"{stem}-limits", ns),
             )
+            for policy, role in zip(
+                team_network_policies(team), ("deny-ingress", "allow-ingress"), strict=True
+            ):
+                k8s.networking.v1.NetworkPolicy(
+                    f"{name}-{stem}-{role}",
+                    metadata=policy["metadata"],
+                    spec=policy["spec"],
+                    opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns]),
+                )
+            if refs is not None:
+                self._team_training(name, stem, team.name, refs, provider, ns)
             self.namespaces[team.name] = ns
         self.register_outputs({"namespaces": sorted(self.namespaces)})
+
+    def _team_training(
+        self,
+        name: str,
+        stem: str,
+        team: str,
+        refs: TeamRefs,
+        provider: k8s.Provider,
+        namespace: k8s.core.v1.Namespace,
+    ) -> None:
+        """The `training-runner` service account with the training role (Pod Identity), and with
+        the hot tier on, the team's `fsx-lustre` claim: what the shipped TrainJobs use."""
+        in_namespace = pulumi.ResourceOptions(
+            parent=self, provider=provider, depends_on=[namespace]
+        )
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-{stem}-training-sa",
+            metadata={"name": TRAINING_SERVICE_ACCOUNT, "namespace": team},
+            opts=in_namespace,
+        )
+        aws.eks.PodIdentityAssociation(
+            f"{name}-{stem}-training",
+            cluster_name=refs["cluster_name"],
+            namespace=team,
+            service_account=TRAINING_SERVICE_ACCOUNT,
+            role_arn=refs["training_role_arn"],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
+        )
+        if refs["hot_tier"] is None:
+            return
+        volume, claim = team_storage_manifests(team, refs["hot_tier"])
+        pv = k8s.core.v1.PersistentVolume(
+            f"{name}-{stem}-fsx-pv",
+            metadata=volume["metadata"],
+            spec=volume["spec"],
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+        )
+        k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-{stem}-fsx-pvc",
+            metadata=claim["metadata"],
+            spec=claim["spec"],
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[namespace, pv]),
+        )

@@ -29,7 +29,7 @@ from components.software.gpu_operator import GpuOperator
 from components.software.kubeflow import Kubeflow
 from components.software.observability import Observability
 from components.storage import TieredStorage, storage_refs
-from components.tenancy import Tenancy
+from components.tenancy import HotTier, Tenancy
 from workloads.training import TrainingWorkloads
 from workloads.triton import TritonService
 
@@ -60,7 +60,25 @@ def build(spec: PlatformSpec) -> None:
             f"pool-{pool.name}", pool, pool_refs(cluster, network), after_cluster
         )
     storage = TieredStorage("storage", spec.storage, storage_refs(cluster, network), after_cluster)
-    Tenancy("tenancy", spec.tenancy, provider, after_cluster)
+    hot_tier: HotTier | None = None
+    if spec.storage.fsx is not None and storage.file_system is not None:
+        hot_tier = {
+            "file_system_id": storage.file_system.id,
+            "dns_name": storage.file_system.dns_name,
+            "mount_name": storage.file_system.mount_name,
+            "capacity_gib": spec.storage.fsx.capacity_gib,
+        }
+    tenancy = Tenancy(
+        "tenancy",
+        spec.tenancy,
+        provider,
+        after_cluster,
+        refs={
+            "cluster_name": cluster.cluster_name,
+            "training_role_arn": storage.training_role_arn,
+            "hot_tier": hot_tier,
+        },
+    )
     if spec.autoscaler:
         ClusterAutoscaler("autoscaler", spec.autoscaler, provider, after_cluster)
 
@@ -83,7 +101,7 @@ def build(spec: PlatformSpec) -> None:
             TrainingWorkloads(
                 "training",
                 spec.training,
-                {"provider": provider, "depends_on": [kubeflow.trainer, storage]},
+                {"provider": provider, "depends_on": [kubeflow.trainer, storage, tenancy]},
                 after_cluster,
             )
     if spec.triton and observability:
@@ -92,10 +110,14 @@ def build(spec: PlatformSpec) -> None:
             spec.triton,
             {
                 "provider": provider,
-                "cluster_name": cluster.cluster_name,
+                "oidc_provider_arn": cluster.oidc_provider_arn,
+                "oidc_issuer": cluster.oidc_issuer,
                 "models_bucket": storage.bucket_names["models"],
+                "models_kms_key_arn": storage.kms_key_arn,
                 "models_read_policy": storage.models_read_policy,
                 "prometheus_url": observability.prometheus_url,
+                "prometheus_release": observability.prometheus_release,
+                "keda_release": observability.keda_release,
             },
             after_monitoring,
         )

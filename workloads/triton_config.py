@@ -306,6 +306,59 @@ def write(config: ModelConfig, repository: Path) -> Path:
     return path
 
 
+# --------------------------------------------------------------------------- example model
+
+EXAMPLE_INPUT = "INPUT"
+EXAMPLE_OUTPUT = "OUTPUT"
+EXAMPLE_MODEL_PY = '''\
+"""Echo: every response carries the request's INPUT tensor back as OUTPUT.
+
+Written into the model repository by the GPU platform stack, so a new deployment has a model to
+load (Triton's explicit model control refuses to start without it) and a smoke test has
+something to call. It needs no weights and runs on CPU.
+"""
+
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        return [
+            pb_utils.InferenceResponse(
+                output_tensors=[
+                    pb_utils.Tensor(
+                        "OUTPUT", pb_utils.get_input_tensor_by_name(request, "INPUT").as_numpy()
+                    )
+                ]
+            )
+            for request in requests
+        ]
+'''
+"""The example's `1/model.py` (the Python backend's default file name in version 1)."""
+
+
+def example_model_config(name: str) -> ModelConfig:
+    """The example model: a Python-backend echo of one variable-length FP32 tensor, one CPU
+    instance (the Python backend ships in Triton's `-py3` images; no GPU, no weights)."""
+    tensor = [-1]
+    return ModelConfig(
+        name=name,
+        backend="python",
+        inputs=[TensorSpec(EXAMPLE_INPUT, DataType.FP32, tensor)],
+        outputs=[TensorSpec(EXAMPLE_OUTPUT, DataType.FP32, tensor)],
+        kind=InstanceKind.CPU,
+    )
+
+
+def example_model_files(name: str) -> dict[str, str]:
+    """Pure: the example model's files, by path relative to the repository root
+    (`<name>/config.pbtxt`, `<name>/1/model.py`)."""
+    return {
+        f"{name}/{CONFIG_FILE}": render(example_model_config(name)),
+        f"{name}/1/model.py": EXAMPLE_MODEL_PY,
+    }
+
+
 # --------------------------------------------------------------------------- CLI
 
 

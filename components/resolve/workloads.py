@@ -1,4 +1,5 @@
-"""Resolve the workloads the platform ships: the Triton service and the training templates."""
+"""Resolve the workloads the platform ships: the Triton service. The training templates resolve
+in components/resolve/training.py."""
 
 from __future__ import annotations
 
@@ -9,14 +10,6 @@ from components.config import PROJECT_NAMESPACE, ConfigError, Environment, Stack
 from components.config.models import EXAMPLE_MODEL, EXAMPLE_MODEL_VERSION
 from components.resolve.compute import GpuPoolSpec
 from components.resolve.software import DEFAULT_MONITORING_NAMESPACE
-from components.resolve.training import (  # noqa: F401  (the training part lives there)
-    DEFAULT_BUSBW_FLOOR_GBPS,
-    DEFAULT_SHM_GIB,
-    TrainingJobSpec,
-    TrainingSpec,
-    check_job,
-    resolve_training,
-)
 
 TRITON_NAME = "triton"
 TRITON_NAMESPACE = "inference"

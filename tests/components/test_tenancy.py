@@ -21,12 +21,14 @@ from components.tenancy import (
     Tenancy,
     legacy_urn,
     team_manifests,
+    team_network_policies,
 )
 from scripts.plan.stages.kubernetes import check
 from tests.conftest import Recorded
 from tests.support import config, platform
 
 COMPONENT = "gpuplatform:index:Tenancy"
+NETWORK_POLICY_TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PROJECT = "gpu-platform"
 NAME = "tenancy"
 
@@ -136,8 +138,8 @@ def test_every_team_gets_its_namespace_quota_and_limits_without_kubeflow(without
             assert child.provider.startswith(provider.urn)
         assert namespace.urn in quota.dependencies and namespace.urn in limits.dependencies
     kinds = {r.type for r in recorded.children(component.urn)}
-    assert kinds == {NAMESPACE_TYPE, QUOTA_TYPE, LIMITS_TYPE}
-    assert len(recorded.children(component.urn)) == 3 * len(spec.teams)
+    assert kinds == {NAMESPACE_TYPE, QUOTA_TYPE, LIMITS_TYPE, NETWORK_POLICY_TYPE}
+    assert len(recorded.children(component.urn)) == 5 * len(spec.teams)
     assert recorded.outputs["namespaces"] == sorted(t.name for t in spec.teams)
 
 
@@ -194,3 +196,133 @@ def test_every_team_object_is_aliased_to_its_kubeflow_urn(run_pulumi, without_ku
         assert recorded.one(kind, new_name)  # registered under the Tenancy component
         assert aliases[(kind, new_name)] == [old_urn], new_name
     assert len(old) == 3 * len(teams)
+
+
+# ------------------------------------------------------------------ network policy
+
+
+def test_team_namespaces_deny_ingress_except_their_own_pods_and_prometheus():
+    research = next(t for t in platform("prod").tenancy.teams if t.name == "team-research")
+    deny, allow = team_network_policies(research)
+    for policy in (deny, allow):
+        assert check(policy, versions.KUBERNETES_VERSION) == []
+        assert policy["metadata"]["namespace"] == "team-research"
+        assert policy["spec"]["podSelector"] == {} and policy["spec"]["policyTypes"] == ["Ingress"]
+    assert "ingress" not in deny["spec"]  # selects every pod, admits nothing
+    (rule,) = allow["spec"]["ingress"]
+    assert "ports" not in rule  # any port, but only from these peers
+    own, prometheus = rule["from"]
+    assert own == {"podSelector": {}}  # the namespace's own pods (multi-node jobs)
+    monitoring = platform("prod").observability.namespace  # type: ignore[union-attr]
+    assert prometheus["namespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": monitoring}
+    }
+    assert prometheus["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "prometheus"
+    assert deny["metadata"]["name"] != allow["metadata"]["name"]
+
+
+def test_every_team_gets_its_network_policies(without_kubeflow):
+    recorded, _ = without_kubeflow
+    for team in prod_without_kubeflow().teams:
+        namespace = recorded.one(NAMESPACE_TYPE, f"{NAME}-team-{team.name}")
+        expected = {p["metadata"]["name"]: p["spec"] for p in team_network_policies(team)}
+        found = {}
+        for role in ("deny-ingress", "allow-ingress"):
+            policy = recorded.one(NETWORK_POLICY_TYPE, f"{NAME}-team-{team.name}-{role}")
+            assert policy.parent == recorded.one(COMPONENT, NAME).urn
+            assert namespace.urn in policy.dependencies
+            found[policy.inputs["metadata"]["name"]] = policy.inputs["spec"]
+        assert found == expected
+
+
+# ------------------------------------------------------------------ training in team namespaces
+
+HOT_TIER = {
+    "file_system_id": "fs-0123456789abcdef0",
+    "dns_name": "fs-0123456789abcdef0.fsx.us-east-1.amazonaws.com",
+    "mount_name": "abcdefgh",
+    "capacity_gib": 9600,
+}
+
+
+def test_team_storage_is_a_static_pv_reserved_for_the_teams_fsx_claim():
+    from components.catalog.conventions import FSX_CLAIM
+    from components.tenancy import fsx_volume_name, team_storage_manifests
+
+    volume, claim = team_storage_manifests("team-research", HOT_TIER)  # type: ignore[arg-type]
+    for obj in (volume, claim):
+        assert check(obj, versions.KUBERNETES_VERSION) == []
+    assert claim["metadata"] == {"name": FSX_CLAIM, "namespace": "team-research"}
+    assert (
+        claim["spec"]["volumeName"]
+        == volume["metadata"]["name"]
+        == fsx_volume_name("team-research")
+    )
+    assert claim["spec"]["storageClassName"] == volume["spec"]["storageClassName"] == ""
+    assert volume["spec"]["claimRef"] == {"namespace": "team-research", "name": FSX_CLAIM}
+    assert volume["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    assert volume["spec"]["accessModes"] == claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    csi = volume["spec"]["csi"]
+    assert csi["driver"] == "fsx.csi.aws.com"
+    assert csi["volumeHandle"] == HOT_TIER["file_system_id"]
+    assert csi["volumeAttributes"] == {
+        "dnsname": HOT_TIER["dns_name"],
+        "mountname": HOT_TIER["mount_name"],
+    }
+    assert claim["spec"]["resources"]["requests"]["storage"] == "9600Gi"
+
+
+def team_program(spec: TenancySpec, hot_tier: Any) -> Any:
+    def body() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        Tenancy(
+            NAME,
+            spec,
+            provider,
+            refs={
+                "cluster_name": "gpu-platform-prod",
+                "training_role_arn": "arn:aws:iam::123456789012:role/training",
+                "hot_tier": hot_tier,
+            },
+        )
+
+    return body
+
+
+def test_every_team_can_run_the_shipped_jobs_with_the_hot_tier(run_pulumi):
+    from components.catalog.conventions import FSX_CLAIM, TRAINING_SERVICE_ACCOUNT
+
+    spec = platform("prod").tenancy
+    recorded: Recorded = run_pulumi(team_program(spec, HOT_TIER))
+    teams = [t.name for t in spec.teams]
+    accounts = recorded.of_type("kubernetes:core/v1:ServiceAccount")
+    assert sorted(
+        (a.inputs["metadata"]["namespace"], a.inputs["metadata"]["name"]) for a in accounts
+    ) == sorted((t, TRAINING_SERVICE_ACCOUNT) for t in teams)
+    associations = recorded.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert sorted((a.inputs["namespace"], a.inputs["serviceAccount"]) for a in associations) == (
+        sorted((t, TRAINING_SERVICE_ACCOUNT) for t in teams)
+    )
+    assert {a.inputs["roleArn"] for a in associations} == {
+        "arn:aws:iam::123456789012:role/training"
+    }
+    claims = recorded.of_type("kubernetes:core/v1:PersistentVolumeClaim")
+    assert sorted(c.inputs["metadata"]["namespace"] for c in claims) == sorted(teams)
+    assert {c.inputs["metadata"]["name"] for c in claims} == {FSX_CLAIM}
+    volumes = {v.urn: v for v in recorded.of_type("kubernetes:core/v1:PersistentVolume")}
+    namespaces = {n.inputs["metadata"]["name"]: n for n in recorded.of_type(NAMESPACE_TYPE)}
+    for claim in claims:
+        team = claim.inputs["metadata"]["namespace"]
+        assert namespaces[team].urn in claim.dependencies
+        assert set(claim.dependencies) & set(volumes)
+    # The shipped jobs' namespace is one of these teams, and they mount the same claim.
+    training = platform("prod").training
+    assert training is not None and training.example.namespace in teams
+    assert training.example.fsx_claim == FSX_CLAIM
+
+
+def test_without_the_hot_tier_teams_get_the_account_but_no_claim(run_pulumi):
+    recorded: Recorded = run_pulumi(team_program(platform("prod").tenancy, None))
+    assert recorded.of_type("kubernetes:core/v1:PersistentVolumeClaim") == []
+    assert recorded.of_type("kubernetes:core/v1:PersistentVolume") == []
+    assert recorded.of_type("kubernetes:core/v1:ServiceAccount")

@@ -66,8 +66,15 @@ def _sdk_args(kind: str) -> type | None:
         mod = importlib.import_module(f"pulumi_aws.{module.split('/')[0]}")
     elif package == "kubernetes":
         group, version = module.split("/")
-        group = {"core": "core", "storage.k8s.io": "storage", "helm.sh": "helm"}.get(group, group)
+        group = {
+            "core": "core",
+            "storage.k8s.io": "storage",
+            "helm.sh": "helm",
+            "networking.k8s.io": "networking",
+        }.get(group, group)
         mod = importlib.import_module(f"pulumi_kubernetes.{group}.{version}")
+    elif package == "random":
+        mod = importlib.import_module("pulumi_random")
     else:
         return None
     for candidate in (f"{name}InitArgs", f"{name}Args"):

@@ -1,6 +1,7 @@
-"""TritonService: every manifest valid against Kubernetes 1.36, the wiring under recording mocks
-(Deployment, KEDA, Pod Identity, the models-read role policy), and the Triton settings the stack
-config validates (`gpu-platform:triton.<key>`)."""
+"""TritonService: every manifest valid against Kubernetes 1.36; the seeded repository, explicit
+model control, restricted APIs, IRSA, sizing from the inference pool, the PDB and the
+NetworkPolicies, under recording mocks; and the Triton settings the stack config validates
+(`gpu-platform:triton.<key>`)."""
 
 from __future__ import annotations
 
@@ -10,34 +11,50 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
 from components import versions
+from components.catalog import get_instance_type
+from components.common.irsa import ROLE_ARN_ANNOTATION, irsa_trust, issuer_host_path
 from components.config import ConfigError
-from components.resolve.workloads import TritonSpec
+from components.resolve.workloads import (
+    DAEMONSET_CPU_MILLICORES,
+    TritonSpec,
+    kube_reserved_millicores,
+    node_allocatable,
+)
 from components.software.observability import prometheus_service_url
 from components.storage import access_policy
-from scripts.plan.stages.kubernetes import check
+from components.tenancy import PROMETHEUS_POD_LABELS
 from scripts.plan.runner import PlanError, run_program
+from scripts.plan.stages.kubernetes import check
 from tests.conftest import Recorded
-from tests.support import config, platform, raw_config
+from tests.support import config, platform, raw_config, shipped_plan
 from workloads.triton import (
+    ADMIN_KEY_ENV,
     GRPC_PORT,
     HTTP_PORT,
     METRICS_PORT,
     QUEUE_METRIC,
+    RESTRICTED_APIS,
     TritonRefs,
     TritonService,
+    admin_secret_manifest,
     deployment_manifest,
     namespace_manifest,
+    network_policy_manifests,
     pod_disruption_budget_manifest,
     queue_time_query,
     scaled_object_manifest,
+    seed_objects,
     service_account_manifest,
     service_manifest,
     service_monitor_manifest,
+    triton_args,
 )
+from workloads.triton_config import EXAMPLE_MODEL_PY, example_model_config
 
 COMPONENT = "gpuplatform:index:TritonService"
 STACK = "pulumi:pulumi:Stack"
@@ -46,12 +63,16 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
 NAMESPACE_TYPE = "kubernetes:core/v1:Namespace"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+SECRET = "kubernetes:core/v1:Secret"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+PASSWORD = "random:index/randomPassword:RandomPassword"
 
 NAME = "triton"
 NAMESPACE = "inference"
@@ -64,27 +85,41 @@ BUCKET_ARN = f"arn:aws:s3:::{MODELS_BUCKET}"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 READ_POLICY = access_policy(read=[BUCKET_ARN], write=[], key_arn=KEY_ARN)
 """The document the storage component hands Triton (`TieredStorage.models_read_policy`)."""
+ISSUER = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+OIDC_ARN = (
+    "arn:aws:iam::123456789012:oidc-provider/"
+    "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+)
 
 
-def triton_spec(**settings: Any) -> TritonSpec:
+def triton_spec(stack: str = "prod", **settings: Any) -> TritonSpec:
     """prod's Triton service with `gpu-platform:triton` settings, resolved as the program does."""
-    spec = platform("prod", triton={**TRITON, **settings}).triton
+    spec = platform(stack, triton={**TRITON, **settings}).triton
     assert spec is not None
     return spec
 
 
+def triton_problems(**settings: Any) -> dict[str, str]:
+    """The config errors of prod with these `gpu-platform:triton` settings (as given)."""
+    with pytest.raises(ConfigError) as caught:
+        platform("prod", triton=settings)
+    return dict(caught.value.problems)
+
+
 SPEC = triton_spec()
 PROMETHEUS = prometheus_service_url(platform("prod").observability.namespace)  # type: ignore[union-attr]
-CLUSTER = platform("prod").cluster.name
+TWO_MODELS = [{"name": "resnet50", "version": "r7"}, {"name": "bert.base", "version": "2026-11"}]
 
 
 def all_manifests(spec: TritonSpec) -> list[dict[str, Any]]:
     return [
         namespace_manifest(spec),
-        service_account_manifest(spec),
+        service_account_manifest(spec, "arn:aws:iam::123456789012:role/triton"),
+        admin_secret_manifest(spec, "K" * 48),
         deployment_manifest(spec, MODELS_BUCKET),
         service_manifest(spec),
         pod_disruption_budget_manifest(spec),
+        *network_policy_manifests(spec),
         service_monitor_manifest(spec),
         scaled_object_manifest(spec, PROMETHEUS),
     ]
@@ -98,20 +133,21 @@ def all_manifests(spec: TritonSpec) -> list[dict[str, Any]]:
     [
         SPEC,
         dataclasses.replace(SPEC, name="resnet-a"),
-        triton_spec(
-            tolerateSpot=True, gpusPerReplica=4, modelPrefix="", minReplicas=1, maxReplicas=1
-        ),
+        triton_spec(tolerateSpot=True, gpusPerReplica=2, modelPrefix="", minReplicas=2),
+        triton_spec(models=TWO_MODELS, clientNamespaces=["team-serving"]),
     ],
-    ids=["defaults", "renamed", "spot-4gpu"],
+    ids=["defaults", "renamed", "spot-2gpu", "two-models-clients"],
 )
 def test_every_manifest_passes_the_kubernetes_stage(spec: TritonSpec):
     manifests = all_manifests(spec)
     assert {m["kind"] for m in manifests} == {
         "Namespace",
         "ServiceAccount",
+        "Secret",
         "Deployment",
         "Service",
         "PodDisruptionBudget",
+        "NetworkPolicy",
         "ServiceMonitor",
         "ScaledObject",
     }
@@ -123,6 +159,9 @@ def test_the_stage_would_catch_a_misspelt_field():
     manifest = deployment_manifest(SPEC, MODELS_BUCKET)
     manifest["spec"]["template"]["spec"]["nodeSelectr"] = {}
     assert check(manifest, versions.KUBERNETES_VERSION)
+    policy = network_policy_manifests(SPEC)[1]
+    policy["spec"]["ingress"][0]["form"] = policy["spec"]["ingress"][0].pop("from")
+    assert check(policy, versions.KUBERNETES_VERSION)
 
 
 def test_selectors_line_up():
@@ -139,6 +178,9 @@ def test_selectors_line_up():
     service_ports = {p["name"]: p["port"] for p in service["spec"]["ports"]}
     assert service_ports == {"http": HTTP_PORT, "grpc": GRPC_PORT, "metrics": METRICS_PORT}
     assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
+    _, clients, metrics = network_policy_manifests(SPEC)
+    assert clients["spec"]["podSelector"]["matchLabels"] == pod_labels
+    assert metrics["spec"]["podSelector"]["matchLabels"] == pod_labels
 
 
 def test_pod_security_restricted_and_the_pod_complies():
@@ -162,6 +204,222 @@ def test_queue_time_query_scopes_to_the_deployment_pods():
     assert query.count('pod=~"triton-[a-z0-9]+-[a-z0-9]+"') == 2
 
 
+def test_replicas_prefer_other_zones_and_other_nodes():
+    pod = deployment_manifest(SPEC, MODELS_BUCKET)["spec"]["template"]["spec"]
+    spread = {c["topologyKey"]: c for c in pod["topologySpreadConstraints"]}
+    assert set(spread) == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+    assert {c["whenUnsatisfiable"] for c in spread.values()} == {"ScheduleAnyway"}
+
+
+# --------------------------------------------------------------------------- model control
+
+
+def flags(args: list[str], flag: str) -> list[str]:
+    return [a.split("=", 1)[1] for a in args if a.startswith(f"{flag}=")]
+
+
+def test_explicit_model_control_loads_exactly_the_configured_models():
+    spec = triton_spec(models=TWO_MODELS)
+    args = triton_args(spec, MODELS_BUCKET)
+    assert flags(args, "--model-control-mode") == ["explicit"]
+    assert flags(args, "--load-model") == ["resnet50", "bert.base"]
+    assert "*" not in flags(args, "--load-model")
+    assert flags(args, "--model-repository") == [
+        f"s3://{MODELS_BUCKET}/triton/resnet50/r7",
+        f"s3://{MODELS_BUCKET}/triton/bert.base/2026-11",
+    ]
+    # Readiness is all loaded models, and a failed load stops the replica (it never serves).
+    assert flags(args, "--strict-readiness") == ["true"]
+    assert flags(args, "--exit-on-error") == ["true"]
+    assert not any(a.startswith("--repository-poll-secs") for a in args)
+
+
+def test_a_rollout_is_a_config_change_of_one_model_location():
+    before = triton_args(triton_spec(models=TWO_MODELS), MODELS_BUCKET)
+    promoted = [TWO_MODELS[0], {**TWO_MODELS[1], "version": "2026-12"}]
+    after = triton_args(triton_spec(models=promoted), MODELS_BUCKET)
+    changed = sorted(set(before) ^ set(after))
+    assert changed == [
+        f"--model-repository=s3://{MODELS_BUCKET}/triton/bert.base/2026-11",
+        f"--model-repository=s3://{MODELS_BUCKET}/triton/bert.base/2026-12",
+    ]
+
+
+def test_readiness_tracks_the_served_models_and_health_stays_open():
+    container = deployment_manifest(SPEC, MODELS_BUCKET)["spec"]["template"]["spec"]["containers"][
+        0
+    ]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": 8000}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": 8000}
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 600
+    # The probes carry no header, so nothing they call may be restricted.
+    assert "health" not in RESTRICTED_APIS
+    assert {"model-repository", "shared-memory"} <= set(RESTRICTED_APIS)
+    assert not {"inference", "metadata", "model-config"} & set(RESTRICTED_APIS)
+
+
+def test_restricted_apis_need_the_admin_key_from_the_secret():
+    deployment = deployment_manifest(SPEC, MODELS_BUCKET)
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    key_ref = f"$({ADMIN_KEY_ENV})"
+    expected = f"{','.join(RESTRICTED_APIS)}:triton-admin-key={key_ref}"
+    assert flags(container["args"], "--http-restricted-api") == [expected]
+    assert flags(container["args"], "--grpc-restricted-protocol") == [expected]
+    # The key is expanded by Kubernetes from the env var, which reads the generated Secret.
+    (env,) = [e for e in container["env"] if e["name"] == ADMIN_KEY_ENV]
+    secret = admin_secret_manifest(SPEC, "x")
+    ref = env["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == secret["metadata"]["name"] == "triton-admin-key"
+    assert ref["key"] in secret["stringData"]
+    assert not any(re.search(r"triton-admin-key=[A-Za-z0-9]", a) for a in container["args"])
+
+
+# --------------------------------------------------------------------------- seeded repository
+
+
+def test_the_example_model_is_seeded_where_the_default_config_loads_it():
+    default = platform("prod").triton
+    assert default is not None
+    (served,) = default.models
+    assert served == default.example
+    keys = seed_objects(default)
+    assert sorted(keys) == [
+        f"triton/echo/v1/{served.name}/1/model.py",
+        f"triton/echo/v1/{served.name}/config.pbtxt",
+    ]
+    assert flags(triton_args(default, MODELS_BUCKET), "--model-repository") == [
+        f"s3://{MODELS_BUCKET}/triton/echo/v1"
+    ]
+
+
+def test_the_example_model_needs_no_weights_and_its_code_matches_its_config():
+    config_text = seed_objects(SPEC)["triton/echo/v1/echo/config.pbtxt"]
+    assert 'backend: "python"' in config_text and "kind: KIND_CPU" in config_text
+    example = example_model_config("echo")
+    (tensor_in,), (tensor_out,) = example.inputs, example.outputs
+    source = seed_objects(SPEC)["triton/echo/v1/echo/1/model.py"]
+    assert source == EXAMPLE_MODEL_PY
+    compile(source, "model.py", "exec")  # valid Python
+    assert "class TritonPythonModel" in source and "def execute(self, requests)" in source
+    assert f'"{tensor_in.name}"' in source and f'"{tensor_out.name}"' in source
+    assert sum(len(t) for t in seed_objects(SPEC).values()) < 4096  # tiny
+
+
+# --------------------------------------------------------------------------- sizing
+
+
+def test_requests_and_replica_range_derive_from_the_inference_pool():
+    spec = platform("prod").triton
+    assert spec is not None
+    pool = next(p for p in platform("prod").pools if p.name == POOL)
+    (instance,) = pool.instance_types
+    assert (instance.name, pool.schedulable_gpus_per_node, pool.max_size) == ("g4dn.xlarge", 2, 12)
+    cpu, memory = node_allocatable(instance)
+    assert spec.replicas_per_node == 2  # time-slicing 2: two replicas share each T4 node
+    assert spec.cpu_millicores == cpu // 2 and spec.memory_mib == memory // 2
+    assert 2 * spec.cpu_millicores <= instance.vcpus * 1000 - DAEMONSET_CPU_MILLICORES
+    assert 2 * spec.memory_mib < instance.memory_mib
+    assert (spec.min_replicas, spec.max_replicas) == (2, 24)  # prod floor; 12 nodes x 2
+
+
+@pytest.mark.parametrize(("vcpus", "reserved"), [(1, 60), (2, 70), (4, 80), (8, 90), (96, 310)])
+def test_kube_reserved_cpu_follows_the_eks_ami_tiers(vcpus, reserved):
+    assert kube_reserved_millicores(vcpus) == reserved
+
+
+@pytest.mark.parametrize(
+    ("pool_type", "slicing", "gpus_per_replica"),
+    [("g4dn.xlarge", 1, 1), ("g4dn.xlarge", 4, 1), ("g4dn.12xlarge", 2, 2), ("g5.xlarge", 2, 1)],
+)
+def test_derived_requests_fit_every_replica_a_node_can_hold(pool_type, slicing, gpus_per_replica):
+    pools = json.loads(raw_config("prod")["gpu-platform:gpuPools"])
+    inference = next(p for p in pools if p["purpose"] == "inference")
+    inference.update(instanceTypes=[pool_type], timeSlicingReplicas=slicing, maxSize=4)
+    spec = platform("prod", gpuPools=pools, triton={"gpusPerReplica": gpus_per_replica}).triton
+    assert spec is not None
+    instance = get_instance_type(pool_type)
+    cpu, memory = node_allocatable(instance)
+    slots = instance.gpu_count * slicing // gpus_per_replica
+    assert spec.replicas_per_node == slots
+    assert slots * spec.cpu_millicores <= cpu and slots * spec.memory_mib <= memory
+    assert spec.max_replicas == slots * inference["maxSize"]
+
+
+def test_explicit_memory_that_halves_the_node_halves_the_pool():
+    spec = triton_spec(memoryGib=7, maxReplicas=None)
+    assert spec.replicas_per_node == 1 and spec.max_replicas == 12
+    assert spec.memory_mib == 7 * 1024
+
+
+@pytest.mark.parametrize(
+    ("settings", "key", "fragment"),
+    [
+        ({"cpuMillicores": 4000}, "cpuMillicores", "does not fit one t4-infer node"),
+        ({"memoryGib": 16}, "memoryGib", "does not fit one t4-infer node"),
+        ({"gpusPerReplica": 4}, "gpusPerReplica", "advertises 2"),
+        ({"maxReplicas": 25}, "maxReplicas", "holds 24 replicas at its maxSize 12"),
+        ({"minReplicas": 1}, "minReplicas", "at least 2 replicas"),
+        ({"minReplicas": 30}, "minReplicas", "above maxReplicas 24"),
+        ({"memoryGib": 7, "maxReplicas": 13}, "maxReplicas", "holds 12 replicas"),
+        ({"shmSizeGib": 7}, "shmSizeGib", "below the replica's memory"),
+    ],
+)
+def test_sizing_that_cannot_fit_the_pool_names_the_key(settings, key, fragment):
+    problems = triton_problems(**settings)
+    assert list(problems) == [f"gpu-platform:triton.{key}"]
+    assert fragment in problems[f"gpu-platform:triton.{key}"]
+
+
+def test_outside_prod_one_replica_is_the_default():
+    spec = platform("prod", environment="staging").triton
+    assert spec is not None and spec.min_replicas == 1
+
+
+def test_pdb_lets_a_drain_take_one_replica_of_at_least_two():
+    pdb = pod_disruption_budget_manifest(SPEC)["spec"]
+    assert pdb["maxUnavailable"] == 1 and "minAvailable" not in pdb
+    assert pdb["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    assert SPEC.min_replicas >= 2
+
+
+# --------------------------------------------------------------------------- network policy
+
+
+def test_ingress_is_denied_except_clients_and_prometheus():
+    deny, clients, metrics = network_policy_manifests(SPEC)
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    assert deny["metadata"]["namespace"] == NAMESPACE
+    (rule,) = clients["spec"]["ingress"]
+    assert rule["from"] == [{"namespaceSelector": {}}]  # any pod of the cluster
+    assert [p["port"] for p in rule["ports"]] == [HTTP_PORT, GRPC_PORT]
+    (scrape,) = metrics["spec"]["ingress"]
+    assert [p["port"] for p in scrape["ports"]] == [METRICS_PORT]
+    (peer,) = scrape["from"]
+    monitoring = platform("prod").observability.namespace  # type: ignore[union-attr]
+    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": monitoring}
+    assert peer["podSelector"]["matchLabels"] == PROMETHEUS_POD_LABELS
+    assert len({p["metadata"]["name"] for p in (deny, clients, metrics)}) == 3
+
+
+def test_client_namespaces_narrow_who_calls_triton():
+    _, clients, _ = network_policy_manifests(triton_spec(clientNamespaces=["team-serving", "web"]))
+    (rule,) = clients["spec"]["ingress"]
+    assert rule["from"] == [
+        {
+            "namespaceSelector": {
+                "matchExpressions": [
+                    {
+                        "key": "kubernetes.io/metadata.name",
+                        "operator": "In",
+                        "values": ["team-serving", "web"],
+                    }
+                ]
+            }
+        }
+    ]
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -172,7 +430,6 @@ def test_queue_time_query_scopes_to_the_deployment_pods():
         ({"minReplicas": 0}, "minReplicas"),
         ({"gpusPerReplica": 0}, "gpusPerReplica"),
         ({"queueTimeTargetUs": 0}, "queueTimeTargetUs"),
-        ({"repositoryPollSecs": -1}, "repositoryPollSecs"),
         ({"memoryGib": 2, "shmSizeGib": 2}, "shmSizeGib"),
         ({"image": "nvcr.io/nvidia/tritonserver"}, "image"),
         ({"image": "nvcr.io/nvidia/tritonserver:latest"}, "image"),
@@ -180,6 +437,11 @@ def test_queue_time_query_scopes_to_the_deployment_pods():
         ({"modelPrefix": "a//b"}, "modelPrefix"),
         ({"modelPrefix": "a b"}, "modelPrefix"),
         ({"minReplicas": "two"}, "minReplicas"),
+        ({"models": []}, "models"),
+        ({"models": [TWO_MODELS[0], {**TWO_MODELS[0], "version": "r8"}]}, "models"),
+        ({"clientNamespaces": []}, "clientNamespaces"),
+        ({"clientNamespaces": ["Not_A_Namespace"]}, "clientNamespaces"),
+        ({"repositoryPollSecs": 60}, "repositoryPollSecs"),  # poll mode is gone
     ],
 )
 def test_config_names_the_bad_triton_key(settings, key):
@@ -188,13 +450,29 @@ def test_config_names_the_bad_triton_key(settings, key):
     assert [path for path, _ in caught.value.problems] == [f"gpu-platform:triton.{key}"]
 
 
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [
+        ({"name": "a/b", "version": "v1"}, "name"),
+        ({"name": ".hidden", "version": "v1"}, "name"),
+        ({"name": "ok", "version": "v/1"}, "version"),
+        ({"name": "ok", "version": "$(X)"}, "version"),
+        ({"name": "ok"}, "version"),
+    ],
+)
+def test_a_bad_model_entry_names_its_key(model, key):
+    with pytest.raises(ConfigError) as caught:
+        config("prod", triton={"models": [model]})
+    assert [path for path, _ in caught.value.problems] == [f"gpu-platform:triton.models[0].{key}"]
+
+
 def test_config_reports_every_problem_at_once():
     with pytest.raises(ConfigError) as caught:
-        config("prod", triton={"minReplicas": 0, "gpusPerReplica": 0, "repositoryPollSecs": 0})
+        config("prod", triton={"minReplicas": 0, "gpusPerReplica": 0, "startupTimeoutSeconds": 0})
     assert {path for path, _ in caught.value.problems} == {
         "gpu-platform:triton.minReplicas",
         "gpu-platform:triton.gpusPerReplica",
-        "gpu-platform:triton.repositoryPollSecs",
+        "gpu-platform:triton.startupTimeoutSeconds",
     }
 
 
@@ -215,13 +493,12 @@ def test_triton_without_an_inference_pool_or_prometheus_is_refused(overrides, fr
 
 
 def test_resolved_names_the_inference_pool_and_kubernetes_names():
-    # What the old resolve checked on input (name, namespace, region, pool) is now derived.
     prod = platform("prod")
     (serving,) = [p.name for p in prod.pools if p.purpose.value == "inference"]
     assert SPEC.inference_pool == serving == POOL
     assert SPEC.region == prod.region == config("prod").region
     assert (SPEC.name, SPEC.namespace) == (NAME, NAMESPACE)
-    for name in (SPEC.name, SPEC.namespace):
+    for name in (SPEC.name, SPEC.namespace, SPEC.admin_secret):
         assert re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?", name), name
     assert platform("prod", addons={"kubeflow": True}).triton is None  # the add-on is off
 
@@ -230,12 +507,14 @@ def test_resolve_defaults():
     spec = platform("prod").triton
     assert spec is not None
     assert spec.image == versions.TRITON_IMAGE
-    assert (spec.min_replicas, spec.max_replicas, spec.gpus_per_replica) == (1, 4, 1)
+    assert spec.gpus_per_replica == 1
     assert spec.queue_time_target_us == 50_000
     assert spec.model_prefix == "triton"
-    assert spec.repository_poll_secs == 60
+    assert [(m.name, m.version) for m in spec.models] == [("echo", "v1")]
     assert spec.tolerate_spot is False
-    assert triton_spec(modelPrefix="/models/").model_prefix == "models"
+    assert spec.client_namespaces is None
+    assert triton_spec(modelPrefix="/models/").models[0].repository == "models/echo/v1"
+    assert triton_spec(modelPrefix="").models[0].repository == "echo/v1"
 
 
 def test_triton_image_is_pinned_to_a_release():
@@ -253,6 +532,25 @@ def test_the_program_refuses_bad_triton_settings_before_building():
     assert "gpu-platform:triton.maxReplicas" in message
 
 
+# --------------------------------------------------------------------------- IRSA (pure)
+
+
+def test_irsa_trust_admits_only_the_service_account_of_this_cluster():
+    trust = json.loads(irsa_trust(OIDC_ARN, ISSUER, NAMESPACE, NAME))
+    (statement,) = trust["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Federated": OIDC_ARN}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    host = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+    assert statement["Condition"] == {
+        "StringEquals": {
+            f"{host}:sub": "system:serviceaccount:inference:triton",
+            f"{host}:aud": "sts.amazonaws.com",
+        }
+    }
+    assert issuer_host_path(ISSUER + "/") == issuer_host_path(host) == host
+
+
 # --------------------------------------------------------------------------- under mocks
 
 
@@ -262,16 +560,27 @@ def program(**settings: Any) -> Callable[[], None]:
     spec = triton_spec(**settings)
 
     def body() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        prometheus = k8s.core.v1.ConfigMap("prometheus-release", opts=child(provider))
+        keda = k8s.core.v1.ConfigMap("keda-release", opts=child(provider))
         refs: TritonRefs = {
-            "provider": k8s.Provider("k8s", kubeconfig="{}"),
-            "cluster_name": CLUSTER,
+            "provider": provider,
+            "oidc_provider_arn": OIDC_ARN,
+            "oidc_issuer": ISSUER,
             "models_bucket": MODELS_BUCKET,
+            "models_kms_key_arn": KEY_ARN,
             "models_read_policy": READ_POLICY,
             "prometheus_url": PROMETHEUS,
+            "prometheus_release": prometheus,
+            "keda_release": keda,
         }
         TritonService(NAME, spec, refs)
 
     return body
+
+
+def child(provider: k8s.Provider) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(provider=provider)
 
 
 @pytest.fixture
@@ -286,19 +595,25 @@ def test_children_are_parented_named_and_use_the_given_provider(recorded: Record
     assert {c.type for c in children} == {
         NAMESPACE_TYPE,
         SERVICE_ACCOUNT,
+        SECRET,
+        PASSWORD,
         DEPLOYMENT,
         SERVICE,
         PDB,
+        NETWORK_POLICY,
         SERVICE_MONITOR,
         SCALED_OBJECT,
         ROLE,
         ROLE_POLICY,
-        ASSOCIATION,
+        OBJECT,
     }
+    assert not recorded.of_type(ASSOCIATION)  # Pod Identity is gone: Triton's SDK predates it
     outside = [
         r
         for r in recorded.registrations
-        if r.parent != component.urn and r.type not in (COMPONENT, STACK, K8S_PROVIDER)
+        if r.parent != component.urn
+        and r.type not in (COMPONENT, STACK, K8S_PROVIDER)
+        and r.name not in ("prometheus-release", "keda-release")
     ]
     assert outside == []
     assert all(c.name.startswith(f"{NAME}-") for c in children), [c.name for c in children]
@@ -326,36 +641,113 @@ def test_deployment_runs_triton_on_the_inference_pool(recorded: Recorded):
     } in pod["tolerations"]
     assert not any(t["key"] == "gpu-platform/spot" for t in pod["tolerations"])
     assert pod["serviceAccountName"] == recorded.one(SERVICE_ACCOUNT).inputs["metadata"]["name"]
-    assert pod["topologySpreadConstraints"][0]["topologyKey"] == "topology.kubernetes.io/zone"
 
     (container,) = pod["containers"]
     assert container["name"] == "tritonserver"
     assert container["image"] == versions.TRITON_IMAGE
-    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
-    assert container["resources"]["requests"]["nvidia.com/gpu"] == "1"
+    resources = container["resources"]
+    assert resources["limits"]["nvidia.com/gpu"] == resources["requests"]["nvidia.com/gpu"] == "1"
+    assert resources["requests"]["cpu"] == f"{SPEC.cpu_millicores}m"
+    assert (
+        resources["requests"]["memory"] == resources["limits"]["memory"] == (f"{SPEC.memory_mib}Mi")
+    )
     args = container["args"]
     assert args[0] == "tritonserver"
-    assert f"--model-repository=s3://{MODELS_BUCKET}/triton" in args
-    assert "--model-control-mode=poll" in args
-    assert "--repository-poll-secs=60" in args
+    assert f"--model-repository=s3://{MODELS_BUCKET}/triton/echo/v1" in args
+    assert "--model-control-mode=explicit" in args and "--load-model=echo" in args
     assert "--metrics-port=8002" in args
     assert {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"} in container["env"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"http": 8000, "grpc": 8001, "metrics": 8002}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": 8000}
-    assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": 8000}
-    startup = container["startupProbe"]
-    assert startup["periodSeconds"] * startup["failureThreshold"] >= 600
 
     shm = next(v for v in pod["volumes"] if v["name"] == "dshm")
     assert shm["emptyDir"]["medium"] == "Memory"
     assert {"name": "dshm", "mountPath": "/dev/shm"} in container["volumeMounts"]
 
 
-def test_deployment_waits_for_the_pod_identity_role_policy_and_association(recorded: Recorded):
+def test_deployment_waits_for_the_seeded_model_credentials_and_key(recorded: Recorded):
     deployment = recorded.one(DEPLOYMENT)
-    for kind in (ROLE, ROLE_POLICY, ASSOCIATION):
-        assert recorded.one(kind).urn in deployment.dependencies, kind
+    objects = recorded.of_type(OBJECT)
+    assert len(objects) == 2
+    for needed in (
+        recorded.one(ROLE),
+        recorded.one(ROLE_POLICY),
+        recorded.one(SERVICE_ACCOUNT),
+        recorded.one(SECRET),
+        *objects,
+    ):
+        assert needed.urn in deployment.dependencies, needed.type
+
+
+def test_seeded_objects_are_the_example_model_encrypted_with_the_storage_key(recorded: Recorded):
+    objects = {o.inputs["key"]: o.inputs for o in recorded.of_type(OBJECT)}
+    assert objects.keys() == seed_objects(SPEC).keys()
+    for key, inputs in objects.items():
+        assert inputs["bucket"] == MODELS_BUCKET
+        assert inputs["content"] == seed_objects(SPEC)[key]
+        assert inputs["serverSideEncryption"] == "aws:kms"
+        assert inputs["kmsKeyId"] == KEY_ARN
+        assert inputs["bucketKeyEnabled"] is True
+
+
+def test_irsa_role_binds_the_annotated_service_account(recorded: Recorded):
+    role = recorded.one(ROLE)
+    account = recorded.one(SERVICE_ACCOUNT).inputs
+    assert role.name == f"{NAME}-models-read"  # the name (and URN) the role always had
+    assert account["metadata"]["annotations"] == {ROLE_ARN_ANNOTATION: role.outputs["arn"]}
+    assert account["automountServiceAccountToken"] is False
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    assert trust == json.loads(irsa_trust(OIDC_ARN, ISSUER, NAMESPACE, account["metadata"]["name"]))
+
+
+def test_role_policy_only_reads_the_models_bucket(recorded: Recorded):
+    role_policy = recorded.one(ROLE_POLICY)
+    assert role_policy.name == f"{NAME}-models-read"
+    assert role_policy.inputs["role"] == recorded.one(ROLE).id
+    assert role_policy.inputs["policy"] == READ_POLICY  # storage's document, unchanged
+    statements = json.loads(role_policy.inputs["policy"])["Statement"]
+    s3_resources: set[str] = set()
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"]
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = statement["Resource"]
+        resources = [resources] if isinstance(resources, str) else resources
+        if all(a.startswith("s3:") for a in actions):
+            assert all(a.startswith(("s3:Get", "s3:List")) and "*" not in a for a in actions)
+            s3_resources.update(resources)
+        else:
+            assert set(actions) <= {"kms:Decrypt", "kms:DescribeKey"}
+            assert resources == [KEY_ARN]
+    assert s3_resources == {BUCKET_ARN, f"{BUCKET_ARN}/*"}
+
+
+def test_admin_key_is_generated_letters_and_digits(recorded: Recorded):
+    password = recorded.one(PASSWORD)
+    assert password.inputs["length"] >= 32 and password.inputs["special"] is False
+    secret = recorded.one(SECRET).inputs
+    assert secret["metadata"]["name"] == SPEC.admin_secret
+    assert secret["stringData"] == {"admin-key": "[secret]"}  # never in the document
+
+
+def test_network_policies_are_in_the_namespace(recorded: Recorded):
+    policies = recorded.of_type(NETWORK_POLICY)
+    assert sorted(p.name for p in policies) == [
+        f"{NAME}-allow-clients",
+        f"{NAME}-allow-metrics",
+        f"{NAME}-deny-ingress",
+    ]
+    by_name = {p.inputs["metadata"]["name"]: p.inputs["spec"] for p in policies}
+    assert by_name == {m["metadata"]["name"]: m["spec"] for m in network_policy_manifests(SPEC)}
+
+
+def test_custom_resources_wait_for_what_installs_their_crds(recorded: Recorded):
+    monitor = recorded.one(SERVICE_MONITOR)
+    scaled = recorded.one(SCALED_OBJECT)
+    assert recorded.one("kubernetes:core/v1:ConfigMap", "prometheus-release").urn in (
+        monitor.dependencies
+    )
+    assert recorded.one("kubernetes:core/v1:ConfigMap", "keda-release").urn in scaled.dependencies
 
 
 def test_scaled_object_targets_the_deployment_on_queue_time(recorded: Recorded):
@@ -379,43 +771,8 @@ def test_scaled_object_targets_the_deployment_on_queue_time(recorded: Recorded):
     assert trigger["metadata"]["threshold"] == str(TARGET_US)
 
 
-def test_pod_identity_binds_the_service_account_in_the_namespace(recorded: Recorded):
-    association = recorded.one(ASSOCIATION).inputs
-    account = recorded.one(SERVICE_ACCOUNT).inputs
-    role = recorded.one(ROLE)
-    assert association["clusterName"] == CLUSTER == "gpu-platform-prod"
-    assert association["namespace"] == NAMESPACE == account["metadata"]["namespace"]
-    assert association["serviceAccount"] == account["metadata"]["name"]
-    assert association["roleArn"] == role.outputs["arn"]
-    trust = json.loads(role.inputs["assumeRolePolicy"])
-    (statement,) = trust["Statement"]
-    assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-    assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
-
-
-def test_role_policy_only_reads_the_models_bucket(recorded: Recorded):
-    role_policy = recorded.one(ROLE_POLICY)
-    assert role_policy.inputs["role"] == recorded.one(ROLE).id
-    assert role_policy.inputs["policy"] == READ_POLICY  # storage's document, unchanged
-    statements = json.loads(role_policy.inputs["policy"])["Statement"]
-    s3_resources: set[str] = set()
-    for statement in statements:
-        assert statement["Effect"] == "Allow"
-        actions = statement["Action"]
-        actions = [actions] if isinstance(actions, str) else actions
-        resources = statement["Resource"]
-        resources = [resources] if isinstance(resources, str) else resources
-        if all(a.startswith("s3:") for a in actions):
-            assert all(a.startswith(("s3:Get", "s3:List")) and "*" not in a for a in actions)
-            s3_resources.update(resources)
-        else:
-            assert set(actions) <= {"kms:Decrypt", "kms:DescribeKey"}
-            assert resources == [KEY_ARN]
-    assert s3_resources == {BUCKET_ARN, f"{BUCKET_ARN}/*"}
-
-
 def test_spot_toleration_and_gpus_per_replica(run_pulumi):
-    recorded = run_pulumi(program(tolerateSpot=True, gpusPerReplica=2))
+    recorded = run_pulumi(program(tolerateSpot=True, gpusPerReplica=2, minReplicas=2))
     pod = recorded.one(DEPLOYMENT).inputs["spec"]["template"]["spec"]
     assert {
         "key": "gpu-platform/spot",
@@ -424,3 +781,23 @@ def test_spot_toleration_and_gpus_per_replica(run_pulumi):
         "effect": "NoSchedule",
     } in pod["tolerations"]
     assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
+
+
+# --------------------------------------------------------------------------- the prod plan
+
+
+def test_prod_plan_serves_the_seeded_model_under_irsa_with_no_secret_in_the_document():
+    document, _ = shipped_plan("prod")
+    states = {s["newState"]["urn"]: s["newState"] for s in document["steps"]}
+    (deployment,) = [
+        s
+        for s in states.values()
+        if s["type"] == DEPLOYMENT and s["urn"].endswith("::triton-deployment")
+    ]
+    objects = [s for s in states.values() if s["type"] == OBJECT and "triton-seed-" in s["urn"]]
+    assert objects and all(o["urn"] in deployment["dependencies"] for o in objects)
+    assert not [s for s in states.values() if s["type"] == ASSOCIATION and "triton" in s["urn"]]
+    (secret,) = [s for s in states.values() if s["type"] == SECRET and "triton" in s["urn"]]
+    assert secret["inputs"]["stringData"] == {"admin-key": "[secret]"}
+    policies = [s for s in states.values() if s["type"] == NETWORK_POLICY and "triton" in s["urn"]]
+    assert len(policies) == 3

@@ -19,6 +19,8 @@ from workloads.triton_config import (
     ModelConfigError,
     Platform,
     TensorSpec,
+    example_model_config,
+    example_model_files,
     main,
     parse_tensor,
     render,
@@ -417,3 +419,20 @@ def test_a_preferred_size_above_max_is_always_rejected(max_batch: int, extra: in
     with pytest.raises(ModelConfigError) as caught:
         config(max_batch_size=max_batch, preferred_batch_sizes=[max_batch + extra])
     assert caught.value.field == "preferred_batch_sizes"
+
+
+# --------------------------------------------------------------------------- example model
+
+
+def test_the_example_model_is_a_valid_python_backend_cpu_model():
+    files = example_model_files("echo")
+    assert sorted(files) == ["echo/1/model.py", "echo/config.pbtxt"]
+    parsed = parse(files["echo/config.pbtxt"])  # valid inference.ModelConfig text format
+    assert (parsed.name, parsed.backend, parsed.max_batch_size) == ("echo", "python", 0)
+    (group,) = parsed.instance_group
+    assert group.count == 1 and "kind: KIND_CPU" in files["echo/config.pbtxt"]  # no GPU needed
+    assert [t.name for t in parsed.input] == ["INPUT"] and [t.name for t in parsed.output] == [
+        "OUTPUT"
+    ]
+    assert files["echo/config.pbtxt"] == render(example_model_config("echo"))
+    compile(files["echo/1/model.py"], "model.py", "exec")

@@ -6,6 +6,12 @@ strict mode, so a misspelt field is an error. Custom resources (ServiceMonitor, 
 ScaledObject, TrainJob, ...) are checked for shape: apiVersion with a group, kind, a DNS-1123
 metadata.name, and an object `spec`. Helm releases and kustomizations are upstream artifacts at
 pinned versions and are not re-validated here.
+
+Ordering on a fresh cluster: a custom resource must depend (directly or through what it depends
+on) on whatever installs its CRD: a Helm release of a chart that installs the API group
+(`crd_groups` in components/versions.py), a CustomResourceDefinition of that group, or a
+kustomize directory. One that does not races the CRD and fails the first `pulumi up`: a blocking
+finding.
 """
 
 from __future__ import annotations
@@ -15,7 +21,12 @@ from typing import Any
 
 import kubernetes_validate
 
+from components import versions
 from scripts.plan.stages.base import PlanContext, StageResult, states
+
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+KUSTOMIZE = "kubernetes:kustomize/"
 
 NOT_MANIFESTS = ("kubernetes:helm.sh/", "kubernetes:kustomize/", "kubernetes:yaml/")
 BUILT_IN_GROUPS = {
@@ -80,6 +91,53 @@ def check(obj: dict[str, Any], version: str) -> list[str]:
     return problems
 
 
+def _group(api_version: str) -> str:
+    return api_version.split("/", 1)[0] if "/" in api_version else ""
+
+
+def crd_groups_of(state: dict[str, Any]) -> set[str] | None:
+    """API groups whose CRDs this step installs; None when it may install any (kustomize)."""
+    inputs = state.get("inputs") or {}
+    if state["type"] == HELM_RELEASE:
+        chart = str(inputs.get("chart") or "").rsplit("/", 1)[-1]
+        return {g for c in versions.CHARTS.values() if c.chart == chart for g in c.crd_groups}
+    if state["type"] == CRD:
+        return {str((inputs.get("spec") or {}).get("group") or "")}
+    if state["type"].startswith(KUSTOMIZE):
+        return None
+    return set()
+
+
+def crd_ordering_problems(document: dict[str, Any]) -> dict[str, str]:
+    """URN -> problem, for each custom resource that does not depend on its CRD's installer."""
+    by_urn = {s["urn"]: s for s in states(document)}
+    problems: dict[str, str] = {}
+    for state in by_urn.values():
+        obj = manifest(state)
+        if obj is None:
+            continue
+        group = _group(str(obj["apiVersion"]))
+        if group in BUILT_IN_GROUPS or state["type"] == CRD:
+            continue
+        seen: set[str] = set()
+        pending = list(state.get("dependencies") or [])
+        found = False
+        while pending and not found:
+            urn = pending.pop()
+            if urn in seen or urn not in by_urn:
+                continue
+            seen.add(urn)
+            groups = crd_groups_of(by_urn[urn])
+            found = groups is None or group in groups
+            pending += by_urn[urn].get("dependencies") or []
+        if not found:
+            problems[state["urn"]] = (
+                f"nothing it depends on installs the {group} CRDs (a Helm release, CRD or "
+                "kustomize directory): on a fresh cluster it races the CRD"
+            )
+    return problems
+
+
 class KubernetesStage:
     """Schema checks of every rendered Kubernetes object."""
 
@@ -88,6 +146,7 @@ class KubernetesStage:
 
     def run(self, context: PlanContext) -> StageResult:
         version = cluster_version(context.document)
+        ordering = crd_ordering_problems(context.document)
         rows = []
         blocking = []
         for state in states(context.document):
@@ -95,6 +154,8 @@ class KubernetesStage:
             if obj is None:
                 continue
             problems = check(obj, version)
+            if state["urn"] in ordering:
+                problems.append(ordering[state["urn"]])
             meta = obj.get("metadata") or {}
             rows.append(
                 {
