@@ -112,11 +112,20 @@ def scheduler_trust(account_id: str) -> str:
     )
 
 
-def release_policy(file_system_arn: str) -> str:
-    """Pure: create data repository tasks on this file system, nothing else."""
-    return iam.document(
-        [iam.allow(["fsx:CreateDataRepositoryTask"], [file_system_arn], sid="ReleaseHotTier")]
+HOT_TIER_TAG = "gpu-platform/hot-tier"
+"""File system tag naming the cluster whose hot tier it is: the release role is scoped by it, so
+its policy is known before the file system exists (a preview can judge it)."""
+
+
+def release_policy(part: str, region: str, account_id: str, cluster_name: str) -> str:
+    """Pure: create data repository tasks on this stack's hot tier (its tag), nothing else."""
+    statement = iam.allow(
+        ["fsx:CreateDataRepositoryTask"],
+        [f"arn:{part}:fsx:{region}:{account_id}:file-system/*"],
+        sid="ReleaseHotTier",
     )
+    statement["Condition"] = {"StringEquals": {f"aws:ResourceTag/{HOT_TIER_TAG}": cluster_name}}
+    return iam.document([statement])
 
 
 class StorageRefs(TypedDict):
@@ -460,7 +469,10 @@ class TieredStorage(pulumi.ComponentResource):
             # pulumi_aws LustreFileSystemLogConfigurationArgs(level, destination): a log group
             # whose name begins with /aws/fsx.
             log_configuration={"level": fsx.log_level, "destination": log_group.arn},
-            tags={WORKING_SET_TAG: f"{fsx.working_set_gib:g}"},
+            tags={
+                WORKING_SET_TAG: f"{fsx.working_set_gib:g}",
+                HOT_TIER_TAG: spec.cluster_name,
+            },
             opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect),
         )
         self.file_system_id = file_system.id
@@ -564,7 +576,11 @@ class TieredStorage(pulumi.ComponentResource):
         permission = aws.iam.RolePolicy(
             f"{name}-fsx-release",
             role=role.id,
-            policy=file_system.arn.apply(release_policy),
+            policy=account_id.apply(
+                lambda account: release_policy(
+                    spec.partition, spec.region, account, spec.cluster_name
+                )
+            ),
             opts=child,
         )
         release = fsx.release

@@ -331,7 +331,7 @@ def test_with_vpc_cidr_changed_the_vpc_is_replaced_naming_cidr_block(
 
 def test_changing_a_node_groups_instance_types_replaces_it(tmp_path: Path, dev_base: Path):
     def one_type(config: dict[str, Any]) -> None:
-        _pool(config, "t4-spot")["gpuNeed"]["maxInstanceTypes"] = 1
+        _pool(config, "t4-spot")["gpuNeed"]["gpuModel"] = "L4"
 
     document, _ = plan("dev", _config(tmp_path, "dev", one_type), base=dev_base)
     group = _step(document, NODE_GROUP, "pool-t4-spot-ng")
@@ -446,7 +446,7 @@ def test_growing_a_pool_in_the_real_program_leaves_every_subnet_same(
 
 def test_growing_past_the_address_ceiling_is_an_error_not_a_re_carve(tmp_path: Path):
     def grow(config: dict[str, Any]) -> None:
-        _pool(config, "t4-spot")["maxSize"] += 4
+        _pool(config, "t4-spot")["maxSize"] += 400
 
     with pytest.raises(PlanError, match=r"Subnets never move to make room"):
         plan("dev", _config(tmp_path, "dev", grow))

@@ -380,10 +380,12 @@ def test_scheduler_trust_and_release_policy_are_least_privilege():
     [trust] = statements(scheduler_trust("111122223333"))
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
-    fs_arn = "arn:aws:fsx:us-east-1:111122223333:file-system/fs-0123456789abcdef0"
-    [grant] = statements(release_policy(fs_arn))
+    [grant] = statements(release_policy("aws", "us-east-1", "111122223333", "gpu-platform-prod"))
     assert as_list(grant["Action"]) == ["fsx:CreateDataRepositoryTask"]
-    assert as_list(grant["Resource"]) == [fs_arn]
+    assert as_list(grant["Resource"]) == ["arn:aws:fsx:us-east-1:111122223333:file-system/*"]
+    assert grant["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/gpu-platform/hot-tier": "gpu-platform-prod"}
+    }
 
 
 # --------------------------------------------------------------------------- training_az

@@ -394,8 +394,11 @@ def test_release_role_is_the_schedulers_of_this_account_and_creates_tasks_on_thi
     [statement] = json.loads(permission.inputs["policy"])["Statement"]
     assert statement["Effect"] == "Allow"
     assert as_list(statement["Action"]) == ["fsx:CreateDataRepositoryTask"]
-    assert as_list(statement["Resource"]) == [fs.outputs["arn"]]
-    assert fs.outputs["arn"].endswith(f":file-system/{fs.id}")
+    # Scoped by the file system's hot-tier tag, so the document is known before the file system.
+    assert as_list(statement["Resource"]) == [f"arn:aws:fsx:us-east-1:{ACCOUNT_ID}:file-system/*"]
+    tag, value = next(iter(statement["Condition"]["StringEquals"].items()))
+    assert tag == "aws:ResourceTag/gpu-platform/hot-tier"
+    assert fs.inputs["tags"]["gpu-platform/hot-tier"] == value
 
 
 def test_free_capacity_alarm_watches_the_file_system_and_notifies_the_topic(protected):
