@@ -125,7 +125,9 @@ CLUSTER_AUTOSCALER_IMAGE_TAG: Final[dict[str, str]] = {
 KUBEFLOW_PIPELINES_REF: Final = "2.17.0"
 """Kubeflow Pipelines standalone manifests (kustomize, github.com/kubeflow/pipelines) tag.
 kubeflow/pipelines tag 2.17.0: manifests/kustomize/cluster-scoped-resources and
-manifests/kustomize/env/platform-agnostic exist (pipeline-install-config `appVersion: 2.17.0`)."""
+manifests/kustomize/env/platform-agnostic exist (pipeline-install-config `appVersion: 2.17.0`), and
+so do env/cert-manager/cluster-scoped-resources and env/cert-manager/base, which
+workloads/kustomize/kubeflow-pipelines builds on (its `ref` must equal this pin; a test checks)."""
 
 TRAINING_IMAGE: Final = (
     "public.ecr.aws/deep-learning-containers/pytorch-training:"

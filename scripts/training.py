@@ -1,7 +1,8 @@
 """Render the training templates of a stack: `python -m scripts.training render --stack prod`.
 
-Writes the TrainJob template for the stack's EFA pool and the NCCL all-reduce acceptance test
-(see workloads/training.py) to `--out DIR`, or to stdout, to apply with kubectl.
+Writes the restartable runtime, the TrainJob templates (EFA pool, spot pool) and the NCCL
+all-reduce acceptance test (see workloads/training.py) to `--out DIR`, or to stdout, to apply
+with kubectl.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from components import versions
 from components.catalog.conventions import FSX_CLAIM
 from components.config import ConfigError, load_stack_config, read_stack_file, stack_file
 from components.resolve import resolve_platform
-from components.resolve.workloads import DEFAULT_BUSBW_FLOOR_GBPS, resolve_training
+from components.resolve.training import DEFAULT_BUSBW_FLOOR_GBPS, resolve_training
 from workloads.training import render
 
 
@@ -27,7 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     cmd = sub.add_parser("render", help="write the TrainJob template and the NCCL acceptance test")
     cmd.add_argument("--stack", default="prod")
     cmd.add_argument("--nodes", type=int, default=2)
-    cmd.add_argument("--busbw-floor-gbps", type=float, default=DEFAULT_BUSBW_FLOOR_GBPS)
+    cmd.add_argument(
+        "--busbw-floor-gbps",
+        type=float,
+        default=None,
+        help=(
+            "all-reduce bus bandwidth floor at 1 GiB (default on p5: "
+            f"{DEFAULT_BUSBW_FLOOR_GBPS:g}, 90%% of AWS's published figure; other sizes scale)"
+        ),
+    )
     cmd.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     try:

@@ -36,13 +36,8 @@ from components.resolve.software import (
 )
 from components.resolve.storage import StorageSpec, resolve_storage
 from components.resolve.tenancy import TenancySpec, resolve_tenancy
-from components.resolve.workloads import (
-    TRITON_NAMESPACE,
-    TrainingSpec,
-    TritonSpec,
-    resolve_training,
-    resolve_triton,
-)
+from components.resolve.training import TrainingSpec, resolve_training
+from components.resolve.workloads import TRITON_NAMESPACE, TritonSpec, resolve_triton
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,12 @@ sidecar of kube-prometheus-stack loads them from labelled ConfigMaps
 (see `components.observability.dashboards`).
 
 Label conventions the queries rely on:
-- DCGM exporter series carry `Hostname` (the node), `gpu` (index on the node), `UUID` and
-  `modelName`. The GPU Operator's DCGM ServiceMonitor keeps `honorLabels: false` by default, so
-  the workload a GPU is assigned to appears as `exported_namespace` / `exported_pod` (the plain
-  `namespace` / `pod` labels name the exporter's own pod).
+- DCGM exporter metric and label names come from components/software/dcgm.py (the exporter
+  gpu-operator v26.7.0 pins): `hostname` (the node; `Hostname` before 4.6.0-4.8.3), `gpu` (index
+  on the node), `UUID` and `modelName`. The GPU Operator's DCGM ServiceMonitor keeps
+  `honorLabels: false` by default, so the workload a GPU is assigned to appears as
+  `exported_namespace` / `exported_pod` (the plain `namespace` / `pod` labels name the exporter's
+  own pod).
 - Triton series carry `model` and `version`; the scrape adds the Triton pod's `namespace` and `pod`.
 """
 
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from components.software import dcgm
 
 SCHEMA_VERSION = 39
 """Grafana dashboard JSON schema version the models are written for (Grafana 10.x/11.x)."""
@@ -28,9 +32,9 @@ GPU_FLEET_UID = "gpu-platform-gpu-fleet"
 TRITON_UID = "gpu-platform-triton"
 
 # Selectors shared by the queries of each dashboard.
-_NODE = 'Hostname=~"$node"'
+_NODE = f'{dcgm.HOSTNAME}=~"$node"'
 _TRITON = 'namespace=~"$namespace", model=~"$model"'
-_INFERENCE_PODS = 'exported_namespace=~"$namespace", exported_pod!=""'
+_INFERENCE_PODS = f'{dcgm.WORKLOAD_NAMESPACE}=~"$namespace", {dcgm.WORKLOAD_POD}!=""'
 
 
 def target(expr: str, legend: str, ref_id: str = "A") -> dict[str, Any]:
@@ -196,7 +200,7 @@ def dashboard(
 
 def _per_gpu(metric: str) -> str:
     """One series per physical GPU (time-sliced GPUs repeat a GPU's series once per pod)."""
-    return f"max by (Hostname, gpu) ({metric}{{{_NODE}}})"
+    return f"max by ({dcgm.HOSTNAME}, {dcgm.GPU}) ({metric}{{{_NODE}}})"
 
 
 def gpu_fleet(
@@ -204,11 +208,11 @@ def gpu_fleet(
 ) -> dict[str, Any]:
     """Utilisation, memory, temperature and power per node and GPU, and XID errors.
     The thresholds are drawn as dashed lines (the alert thresholds)."""
-    util = _per_gpu("DCGM_FI_DEV_GPU_UTIL")
-    used = _per_gpu("DCGM_FI_DEV_FB_USED")
-    free = _per_gpu("DCGM_FI_DEV_FB_FREE")
-    xid = _per_gpu("DCGM_FI_DEV_XID_ERRORS")
-    legend = "{{Hostname}} GPU {{gpu}}"
+    util = _per_gpu(dcgm.GPU_UTIL)
+    used = _per_gpu(dcgm.FB_USED)
+    free = _per_gpu(dcgm.FB_FREE)
+    xid = _per_gpu(dcgm.XID_ERRORS)
+    legend = f"{{{{{dcgm.HOSTNAME}}}}} GPU {{{{{dcgm.GPU}}}}}"
     summary = [
         (
             stat(
@@ -278,7 +282,7 @@ def gpu_fleet(
         (
             timeseries(
                 "GPU temperature",
-                [(_per_gpu("DCGM_FI_DEV_GPU_TEMP"), legend)],
+                [(_per_gpu(dcgm.GPU_TEMP), legend)],
                 unit="celsius",
                 threshold_lines=[("red", temperature_c)],
             ),
@@ -287,7 +291,7 @@ def gpu_fleet(
         (
             timeseries(
                 "GPU power draw",
-                [(_per_gpu("DCGM_FI_DEV_POWER_USAGE"), legend)],
+                [(_per_gpu(dcgm.POWER_USAGE), legend)],
                 unit="watt",
                 minimum=0,
             ),
@@ -308,7 +312,7 @@ def gpu_fleet(
         GPU_FLEET_UID,
         "GPU fleet",
         [summary, usage, health],
-        [query_variable("node", "Node", "label_values(DCGM_FI_DEV_GPU_UTIL, Hostname)")],
+        [query_variable("node", "Node", f"label_values({dcgm.GPU_UTIL}, {dcgm.HOSTNAME})")],
         description="Every GPU of the cluster from the DCGM exporter: utilisation, memory, "
         "temperature, power and XID errors by node and GPU.",
         tags=["gpu", "dcgm", "gpu-platform"],
@@ -399,8 +403,8 @@ def triton(*, queue_target_us: int) -> dict[str, Any]:
                 "GPU utilisation of inference pods",
                 [
                     (
-                        f"avg by (exported_pod) (DCGM_FI_DEV_GPU_UTIL{{{_INFERENCE_PODS}}})",
-                        "{{exported_pod}} (DCGM)",
+                        f"avg by ({dcgm.WORKLOAD_POD}) ({dcgm.GPU_UTIL}{{{_INFERENCE_PODS}}})",
+                        f"{{{{{dcgm.WORKLOAD_POD}}}}} (DCGM)",
                     ),
                     (
                         'avg by (pod) (nv_gpu_utilization{namespace=~"$namespace"}) * 100',

@@ -25,6 +25,7 @@ from components.catalog.conventions import GPU_TAINT, SPOT_TAINT
 from components.common.helm import chart_release
 from components.resolve.compute import time_slicing_config_name
 from components.resolve.software import GpuOperatorSpec
+from components.software import dcgm
 
 NAMESPACE = "gpu-operator"
 DEVICE_PLUGIN_CONFIG = "device-plugin-config"
@@ -69,7 +70,11 @@ def values(spec: GpuOperatorSpec) -> dict[str, Any]:
         },
         "mig": {"strategy": "single"},
         "migManager": {"enabled": spec.mig, "config": {"default": "all-disabled"}},
-        "dcgmExporter": {"serviceMonitor": {"enabled": spec.service_monitor}},
+        # The exporter's default counters plus DCGM_EXP_XID_ERRORS_COUNT (software/dcgm.py).
+        "dcgmExporter": {
+            "serviceMonitor": {"enabled": spec.service_monitor},
+            "config": dcgm.exporter_config(),
+        },
     }
 
 

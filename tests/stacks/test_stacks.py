@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -146,11 +147,32 @@ def test_prod_gpu_software_and_workloads():
     )
     jobs = states(document, "kubernetes:trainer.kubeflow.org/v1alpha1:TrainJob")
     assert jobs and all(j["inputs"]["spec"]["suspend"] is True for j in jobs)
+    efa_jobs = [j for j in jobs if j["inputs"]["metadata"]["name"] != "example-spot-training"]
+    assert len(efa_jobs) == 2 and len(jobs) == 3  # the EFA example and NCCL test; a spot job
     assert all(
         j["inputs"]["spec"]["trainer"]["resourcesPerNode"]["limits"]["vpc.amazonaws.com/efa"]
         == "32"
-        for j in jobs
+        for j in efa_jobs
     )
+    # Kubeflow Pipelines behind cert-manager, kustomize URLs in the form kustomize reads.
+    releases = {r["inputs"]["chart"] for r in states(document, "kubernetes:helm.sh/v3:Release")}
+    assert "cert-manager" in releases
+    directories = [
+        d["inputs"]["directory"] for d in states(document, "kubernetes:kustomize/v2:Directory")
+    ]
+    assert any("env/cert-manager/" in d for d in directories)
+    assert any(d.endswith("workloads/kustomize/kubeflow-pipelines") for d in directories)
+    assert not any("/tree/" in d for d in directories)
+    # Alertmanager routes to a real receiver; no DCGM query uses the old `Hostname` label.
+    (prometheus,) = [
+        r
+        for r in states(document, "kubernetes:helm.sh/v3:Release")
+        if r["inputs"]["chart"] == "kube-prometheus-stack"
+    ]
+    assert prometheus["inputs"]["values"]["alertmanager"]["config"]["route"]["receiver"] != "null"
+    rules = states(document, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    boards = states(document, "kubernetes:core/v1:ConfigMap")
+    assert "Hostname" not in json.dumps([r["inputs"] for r in [*rules, *boards]])
     assert states(document, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
     assert states(document, "aws:budgets/budget:Budget")
     assert document["kubernetes"]["objects"]

@@ -1,6 +1,6 @@
-"""GPU sharing (time-slicing and MIG pool labels), GPU Operator values, the EFA device plugin and
-the Kubeflow Pipelines manifests. Team namespaces: tests/components/test_tenancy.py; training
-templates: tests/workloads/test_training.py."""
+"""GPU sharing (time-slicing and MIG pool labels), GPU Operator values and the EFA device plugin.
+Kubeflow: tests/components/software/test_kubeflow.py; team namespaces:
+tests/components/test_tenancy.py; training templates: tests/workloads/test_training.py."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from components.config import ConfigError, GpuAmiType
 from components.resolve.compute import GpuPoolSpec, time_slicing_config_name
 from components.software import efa_device_plugin
 from components.software.gpu_operator import DEFAULT_DEVICE_PLUGIN_CONFIG, values
-from components.software.kubeflow import pipelines_directories
 from tests.support import config, platform
 
 GPU_TEMPLATE = f"{AUTOSCALER_TEMPLATE}/resources/{GPU_RESOURCE}"
@@ -166,20 +165,3 @@ def test_efa_plugin_runs_only_on_the_efa_pools_instance_types():
 def test_no_efa_pool_means_no_efa_plugin():
     assert platform("dev").efa_plugin is None  # dev has no EFA pool
     assert platform("prod", addons={"efaDevicePlugin": False}).efa_plugin is None
-
-
-# ------------------------------------------------------------------ Kubeflow
-
-
-def test_pipelines_apply_cluster_resources_before_the_platform_agnostic_env():
-    first, second = pipelines_directories("9.9.9")
-    assert first.endswith("/9.9.9/manifests/kustomize/cluster-scoped-resources")
-    assert second.endswith("/9.9.9/manifests/kustomize/env/platform-agnostic")
-
-
-def test_kubeflow_follows_its_addon_and_pins_the_pipelines_release():
-    kubeflow = platform("prod").kubeflow
-    assert kubeflow is not None and kubeflow.pipelines is True
-    first, _ = pipelines_directories(kubeflow.pipelines_ref)
-    assert f"/{kubeflow.pipelines_ref}/" in first
-    assert platform("dev").kubeflow is None

@@ -26,6 +26,15 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 PROVIDER = "pulumi:providers:kubernetes"
+ALERT_TYPES = {
+    "aws:sns/topic:Topic",
+    "aws:sns/topicSubscription:TopicSubscription",
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+}
+"""prod's alerting: an existing topic and emails (so a topic of the component's own), published
+to through Pod Identity."""
 NAME = "obs"
 CUSTOM_TARGET_US = 20_000
 
@@ -111,10 +120,11 @@ def test_every_child_is_parented_to_the_component_and_named_from_it(variant, req
         and r.name != "gp3"  # the program's stand-in StorageClass
     ]
     assert children == others
-    assert {r.type for r in children} == {NAMESPACE, RELEASE, RULE, CONFIG_MAP}
+    assert {r.type for r in children} == {NAMESPACE, RELEASE, RULE, CONFIG_MAP, *ALERT_TYPES}
     assert all(r.name.startswith(f"{NAME}-") for r in children), [r.name for r in children]
     provider = recorded.one(PROVIDER, "k8s")
-    assert all(r.provider.startswith(provider.urn) for r in children)
+    kubernetes = [r for r in children if r.type.startswith("kubernetes:")]
+    assert all(r.provider.startswith(provider.urn) for r in kubernetes)
 
 
 @pytest.mark.parametrize("variant", ["default", "custom"])
@@ -156,8 +166,18 @@ def test_releases_are_the_pinned_charts_in_their_own_namespaces(
 def test_release_values_are_the_pure_functions_output(custom):
     prometheus = release(custom, "prometheus")
     assert prometheus.inputs["namespace"] == "observability"
-    assert prometheus.inputs["values"] == obs.prometheus_values(
+    values = dict(prometheus.inputs["values"])
+    alertmanager = dict(values.pop("alertmanager"))
+    config = alertmanager.pop("config")
+    expected = obs.prometheus_values(
         retention="30d", storage_gib=250, node_exporter_namespace="observability-node-exporter"
+    )
+    assert alertmanager == expected.pop("alertmanager")
+    assert values == expected
+    topic = custom.one("aws:sns/topic:Topic", f"{NAME}-alerts")
+    spec = custom_spec()
+    assert config == obs.alertmanager_config(
+        spec.alerting, spec.region, [spec.alerting.sns_topic_arn, topic.outputs["arn"]]
     )
     spec = prometheus.inputs["values"]["prometheus"]["prometheusSpec"]
     assert spec["ruleSelectorNilUsesHelmValues"] is False
@@ -217,7 +237,7 @@ def test_rule_is_a_custom_resource_that_waits_for_the_operator_crds(
     assert SPECS[variant]().triton_queue_target_us == target  # from the stack's triton config
     rule = recorded.one(RULE, f"{NAME}-gpu-alerts")
     assert release(recorded, "prometheus").urn in rule.dependencies
-    expected = obs.gpu_alert_rules(target, namespace)
+    expected = obs.gpu_alert_rules(target, namespace, SPECS[variant]().inference_namespaces)
     assert rule.inputs["apiVersion"] == expected["apiVersion"]
     assert rule.inputs["kind"] == expected["kind"]
     assert rule.inputs["metadata"] == expected["metadata"]
@@ -258,3 +278,93 @@ def test_outputs_name_the_namespace_prometheus_service_and_releases(default, cus
     assert custom.outputs["prometheusUrl"] == (
         "http://kube-prometheus-stack-prometheus.observability.svc:9090"
     )
+
+
+# --------------------------------------------------------------------------- alert routing
+
+
+def test_prod_routes_alerts_to_its_topics_and_keeps_the_watchdog_on_null(default):
+    prometheus = release(default, "prometheus")
+    config = prometheus.inputs["values"]["alertmanager"]["config"]
+    route = config["route"]
+    assert route["receiver"] == obs.PLATFORM_RECEIVER
+    assert route["routes"] == [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}]
+    receivers = {r["name"]: r for r in config["receivers"]}
+    assert set(receivers) == {"null", obs.PLATFORM_RECEIVER}
+    topic = default.one("aws:sns/topic:Topic", f"{NAME}-alerts")
+    sns = receivers[obs.PLATFORM_RECEIVER]["sns_configs"]
+    assert [c["topic_arn"] for c in sns] == [
+        "arn:aws:sns:us-east-1:111122223333:ml-platform-oncall",  # prod's stack file
+        topic.outputs["arn"],
+    ]
+    assert all(c["sigv4"] == {"region": "us-east-1"} for c in sns)
+    subscription = default.one("aws:sns/topicSubscription:TopicSubscription", f"{NAME}-alerts-0")
+    assert subscription.inputs["protocol"] == "email"
+    assert subscription.inputs["endpoint"] == "ml-platform-alerts@example.com"
+
+
+def test_alertmanager_publishes_through_pod_identity_before_it_starts(default):
+    association = default.one("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert association.inputs["namespace"] == "monitoring"
+    assert association.inputs["serviceAccount"] == obs.ALERTMANAGER_SERVICE_ACCOUNT
+    prometheus = release(default, "prometheus")
+    account = prometheus.inputs["values"]["alertmanager"]["serviceAccount"]
+    assert account == {"create": True, "name": obs.ALERTMANAGER_SERVICE_ACCOUNT}
+    assert association.urn in prometheus.dependencies
+    policy = json.loads(default.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    (statement,) = policy["Statement"]
+    assert statement["Action"] == ["sns:Publish"]
+    topic = default.one("aws:sns/topic:Topic", f"{NAME}-alerts")
+    assert topic.inputs["name"] == obs.alert_topic_name("gpu-platform-prod")
+    # The topic's ARN built from the account and its name: decided in a preview too.
+    assert statement["Resource"] == [
+        "arn:aws:sns:us-east-1:111122223333:ml-platform-oncall",
+        f"arn:aws:sns:us-east-1:123456789012:{topic.inputs['name']}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("alerting", "receiver", "kinds"),
+    [
+        ({}, "null", set()),
+        ({"webhookUrls": ["https://hooks.example.com/alerts"]}, "platform", {"webhook_configs"}),
+        (
+            {"snsTopicArn": "arn:aws:sns:us-east-1:111122223333:t", "sendResolved": False},
+            "platform",
+            {"sns_configs"},
+        ),
+    ],
+)
+def test_alertmanager_config_follows_the_stack_config(alerting, receiver, kinds):
+    spec = platform("staging", alerting=alerting).observability
+    assert spec is not None
+    topics = [spec.alerting.sns_topic_arn] if spec.alerting.sns_topic_arn else []
+    config = obs.alertmanager_config(spec.alerting, spec.region, topics)
+    assert config["route"]["receiver"] == receiver
+    platform_receiver = next((r for r in config["receivers"] if r["name"] == "platform"), {})
+    assert set(platform_receiver) - {"name"} == kinds
+    for entries in (platform_receiver.get(k, []) for k in kinds):
+        assert all(e["send_resolved"] is alerting.get("sendResolved", True) for e in entries)
+
+
+def test_prod_refuses_to_send_alerts_nowhere():
+    from components.config import ConfigError
+
+    with pytest.raises(ConfigError, match="alerting"):
+        platform("prod", alerting=None)
+    assert platform("prod", alerting=None, addons={"observability": False}).observability is None
+
+
+@pytest.mark.parametrize(
+    ("alerting", "fragment"),
+    [
+        ({"snsTopicArn": "arn:aws:s3:::bucket"}, "not an SNS topic ARN"),
+        ({"emails": ["nobody"]}, "not email addresses"),
+        ({"webhookUrls": ["http://plain.example.com"]}, "https://"),
+    ],
+)
+def test_alerting_config_is_checked(alerting, fragment):
+    from components.config import ConfigError
+
+    with pytest.raises(ConfigError, match=fragment):
+        platform("dev", alerting=alerting)

@@ -83,7 +83,7 @@ def balanced(expr: str) -> bool:
 
 
 def alerts(target_us: int = SPEC.triton_queue_target_us) -> dict[str, dict[str, Any]]:
-    manifest = obs.gpu_alert_rules(target_us, SPEC.namespace)
+    manifest = obs.gpu_alert_rules(target_us, SPEC.namespace, SPEC.inference_namespaces)
     rules = [rule for group in manifest["spec"]["groups"] for rule in group["rules"]]
     by_name = {rule["alert"]: rule for rule in rules}
     assert len(by_name) == len(rules), "alert names must be unique"
@@ -98,7 +98,7 @@ REQUIRED_ALERTS = [
     ("GpuSaturated", ["DCGM_FI_DEV_GPU_UTIL"], ">", 95, 900),
     ("GpuMemoryHigh", ["DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE"], ">", 90, 0),
     ("GpuTemperatureHigh", ["DCGM_FI_DEV_GPU_TEMP"], ">", 85, 0),
-    ("GpuXidError", ["DCGM_FI_DEV_XID_ERRORS"], ">", 0, 0),
+    ("GpuXidError", ["DCGM_EXP_XID_ERRORS_COUNT"], ">", 0, 0),
 ]
 
 
@@ -136,13 +136,47 @@ def test_memory_alert_is_used_over_used_plus_free_in_percent():
     assert expr == f"100 * {used} / ({used} + {free}) > 90"
 
 
-def test_xid_alert_fires_on_a_new_nonzero_code_per_gpu():
-    expr = alerts()["GpuXidError"]["expr"]
-    xid = obs._per_gpu("DCGM_FI_DEV_XID_ERRORS")
-    # Non-zero, and changed within the window (the code is sticky until the driver reloads).
-    assert expr == f"{xid} > 0 and changes({xid}[{obs.XID_WINDOW}:1m]) > 0"
-    # Aggregating by GPU drops err_code/err_msg, so a new code on the same GPU is a change.
-    assert "err_code" not in obs.GPU_LABELS
+def test_xid_alert_counts_errors_so_a_repeated_identical_xid_keeps_it_firing():
+    rule = alerts()["GpuXidError"]
+    # The count of XIDs per GPU and code in the exporter's window: the same code repeating
+    # raises the count (the last-code gauge would not change, so a change-based alert missed it).
+    assert rule["expr"] == (
+        "max by (hostname, gpu, UUID, modelName, xid) (DCGM_EXP_XID_ERRORS_COUNT) > 0"
+    )
+    assert "DCGM_FI_DEV_XID_ERRORS" not in rule["expr"] and "changes(" not in rule["expr"]
+    assert "{{ $labels.xid }}" in rule["annotations"]["description"]
+    # The exporter collects the count: the GPU Operator installs the counters with it.
+    from components.software import dcgm
+    from components.software.gpu_operator import values
+
+    spec = platform("prod").gpu_operator
+    assert spec is not None
+    config = values(spec)["dcgmExporter"]["config"]
+    assert config == {"name": dcgm.COUNTERS_CONFIG_MAP, "create": True, "data": dcgm.counters_csv()}
+    fields = [line.split(",")[0] for line in dcgm.counters_csv().splitlines()]
+    assert "DCGM_EXP_XID_ERRORS_COUNT" in fields
+    # Still every default counter the dashboards use.
+    assert set(fields) >= DCGM_FLEET_METRICS
+
+
+def test_saturation_alert_only_watches_inference_gpus():
+    expr = alerts()["GpuSaturated"]["expr"]
+    assert SPEC.inference_namespaces == ("inference",)  # prod runs Triton
+    assert 'DCGM_FI_DEV_GPU_UTIL{exported_namespace=~"inference"}' in expr
+    # Idle is fleet-wide (an idle training GPU is waste too).
+    assert "exported_namespace" not in alerts()["GpuIdle"]["expr"]
+    # Without inference there is nothing to saturate.
+    without = obs.gpu_alert_rules(50_000, "monitoring", ())
+    names = {r["alert"] for g in without["spec"]["groups"] for r in g["rules"]}
+    assert "GpuSaturated" not in names and "GpuIdle" in names
+
+
+def test_node_health_and_hot_tier_alerts():
+    found = alerts()
+    node = found["GpuNodeHardwareUnhealthy"]["expr"]
+    assert 'condition="AcceleratedHardwareReady"' in node and 'status="false"' in node
+    fsx = found["FsxClaimNotBound"]["expr"]
+    assert 'persistentvolumeclaim="fsx-lustre"' in fsx and 'phase!="Bound"' in fsx
 
 
 @pytest.mark.parametrize("target_us", [50_000, 20_000, 1])
@@ -185,6 +219,7 @@ def test_rule_manifest_passes_the_kubernetes_stage(namespace):
     assert check(manifest, K8S_VERSION) == []
     assert {g["name"] for g in manifest["spec"]["groups"]} == {
         "gpu-platform.gpu",
+        "gpu-platform.platform",
         "gpu-platform.triton",
     }
 
@@ -259,7 +294,7 @@ def test_gpu_fleet_covers_utilisation_memory_temperature_power_and_xid(models):
     assert metrics_of(exprs) >= DCGM_FLEET_METRICS
     # By node and GPU.
     util = next(p for p in all_panels(models["gpu-fleet"]) if p["title"] == "GPU utilisation")
-    assert "by (Hostname, gpu)" in util["targets"][0]["expr"]
+    assert "by (hostname, gpu)" in util["targets"][0]["expr"]
 
 
 def test_triton_covers_requests_queue_compute_and_inference_pod_gpus(models):
@@ -414,13 +449,19 @@ def test_managed_control_plane_is_not_scraped():
 
 
 def test_defaults():
-    assert prod_spec() == ObservabilitySpec(
+    spec = prod_spec()
+    assert spec == ObservabilitySpec(
         namespace="monitoring",
         node_exporter_namespace="monitoring-node-exporter",
         triton_queue_target_us=50_000,
         retention="15d",
         prometheus_storage_gib=100,
+        region="us-east-1",
+        cluster_name="gpu-platform-prod",
+        alerting=spec.alerting,
+        inference_namespaces=("inference",),
     )
+    assert spec.alerting.configured
 
 
 def test_the_queue_target_is_the_triton_configs_and_observability_can_be_off():
