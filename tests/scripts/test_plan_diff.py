@@ -378,7 +378,10 @@ def test_removing_a_pool_deletes_its_resources(tmp_path: Path, prod_base: Path):
     document, _ = plan("prod", _config(tmp_path, "prod", drop), base=prod_base)
     deleted = {s["urn"] for s in document["steps"] if s["op"] == "delete"}
     assert any(u.endswith("NodeGroup::pool-batch-spot-ng") for u in deleted), deleted
-    assert all("batch-spot" in u for u in deleted), sorted(deleted)
+    # The pool's resources, and the example job that runs on it (it has no pool to go to).
+    assert all("batch-spot" in u or u.endswith("example-spot-training") for u in deleted), sorted(
+        deleted
+    )
     assert document["changeSummary"]["delete"] == len(deleted)
     assert document["changes"]["cost"]["totals"]["worst"]["delta"] < 0
 
@@ -410,7 +413,7 @@ def _export(document: dict[str, Any]) -> dict[str, Any]:
     [
         lambda c: c.update({"gpu-platform:vpcCidr": "10.41.0.0/16"}),
         lambda c: c["gpu-platform:tags"].update({"owner": "someone-else"}),
-        lambda c: _pool(c, "t4-spot")["gpuNeed"].update({"maxInstanceTypes": 1}),
+        lambda c: _pool(c, "t4-spot")["gpuNeed"].update({"gpuModel": "L4"}),
     ],
     ids=["vpc-cidr", "tags", "instance-types"],
 )
