@@ -36,7 +36,7 @@ plan-all: $(STAMP)
 
 ## test: the whole test suite (no network, no cloud account)
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 ## lint: ruff (lint + format check) and mypy
 lint: $(STAMP)

@@ -66,3 +66,31 @@ def stack_raw_config(stack: str) -> dict[str, str]:
     """A shipped stack's config as the engine passes it."""
     data = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _program_runs_once_per_config() -> Iterator[None]:
+    """The program is deterministic: one run per (stack, config) serves every test that plans it.
+
+    Many tests plan the same shipped stack through the CLI to check the stages, reports and
+    options; the program's registrations for one config are the same every time, so they are
+    computed once per session (a copy each time, so no test sees another's changes). Tests of the
+    runner itself call `run_function` and are not affected."""
+    import copy
+
+    from scripts.plan import __main__ as plan_cli
+    from scripts.plan import runner
+
+    real = runner.run_program
+    runs: dict[tuple[str, str, str | None], Any] = {}
+
+    def run_program(stack: str, raw_config: Any, *, project: str | None = None) -> Any:
+        key = (stack, json.dumps(dict(raw_config), sort_keys=True), project)
+        if key not in runs:
+            runs[key] = real(stack, raw_config, project=project)
+        return copy.deepcopy(runs[key])
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(plan_cli, "run_program", run_program)
+    yield
+    patch.undo()

@@ -16,10 +16,14 @@ finding.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
+import kubernetes_validate.utils
+import referencing
 
 from components import versions
 from scripts.plan.stages.base import PlanContext, StageResult, states
@@ -70,14 +74,45 @@ def cluster_version(document: dict[str, Any]) -> str:
     return DEFAULT_VERSION
 
 
+@functools.cache
+def _schema(filename: str, version: str) -> Any:
+    return kubernetes_validate.utils.schema_contents(filename, version)
+
+
+@functools.cache
+def _validator(version: str, api_version: str, kind: str) -> jsonschema.Draft202012Validator:
+    """kubernetes-validate's strict schema for one kind, built once: the same files and
+    resolution as `kubernetes_validate.validate(obj, version, strict=True)`, without re-reading
+    and re-parsing the schema and its definitions for every object."""
+    utils = kubernetes_validate.utils
+    if utils.major_minor(version) > utils.latest_version():
+        raise kubernetes_validate.VersionNotSupportedError(version=utils.major_minor(version))
+    schema_version = [
+        v for v in utils.all_versions() if utils.major_minor(v) <= utils.major_minor(version)
+    ][-1]
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    folder = f"kubernetes-json-schema/v{schema_version}-local-strict"
+    try:
+        schema = _schema(f"{folder}/{kind.lower()}-{group_version}.json", version)
+    except FileNotFoundError:
+        raise kubernetes_validate.SchemaNotFoundError(
+            version=utils.major_minor(version), kind=kind, api_version=api_version
+        ) from None
+    definitions = _schema(f"{folder}/_definitions.json", version)
+    registry: referencing.Registry[Any] = referencing.Resource.from_contents(definitions) @ (
+        referencing.Resource.from_contents(schema) @ referencing.Registry()
+    )
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
 def check(obj: dict[str, Any], version: str) -> list[str]:
     """Problems with one object (empty when valid)."""
     group = obj["apiVersion"].rsplit("/", 1)[0] if "/" in obj["apiVersion"] else ""
     name = (obj.get("metadata") or {}).get("name")
     if group in BUILT_IN_GROUPS:
         try:
-            kubernetes_validate.validate(obj, version, strict=True)
-        except kubernetes_validate.ValidationError as exc:
+            _validator(version, obj["apiVersion"], obj["kind"]).validate(obj)
+        except jsonschema.ValidationError as exc:
             path = ".".join(str(p) for p in exc.path) or "(object)"
             return [f"{path}: {exc.message}"]
         except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError):
