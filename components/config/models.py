@@ -28,7 +28,6 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from components import versions
-from components.catalog.zones import CAPACITY_BLOCK_TYPES, known_regions, region_zones
 from components.catalog import (
     get_instance_type,
     mig_devices_per_gpu,
@@ -36,6 +35,7 @@ from components.catalog import (
     types_meeting,
 )
 from components.catalog.conventions import RESERVED_LABEL_PREFIXES as _RESERVED_LABEL_PREFIXES
+from components.catalog.zones import CAPACITY_BLOCK_TYPES, known_regions, region_zones
 from components.config.choices import (
     AccessPolicy,
     CapacityType,

@@ -8,8 +8,8 @@ import pytest
 
 from components import versions
 from components.cluster import Cluster, kubeconfig
-from components.resolve.cluster import ClusterSpec
 from components.config import ConfigError
+from components.resolve.cluster import ClusterSpec
 from tests.support import platform
 
 CLUSTER = "aws:eks/cluster:Cluster"
