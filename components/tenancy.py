@@ -15,8 +15,10 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.catalog.conventions import FSX_CLAIM, TEAM_LABEL, TRAINING_SERVICE_ACCOUNT
+from components.cluster import Cluster
 from components.resolve.software import DEFAULT_MONITORING_NAMESPACE
 from components.resolve.tenancy import DEFAULT_LIMIT, DEFAULT_REQUEST, TeamSpec, TenancySpec
+from components.storage import TieredStorage
 
 LEGACY_PARENT = "gpuplatform:index:Kubeflow"
 """Team objects were first created under the Kubeflow component (named `kubeflow`): each is
@@ -100,6 +102,24 @@ class TeamRefs(TypedDict):
     """The storage component's training role (datasets read, checkpoints write)."""
     hot_tier: HotTier | None
     """None when the stack has no FSx file system."""
+
+
+def team_refs(cluster: Cluster, storage: TieredStorage) -> TeamRefs:
+    """What team namespaces take from the cluster and the storage tiers."""
+    fsx, file_system = storage.spec.fsx, storage.file_system
+    hot_tier: HotTier | None = None
+    if fsx is not None and file_system is not None:
+        hot_tier = {
+            "file_system_id": file_system.id,
+            "dns_name": file_system.dns_name,
+            "mount_name": file_system.mount_name,
+            "capacity_gib": fsx.capacity_gib,
+        }
+    return {
+        "cluster_name": cluster.cluster_name,
+        "training_role_arn": storage.training_role_arn,
+        "hot_tier": hot_tier,
+    }
 
 
 def fsx_volume_name(team: str) -> str:

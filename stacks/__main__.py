@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
-from components.cluster import Cluster
+from components.cluster import Cluster, ClusterRefs
 from components.compute import node_group_class, pool_refs
 from components.compute.autoscaler import ClusterAutoscaler
 from components.config import ConfigError, load_stack_config
@@ -29,9 +29,9 @@ from components.software.gpu_operator import GpuOperator
 from components.software.kubeflow import Kubeflow
 from components.software.observability import Observability
 from components.storage import TieredStorage, storage_refs
-from components.tenancy import HotTier, Tenancy
+from components.tenancy import Tenancy, team_refs
 from workloads.training import TrainingWorkloads
-from workloads.triton import TritonService
+from workloads.triton import TritonService, triton_refs
 
 
 def load() -> PlatformSpec:
@@ -47,11 +47,8 @@ def build(spec: PlatformSpec) -> None:
     pulumi.runtime.register_stack_transformation(auto_tag(spec.tags))
 
     network = Network("network", spec.network)
-    cluster = Cluster(
-        "cluster",
-        spec.cluster,
-        {"subnet_ids": network.private_subnet_ids, "vpc_id": network.vpc_id},
-    )
+    subnets: ClusterRefs = {"subnet_ids": network.private_subnet_ids, "vpc_id": network.vpc_id}
+    cluster = Cluster("cluster", spec.cluster, subnets)
     after_cluster = pulumi.ResourceOptions(depends_on=[cluster])
     provider = cluster.provider
 
@@ -60,25 +57,8 @@ def build(spec: PlatformSpec) -> None:
             f"pool-{pool.name}", pool, pool_refs(cluster, network), after_cluster
         )
     storage = TieredStorage("storage", spec.storage, storage_refs(cluster, network), after_cluster)
-    hot_tier: HotTier | None = None
-    if spec.storage.fsx is not None and storage.file_system is not None:
-        hot_tier = {
-            "file_system_id": storage.file_system.id,
-            "dns_name": storage.file_system.dns_name,
-            "mount_name": storage.file_system.mount_name,
-            "capacity_gib": spec.storage.fsx.capacity_gib,
-        }
-    tenancy = Tenancy(
-        "tenancy",
-        spec.tenancy,
-        provider,
-        after_cluster,
-        refs={
-            "cluster_name": cluster.cluster_name,
-            "training_role_arn": storage.training_role_arn,
-            "hot_tier": hot_tier,
-        },
-    )
+    teams = team_refs(cluster, storage)
+    tenancy = Tenancy("tenancy", spec.tenancy, provider, after_cluster, refs=teams)
     if spec.autoscaler:
         ClusterAutoscaler("autoscaler", spec.autoscaler, provider, after_cluster)
 
@@ -105,22 +85,8 @@ def build(spec: PlatformSpec) -> None:
                 after_cluster,
             )
     if spec.triton and observability:
-        TritonService(
-            "triton",
-            spec.triton,
-            {
-                "provider": provider,
-                "oidc_provider_arn": cluster.oidc_provider_arn,
-                "oidc_issuer": cluster.oidc_issuer,
-                "models_bucket": storage.bucket_names["models"],
-                "models_kms_key_arn": storage.kms_key_arn,
-                "models_read_policy": storage.models_read_policy,
-                "prometheus_url": observability.prometheus_url,
-                "prometheus_release": observability.prometheus_release,
-                "keda_release": observability.keda_release,
-            },
-            after_monitoring,
-        )
+        triton = triton_refs(cluster, storage, observability)
+        TritonService("triton", spec.triton, triton, after_monitoring)
     if spec.efa_plugin:
         EfaDevicePlugin("efa-device-plugin", spec.efa_plugin, provider, after_cluster)
     Budget("budget", spec.budget)

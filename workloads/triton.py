@@ -76,8 +76,11 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.catalog.conventions import GPU_RESOURCE, GPU_TAINT, NODE_POOL_LABEL, SPOT_TAINT
+from components.cluster import Cluster
 from components.common.irsa import ROLE_ARN_ANNOTATION, irsa_role
 from components.resolve.workloads import TritonSpec
+from components.software.observability import Observability
+from components.storage import TieredStorage
 from components.tenancy import deny_ingress_manifest, prometheus_peer
 from workloads.triton_config import example_model_files
 
@@ -130,6 +133,23 @@ class TritonRefs(TypedDict):
     """What installs the ServiceMonitor CRD (kube-prometheus-stack): the ServiceMonitor waits."""
     keda_release: pulumi.Resource
     """What installs the ScaledObject CRD (KEDA): the ScaledObject waits."""
+
+
+def triton_refs(
+    cluster: Cluster, storage: TieredStorage, observability: Observability
+) -> TritonRefs:
+    """What a Triton service takes from the cluster, the storage tiers and observability."""
+    return {
+        "provider": cluster.provider,
+        "oidc_provider_arn": cluster.oidc_provider_arn,
+        "oidc_issuer": cluster.oidc_issuer,
+        "models_bucket": storage.bucket_names["models"],
+        "models_kms_key_arn": storage.kms_key_arn,
+        "models_read_policy": storage.models_read_policy,
+        "prometheus_url": observability.prometheus_url,
+        "prometheus_release": observability.prometheus_release,
+        "keda_release": observability.keda_release,
+    }
 
 
 # --------------------------------------------------------------------------- pure builders

@@ -249,6 +249,7 @@ class TieredStorage(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("gpuplatform:index:TieredStorage", name, {}, opts)
+        self.spec = spec
         child = pulumi.ResourceOptions(parent=self)
         protect = spec.protect
         keep = pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect)
