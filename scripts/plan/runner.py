@@ -9,7 +9,6 @@ their own as they do in a real preview.
 
 from __future__ import annotations
 
-import json
 import runpy
 import threading
 import traceback
@@ -26,6 +25,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from components.config import ConfigError, read_stack_file, stack_file
 from scripts.plan.mocks import AUTONAME_PROPERTY, KNOWN_IN_PREVIEW, PlanMocks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,36 +43,17 @@ def project_name(root: Path = ROOT) -> str:
 
 
 def stack_config_path(stack: str, root: Path = ROOT) -> Path:
-    return root / "stacks" / f"Pulumi.{stack}.yaml"
+    return stack_file(stack, root / "stacks")
 
 
 def read_stack_config(path: Path) -> dict[str, str]:
-    """A stack file's `config:` as the engine passes it: strings, objects and lists as JSON."""
-    if not path.is_file():
-        shipped = sorted(
-            p.name.removeprefix("Pulumi.").removesuffix(".yaml")
-            for p in path.parent.glob("Pulumi.*.yaml")
-        )
-        raise PlanError(
-            f"no stack config file {path}"
-            + (f" (stacks here: {', '.join(shipped)})" if shipped else "")
-        )
+    """A stack file's `config:` as the Pulumi CLI passes it to the program (bare keys in the
+    project's namespace, objects and lists as JSON): `components.config.read_stack_file`, the one
+    reader the program's tools share. Raises PlanError with its message."""
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise PlanError(f"{path} is not valid YAML: {exc}") from None
-    config = data.get("config") or {}
-    if not isinstance(config, dict):
-        raise PlanError(f"{path}: `config` must be a mapping")
-    raw: dict[str, str] = {}
-    for key, value in config.items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            raise PlanError(
-                f"{path}: {key} is a secret; the offline plan cannot decrypt it "
-                "(give it a placeholder in a CONFIG_FILE copy)"
-            )
-        raw[str(key)] = value if isinstance(value, str) else json.dumps(value)
-    return raw
+        return read_stack_file(path, project_name())
+    except ConfigError as exc:
+        raise PlanError(str(exc)) from None
 
 
 SECRET_MASK = "[secret]"

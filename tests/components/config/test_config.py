@@ -915,3 +915,57 @@ def test_exactly_one_type_source_whatever_the_key_order(fields: dict[str, Any], 
     for ordered in ({**fields, **base}, {**base, **fields}):
         problems = dict(problems_of(raw_config(gpuPools=[ordered])))
         assert message in problems[f"{_P}.gpuNeed"]
+
+
+def test_bare_keys_take_the_projects_namespace_as_the_pulumi_cli_does(tmp_path: Path) -> None:
+    from components.config import read_stack_file
+
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_text("config:\n  aws:region: us-east-1\n  clusterLogRetentionDays: 14\n")
+    raw = read_stack_file(path)
+    assert raw == {"aws:region": "us-east-1", "gpu-platform:clusterLogRetentionDays": "14"}
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"- a\n- b\n", "must be a YAML mapping"),
+        (b"config: [1, 2]\n", "must be a mapping"),
+        (b"config:\n  a: [\n", "not valid YAML"),
+        (b"config:\n  environment: \xff\xfe\n", "not UTF-8"),
+        (b"config:\n  x: {secure: abc}\n", "only the Pulumi CLI can decrypt"),
+        (b"config:\n  vpcCidr: a\n  gpu-platform:vpcCidr: b\n", "set twice"),
+    ],
+    ids=["list", "config-list", "yaml", "utf8", "secret", "twice"],
+)
+def test_unreadable_stack_files_are_one_clear_error(tmp_path: Path, content: bytes, needle: str):
+    from components.config import read_stack_file
+
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        read_stack_file(path)
+    assert needle in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_plan_reads_bare_keys_like_the_cli(tmp_path: Path, capsys) -> None:
+    from scripts.plan.__main__ import main
+
+    data = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    data["config"]["clusterLogRetentionDays"] = data["config"].pop(
+        "gpu-platform:clusterLogRetentionDays"
+    )
+    data["config"]["clusterLogRetentionDays"] = 30
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(data))
+    out = tmp_path / "plan.json"
+    assert main(["--stack", "dev", "--config-file", str(path), "--json", str(out), "--quiet"]) == 0
+    document = json.loads(out.read_text())
+    groups = [
+        s["newState"]["inputs"]
+        for s in document["steps"]
+        if s["newState"]["type"] == "aws:cloudwatch/logGroup:LogGroup"
+        and "control-plane" in s["urn"]
+    ]
+    assert [g["retentionInDays"] for g in groups] == [30]
