@@ -38,6 +38,16 @@ class Network(pulumi.ComponentResource):
             tags={"Name": f"{prefix}-vpc"},
             opts=child,
         )
+        # Take over the VPC's default security group and leave it empty: nothing that lands in it
+        # by default can talk to anything (CIS AWS 5.4, Security Hub EC2.2).
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=vpc.id,
+            ingress=[],
+            egress=[],
+            tags={"Name": f"{prefix}-default-locked"},
+            opts=child,
+        )
         igw = aws.ec2.InternetGateway(
             f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{prefix}-igw"}, opts=child
         )

@@ -18,7 +18,7 @@ from components.resolve.sizing import (
     ip_demand_per_az,
     usable_addresses,
 )
-from tests.support import platform
+from tests.support import ROOT, platform
 
 AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
 
@@ -157,3 +157,18 @@ def test_too_small_a_vpc_is_a_config_error_before_anything_is_registered(run_pul
     recorded = run_pulumi(program)
     assert raised, "an undersized VPC was accepted"
     assert [r.type for r in recorded.registrations] == ["pulumi:pulumi:Stack"]
+
+
+def test_the_default_security_group_is_taken_over_and_left_empty(run_pulumi):
+    recorded = run_pulumi(lambda: Network("net", spec()))
+    vpc = recorded.one("aws:ec2/vpc:Vpc")
+    group = recorded.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert group.inputs["vpcId"] == vpc.id
+    assert vpc.urn in group.property_dependencies["vpcId"]
+    assert not group.inputs.get("ingress") and not group.inputs.get("egress")
+
+
+def test_every_shipped_stack_requires_the_locked_default_group():
+    for stack in ("dev", "staging", "prod"):
+        config = json.loads((ROOT / "policies" / "config" / f"{stack}.json").read_text())
+        assert config["default-security-group"]["requireLockedDefaultSecurityGroup"] is True
