@@ -2,8 +2,9 @@
 
 KMS envelope encryption of Secrets, control-plane logs with a retention, access entries (API
 authentication mode), an OIDC provider for IRSA plus the Pod Identity agent, the managed add-ons
-pinned in components/versions.py, a small on-demand system node group and a Kubernetes provider
-for the components that deploy into the cluster.
+pinned in components/versions.py (with GPU pools also the EKS node monitoring agent, which node
+auto repair acts on), a small on-demand system node group and a Kubernetes provider for the
+components that deploy into the cluster.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ from components import versions
 from components.catalog.conventions import NODE_POOL_LABEL, SYSTEM_POOL
 from components.common import iam, launch_template
 from components.resolve.cluster import ClusterSpec
+
+NODE_MONITORING_CONFIGURATION = json.dumps(
+    {"dcgmAgent": {"tolerations": [{"operator": "Exists"}]}}, sort_keys=True
+)
+"""`eks-node-monitoring-agent` configuration values (the add-on's schema,
+charts/configuration.schema.json: `dcgmAgent.tolerations`). Without a toleration the DCGM host
+engine skips GPU nodes tainted `nvidia.com/gpu`, and the agent then sees no GPUs to check."""
 
 
 class ClusterRefs(TypedDict):
@@ -236,6 +244,8 @@ class Cluster(pulumi.ComponentResource):
                 opts=child,
             )
 
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+
         def addon(
             short: str,
             addon_name: str,
@@ -249,7 +259,9 @@ class Cluster(pulumi.ComponentResource):
             extra: dict[str, Any] = {}
             if service_account:
                 addon_role = aws.iam.Role(
-                    f"{name}-{short}", assume_role_policy=iam.pod_identity_trust(), opts=child
+                    f"{name}-{short}",
+                    assume_role_policy=account.account_id.apply(iam.pod_identity_trust),
+                    opts=child,
                 )
                 for policy in policies:
                     aws.iam.RolePolicyAttachment(
@@ -344,6 +356,17 @@ class Cluster(pulumi.ComponentResource):
             policies=["service-role/AmazonEBSCSIDriverPolicy"],
             after=[system],
         )
+        if spec.node_monitoring:
+            # Node health for node auto repair on the GPU node groups. The agent's DaemonSet
+            # tolerates every taint; its DCGM host engine (GPU health, XIDs) tolerates none by
+            # default and would stay off the tainted GPU nodes, so it is given the same.
+            addon(
+                "node-monitoring-agent",
+                "eks-node-monitoring-agent",
+                spec.addons.node_monitoring_agent,
+                configuration=NODE_MONITORING_CONFIGURATION,
+                after=[system],
+            )
 
         self.provider = k8s.Provider(
             f"{name}-k8s",

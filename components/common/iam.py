@@ -21,9 +21,18 @@ def service_trust(service: str, *, tag_session: bool = False) -> str:
     return document([{"Effect": "Allow", "Principal": {"Service": service}, "Action": actions}])
 
 
-def pod_identity_trust() -> str:
-    """Trust policy for EKS Pod Identity (the agent assumes the role and tags the session)."""
-    return service_trust("pods.eks.amazonaws.com", tag_session=True)
+def pod_identity_trust(account_id: str | None = None) -> str:
+    """Trust policy for EKS Pod Identity (the agent assumes the role and tags the session); with
+    `account_id`, only on behalf of that account's clusters (`aws:SourceAccount`, EKS user guide,
+    "Create IAM role with trust policy required by EKS Pod Identity": confused-deputy guard)."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": "pods.eks.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+    }
+    if account_id is not None:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    return document([statement])
 
 
 def allow(

@@ -41,8 +41,12 @@ def pod_identity(
     """An IAM role that only `namespace/service_account` in the cluster can assume (Pod Identity),
     with one inline policy; all three resources are named `name`."""
     child = pulumi.ResourceOptions(parent=parent)
+    account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent))
     role = aws.iam.Role(
-        name, assume_role_policy=iam.pod_identity_trust(), description=description, opts=child
+        name,
+        assume_role_policy=account.account_id.apply(iam.pod_identity_trust),
+        description=description,
+        opts=child,
     )
     role_policy = aws.iam.RolePolicy(name, role=role.id, policy=policy, opts=child)
     association = aws.eks.PodIdentityAssociation(

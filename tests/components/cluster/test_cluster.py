@@ -10,6 +10,7 @@ from components import versions
 from components.cluster import Cluster, kubeconfig
 from components.config import ConfigError
 from components.resolve.cluster import ClusterSpec
+from scripts.plan.mocks import ACCOUNT_ID
 from tests.support import platform
 
 CLUSTER = "aws:eks/cluster:Cluster"
@@ -45,6 +46,17 @@ PRIVATE: dict[str, object] = {
         "egressCidrs": ["10.100.0.0/16"],
     },
 }
+
+
+NO_GPU_ADDONS = {
+    "gpuOperator": False,
+    "efaDevicePlugin": False,
+    "clusterAutoscaler": False,
+    "kubeflow": False,
+    "triton": False,
+    "observability": False,
+}
+"""Add-ons off for a stack without GPU pools (several need one)."""
 
 
 def cluster_of(cluster_spec: ClusterSpec):
@@ -135,6 +147,7 @@ def test_addons_are_pinned_and_vpc_cni_uses_prefix_delegation(run_pulumi):
         "kube-proxy": pinned.kube_proxy,
         "eks-pod-identity-agent": pinned.pod_identity_agent,
         "aws-ebs-csi-driver": pinned.ebs_csi_driver,
+        "eks-node-monitoring-agent": pinned.node_monitoring_agent,  # dev has GPU pools
     }
     cni = json.loads(addons["vpc-cni"].inputs["configurationValues"])
     assert cni["env"]["ENABLE_PREFIX_DELEGATION"] == "true"
@@ -152,6 +165,33 @@ def test_addons_are_pinned_and_vpc_cni_uses_prefix_delegation(run_pulumi):
         ]
     )
     assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    # Only on behalf of this account's clusters (the account the deployer runs in).
+    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+
+
+@pytest.mark.parametrize("gpu_pools", [True, False])
+def test_the_node_monitoring_agent_runs_exactly_when_there_are_gpu_pools(run_pulumi, gpu_pools):
+    cluster_spec = spec() if gpu_pools else spec(gpuPools=[], addons=NO_GPU_ADDONS)
+    assert cluster_spec.node_monitoring is gpu_pools
+    recorded = run_pulumi(cluster_of(cluster_spec))
+    agents = [
+        a
+        for a in recorded.of_type("aws:eks/addon:Addon")
+        if a.inputs["addonName"] == "eks-node-monitoring-agent"
+    ]
+    assert len(agents) == (1 if gpu_pools else 0)
+    if not gpu_pools:
+        return
+    agent = agents[0]
+    pinned = versions.EKS_ADDONS[versions.KUBERNETES_VERSION].node_monitoring_agent
+    assert agent.inputs.get("addonVersion") == pinned
+    # It runs pods: after the system node group.
+    assert recorded.one("aws:eks/nodeGroup:NodeGroup").urn in agent.dependencies
+    # Its DCGM host engine must reach the tainted GPU nodes, or no GPU fault is ever seen.
+    values = json.loads(agent.inputs["configurationValues"])
+    assert {"operator": "Exists"} in values["dcgmAgent"]["tolerations"]
+    # It needs no AWS credentials of its own.
+    assert not agent.inputs.get("podIdentityAssociations")
 
 
 def test_system_node_group_is_on_demand_imdsv2_and_tags_reach_instances(run_pulumi):
