@@ -30,6 +30,8 @@ class AddonVersions(NamedTuple):
     pod_identity_agent: str | None
     ebs_csi_driver: str | None
     fsx_csi_driver: str | None
+    node_monitoring_agent: str | None
+    """`eks-node-monitoring-agent`: node health conditions for node auto repair (GPU pools)."""
 
 
 EKS_ADDONS: Final[dict[str, AddonVersions]] = {
@@ -42,6 +44,10 @@ EKS_ADDONS: Final[dict[str, AddonVersions]] = {
     #   aws-ebs-csi-driver v1.64.0, aws-fsx-csi-driver v1.9.0) carry no eksbuild suffix: unpinned.
     #   EKS's default for 1.35+ is newer than vpc-cni 1.18.4, which `efa-only` interfaces need;
     #   preflight checks the build the account offers.
+    # eks-node-monitoring-agent: aws/eks-node-monitoring-agent's newest tag is v1.7.0 (2026-08-04),
+    #   again without an eksbuild suffix; no AWS table lists add-on builds per minor, and the only
+    #   builds seen (v1.6.2-eksbuild.1 beside a 1.35 cluster) come from third-party IaC, not AWS:
+    #   unpinned for 1.36 and 1.35.
     "1.36": AddonVersions(
         vpc_cni=None,
         coredns=None,
@@ -49,6 +55,7 @@ EKS_ADDONS: Final[dict[str, AddonVersions]] = {
         pod_identity_agent=None,
         ebs_csi_driver=None,
         fsx_csi_driver=None,
+        node_monitoring_agent=None,
     ),
     "1.35": AddonVersions(
         vpc_cni=None,
@@ -57,6 +64,7 @@ EKS_ADDONS: Final[dict[str, AddonVersions]] = {
         pod_identity_agent=None,
         ebs_csi_driver=None,
         fsx_csi_driver=None,
+        node_monitoring_agent=None,
     ),
 }
 

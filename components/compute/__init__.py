@@ -8,7 +8,8 @@ resolved in `components.resolve.compute`; this module only builds it:
 - Capacity Blocks: the instance type moves into the launch template, market type
   `capacity-block`, the reservation targeted; ODCRs via the reservation target;
 - IMDSv2, an encrypted gp3 root volume, tags that reach instances, volumes and interfaces;
-- the Cluster Autoscaler node-template tags on the node group's Auto Scaling group.
+- the Cluster Autoscaler node-template tags on the node group's Auto Scaling group;
+- node auto repair with the limits the resolve chose (one node at a time in a reservation).
 
 Spot pools (`SpotPool`) spread over every AZ. EKS managed node groups turn on Capacity
 Rebalancing for spot: when EC2 signals an elevated interruption risk, a replacement node is
@@ -32,7 +33,7 @@ from components.cluster import Cluster
 from components.common import launch_template
 from components.config import CapacityType
 from components.network import Network
-from components.resolve.compute import GpuPoolSpec
+from components.resolve.compute import GpuPoolSpec, NodeRepairSpec
 
 _EFFECTS = {
     "NoSchedule": "NO_SCHEDULE",
@@ -63,6 +64,21 @@ def pool_refs(cluster: Cluster, network: Network) -> PoolRefs:
         "cluster_security_group_id": cluster.cluster_security_group_id,
         "vpc_id": network.vpc_id,
     }
+
+
+def node_repair_config(repair: NodeRepairSpec) -> aws.eks.NodeGroupNodeRepairConfigArgsDict:
+    """`nodeRepairConfig`: auto repair on, with the limits the resolve chose (unset ones left
+    out: EKS takes a count or a percentage per limit, never both)."""
+    config: aws.eks.NodeGroupNodeRepairConfigArgsDict = {"enabled": True}
+    if repair.max_parallel_count is not None:
+        config["max_parallel_nodes_repaired_count"] = repair.max_parallel_count
+    if repair.max_parallel_percentage is not None:
+        config["max_parallel_nodes_repaired_percentage"] = repair.max_parallel_percentage
+    if repair.max_unhealthy_count is not None:
+        config["max_unhealthy_node_threshold_count"] = repair.max_unhealthy_count
+    if repair.max_unhealthy_percentage is not None:
+        config["max_unhealthy_node_threshold_percentage"] = repair.max_unhealthy_percentage
+    return config
 
 
 class GpuNodeGroup(pulumi.ComponentResource):
@@ -175,6 +191,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
             labels=spec.labels,
             taints=[{"key": k, "value": v, "effect": _EFFECTS[e]} for k, v, e in spec.taints],
             launch_template={"id": lt.id, "version": lt.latest_version.apply(str)},
+            node_repair_config=node_repair_config(spec.node_repair),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
         )
 

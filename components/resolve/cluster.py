@@ -75,6 +75,10 @@ class ClusterSpec:
     """Stack tags, copied into launch template tag specifications."""
     protect: bool
     """Protect and retain the secrets key (prod)."""
+    node_monitoring: bool = False
+    """Install the EKS node monitoring agent: it sets the node health conditions
+    (`AcceleratedHardwareReady` and others) that node auto repair on the GPU node groups acts on.
+    On when there are GPU pools."""
 
 
 def resolve_cluster(config: StackConfig, name: str, tags: dict[str, str]) -> ClusterSpec:
@@ -129,4 +133,5 @@ def resolve_cluster(config: StackConfig, name: str, tags: dict[str, str]) -> Clu
         ),
         tags=dict(tags),
         protect=config.protect,
+        node_monitoring=bool(config.gpu_pools),
     )

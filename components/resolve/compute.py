@@ -11,6 +11,16 @@ per type:
   Bottlerocket).
 - Labels, the `nvidia.com/gpu=true:NoSchedule` taint (spot pools also `gpu-platform/spot`), and the
   Cluster Autoscaler node-template tags, so a pending GPU pod can bring a pool up from zero.
+- Node auto repair (`nodeRepairConfig`), acting on the conditions the EKS node monitoring agent
+  sets (`AcceleratedHardwareReady` for GPU faults: XID errors, NVLink, ECC); EKS starts a repair
+  about 10 minutes after a fault is detected. Repair reboots or terminates the node and the node
+  group launches a replacement. In a Capacity Block or an ODCR the replacement can only come from
+  the reservation's own capacity: the terminated instance's slot is free again once it has shut
+  down, so reserved pools repair one node at a time; a Capacity Block near its end (EC2 reclaims
+  the block's instances ahead of its end time) cannot be repaired: a node lost then stays lost.
+  Every pool stops repairing when half of its nodes are unhealthy, which points to a cause no
+  replacement fixes (an AMI, a driver, the reservation itself). EKS's default action per fault is
+  used: no per-condition overrides.
 """
 
 from __future__ import annotations
@@ -64,6 +74,29 @@ class NetworkInterface:
 
 
 @dataclass(frozen=True)
+class NodeRepairSpec:
+    """A node group's `nodeRepairConfig` (EKS API NodegroupRepairConfig): a count or a
+    percentage for each limit, never both."""
+
+    max_parallel_count: int | None = None
+    max_parallel_percentage: int | None = None
+    max_unhealthy_count: int | None = None
+    max_unhealthy_percentage: int | None = None
+
+
+RESERVED_REPAIR = NodeRepairSpec(max_parallel_count=1, max_unhealthy_percentage=50)
+"""Capacity Block / ODCR pools: one node at a time (a replacement must fit the reservation)."""
+
+POOL_REPAIR = NodeRepairSpec(max_parallel_percentage=25, max_unhealthy_percentage=50)
+"""Other pools: a quarter of the nodes at a time."""
+
+
+def node_repair(reserved: bool) -> NodeRepairSpec:
+    """Repair limits for a pool that launches into a reservation (or not)."""
+    return RESERVED_REPAIR if reserved else POOL_REPAIR
+
+
+@dataclass(frozen=True)
 class GpuPoolSpec:
     """One GPU managed node group, resolved: what its launch template and node group carry."""
 
@@ -102,6 +135,8 @@ class GpuPoolSpec:
     """Node group updates replace nodes without launching extra ones first: a placement group,
     an exactly sized reservation or a Capacity Block has no room for surge nodes (the EKS API's
     NodegroupUpdateConfig recommends MINIMAL for accelerated instances)."""
+    node_repair: NodeRepairSpec = POOL_REPAIR
+    """Node auto repair limits (see the module docstring)."""
 
     @property
     def efa(self) -> bool:
@@ -292,4 +327,5 @@ def resolve_pool(
         autoscaler_tags=autoscaler_tags,
         tags=dict(tags),
         node_name=f"{cluster_name}-{pool.name}",
+        node_repair=node_repair(pool.capacity_reservation_id is not None),
     )

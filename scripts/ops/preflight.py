@@ -330,6 +330,7 @@ ADDON_FIELDS = {
     "eks-pod-identity-agent": "pod_identity_agent",
     "aws-ebs-csi-driver": "ebs_csi_driver",
     "aws-fsx-csi-driver": "fsx_csi_driver",
+    "eks-node-monitoring-agent": "node_monitoring_agent",
 }
 """EKS add-on name -> field of `versions.AddonVersions`."""
 
@@ -340,6 +341,8 @@ def stack_addons(config: StackConfig) -> dict[str, str | None]:
     wanted = dict(ADDON_FIELDS)
     if not config.storage.fsx.enabled:
         del wanted["aws-fsx-csi-driver"]
+    if not config.gpu_pools:
+        del wanted["eks-node-monitoring-agent"]
     return {name: getattr(pinned, field) for name, field in wanted.items()}
 
 

@@ -18,6 +18,7 @@ import yaml
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from components import versions
 from scripts.ops.aws import Aws
 from scripts.ops.preflight import stack_pools
 from tests.conftest import ROOT
@@ -400,3 +401,19 @@ def test_addon_builds_are_checked_against_what_eks_offers(
     assert "v1.36.0-eksbuild.14 is not offered (offered: v1.36.0-eksbuild.9)" in lines["kube-proxy"]
     assert "unpinned: EKS installs its default build v1.14.6-eksbuild.4" in lines["coredns"]
     assert "aws-fsx-csi-driver" in lines  # prod runs the hot tier
+    # Node auto repair needs the node monitoring agent: its build is checked like the rest.
+    assert "eks-node-monitoring-agent" in lines
+    assert lines["eks-node-monitoring-agent"].split()[4] == "go"
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_the_node_monitoring_agent_is_checked_exactly_when_there_are_gpu_pools(stack: str) -> None:
+    from scripts.ops.common import load_stack
+    from scripts.ops.preflight import stack_addons
+
+    config = load_stack(stack)
+    assert config.gpu_pools
+    pinned = versions.EKS_ADDONS[config.kubernetes_version].node_monitoring_agent
+    assert stack_addons(config)["eks-node-monitoring-agent"] == pinned
+    without = config.model_copy(update={"gpu_pools": []})
+    assert "eks-node-monitoring-agent" not in stack_addons(without)

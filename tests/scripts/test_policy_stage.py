@@ -226,8 +226,10 @@ def test_an_empty_policy_config_opts_in_to_the_pack_defaults(tmp_path: Path):
     result = PolicyStage(config_dir=tmp_path).run(PlanContext(stack="dev", document=document))
     assert result.data["config"] == str(tmp_path / "dev.json")
     # On the defaults every rule is mandatory and the default security group must be locked,
-    # which the shipped program does not do yet.
-    assert [b.split(":")[0] for b in result.blocking] == ["default-security-group"]
+    # which the program does: the shipped dev stack passes the pack's defaults too.
+    assert result.blocking == []
+    levels = {p["name"]: p["enforcementLevel"] for p in result.data["policies"]}
+    assert set(levels.values()) == {"mandatory"}
 
 
 def test_a_config_file_outside_the_repository_is_accepted(tmp_path: Path):

@@ -17,7 +17,7 @@ from components.catalog.conventions import AUTOSCALER_TEMPLATE
 from components.compute import GpuNodeGroup, PoolRefs, SpotPool, node_group_class
 from components.config import CapacityType, ConfigError
 from components.resolve.compute import GpuPoolSpec
-from tests.support import STACKS, config, platform, raw_config
+from tests.support import STACKS, config, platform, raw_config, shipped_plan
 
 STACK = "prod"
 """Three AZs, and an EFA p5 pool (`h100-train`) as shipped."""
@@ -264,15 +264,14 @@ def test_capacity_block_made_in_a_placement_group_launches_into_that_group(run_p
     assert template["placement"]["groupName"] == "p5-block-pg"
 
 
-def test_odcr_on_demand_pool_targets_the_reservation_without_capacity_block(run_pulumi):
-    odcr = spec_of(
-        pool(
-            name="h100-odcr",
-            instanceTypes=["p5.48xlarge"],
-            efa=True,
-            capacityReservationId=RESERVATION,
-        )
+def p5_odcr() -> dict[str, Any]:
+    return pool(
+        name="h100-odcr", instanceTypes=["p5.48xlarge"], efa=True, capacityReservationId=RESERVATION
     )
+
+
+def test_odcr_on_demand_pool_targets_the_reservation_without_capacity_block(run_pulumi):
+    odcr = spec_of(p5_odcr())
     recorded = run_pulumi(lambda: build(odcr))
     template = recorded.one(LAUNCH_TEMPLATE).inputs
     target = template["capacityReservationSpecification"]["capacityReservationTarget"]
@@ -281,6 +280,48 @@ def test_odcr_on_demand_pool_targets_the_reservation_without_capacity_block(run_
     assert "instanceType" not in template
     assert recorded.one(NODE_GROUP).inputs["instanceTypes"] == ["p5.48xlarge"]
     assert recorded.of_type(PLACEMENT_GROUP) == []
+
+
+RESERVED_REPAIR = {
+    "enabled": True,
+    "maxParallelNodesRepairedCount": 1,
+    "maxUnhealthyNodeThresholdPercentage": 50,
+}
+POOL_REPAIR = {
+    "enabled": True,
+    "maxParallelNodesRepairedPercentage": 25,
+    "maxUnhealthyNodeThresholdPercentage": 50,
+}
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda: capacity_block(), RESERVED_REPAIR),
+        (lambda: spec_of(p5_odcr()), RESERVED_REPAIR),
+        (lambda: P5, POOL_REPAIR),
+        (lambda: T4, POOL_REPAIR),
+        (lambda: T4_SPOT, POOL_REPAIR),
+    ],
+)
+def test_node_auto_repair_is_on_one_node_at_a_time_in_a_reservation(run_pulumi, make, expected):
+    spec = make()
+    recorded = run_pulumi(lambda: build(spec))
+    assert recorded.one(NODE_GROUP).inputs["nodeRepairConfig"] == expected
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_shipped_gpu_node_group_has_auto_repair(stack):
+    document, _ = shipped_plan(stack)
+    states = [s["newState"] for s in document["steps"] if s.get("newState")]
+    pools = {s["urn"]: s for s in states if s["type"] in (COMPONENT, SPOT_COMPONENT)}
+    groups = [s for s in states if s["type"] == NODE_GROUP and s.get("parent") in pools]
+    assert len(groups) == len(platform(stack).pools) > 0
+    reserved = {f"pool-{p.name}" for p in platform(stack).pools if p.reserved}
+    for group in groups:
+        name = group["urn"].rsplit("::", 1)[-1].removesuffix("-ng")
+        expected = RESERVED_REPAIR if name in reserved else POOL_REPAIR
+        assert group["inputs"]["nodeRepairConfig"] == expected, group["urn"]
 
 
 # --------------------------------------------------------------------------- T4, on demand

@@ -29,8 +29,14 @@ from components.catalog.conventions import (
     SPOT_TAINT,
 )
 from components.config import CapacityType, ConfigError
-from components.resolve.compute import GpuPoolSpec, efa_layout, resolve_pool
-from tests.support import config, platform, raw_config
+from components.resolve.compute import (
+    POOL_REPAIR,
+    RESERVED_REPAIR,
+    GpuPoolSpec,
+    efa_layout,
+    resolve_pool,
+)
+from tests.support import STACKS, config, platform, raw_config
 
 STACK = "prod"
 """Three AZs: a one-AZ pool and an every-AZ pool differ."""
@@ -240,6 +246,37 @@ def test_capacity_block_pool_resolves_capacity_type_and_reservation():
     assert spec.labels["gpu-platform/capacity-type"] == "capacity-block"
     assert spec.placement_group is False  # the block was not made in our group
     assert spec.taints == [GPU_TAINT]
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (p5_pool(capacityType="CAPACITY_BLOCK", capacityReservationId=RESERVATION), 1),
+        (p5_pool(capacityReservationId=RESERVATION), 1),  # an ODCR
+        (p5_pool(), None),
+        (pool(), None),
+        (pool(capacityType="SPOT", gpuNeed={"gpuModel": "T4", "gpusPerNode": 1}), None),
+    ],
+)
+def test_node_repair_takes_one_node_at_a_time_only_in_a_reservation(entry, expected):
+    repair = resolve(entry).node_repair
+    assert repair.max_parallel_count == expected
+    # Reserved: a replacement must fit the reservation, one at a time; others repair a share.
+    assert repair == (RESERVED_REPAIR if expected else POOL_REPAIR)
+    assert repair.max_parallel_percentage == (None if expected else 25)
+    # Half the pool unhealthy points to a cause a replacement does not fix: stop repairing.
+    assert repair.max_unhealthy_percentage == 50
+    assert repair.max_unhealthy_count is None
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_shipped_pool_has_node_repair_limits(stack):
+    for spec in platform(stack).pools:
+        repair = spec.node_repair
+        # EKS takes a count or a percentage for each limit, never both.
+        assert (repair.max_parallel_count is None) != (repair.max_parallel_percentage is None)
+        assert (repair.max_unhealthy_count is None) != (repair.max_unhealthy_percentage is None)
+        assert repair == (RESERVED_REPAIR if spec.reserved else POOL_REPAIR), spec.name
 
 
 def test_a_placement_group_name_without_a_reservation_is_refused():
