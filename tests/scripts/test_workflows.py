@@ -220,3 +220,9 @@ def test_every_shipped_stack_declares_where_it_is_deployed_from() -> None:
         # Self-hosted runners whose egress the stack admits to its API: never hosted ones.
         assert "self-hosted" in labels[stack]
         assert config.deployer.egress_cidrs
+
+
+def test_previews_run_on_each_stacks_declared_runners() -> None:
+    job = load(PREVIEW)["jobs"]["pulumi-preview"]
+    assert job["runs-on"] == "${{ fromJSON(needs.checks.outputs.runners)[matrix.stack] }}"
+    assert "checks" in job["needs"]
