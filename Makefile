@@ -1,9 +1,11 @@
 # Two commands do all the set-up on a fresh machine: `make plan` and `make test`.
-# Each creates .venv (the virtualenv Pulumi.yaml names) and installs pyproject.toml into it.
+# Each creates .venv (the virtualenv Pulumi.yaml names) and installs pyproject.toml into it:
+# `make plan` only the runtime dependencies, `make test` and `make lint` the dev tools as well.
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+RUNTIME := $(VENV)/.runtime
 STAMP  := $(VENV)/.installed
 STACK  ?= dev
 
@@ -27,11 +29,11 @@ endif
 .PHONY: plan plan-all test lint format bench venv clean
 
 ## plan: offline plan of STACK (default dev) [CONFIG_FILE=f] [BASE=f] [JSON=f] [MARKDOWN=f] [MARKDOWN_LIMIT=n]
-plan: $(STAMP)
+plan: $(RUNTIME)
 	$(PY) -m scripts.plan $(PLAN_ARGS)
 
 ## plan-all: offline plan of every shipped stack; each failing stack's error, then a summary
-plan-all: $(STAMP)
+plan-all: $(RUNTIME)
 	$(PY) -m scripts.plan.all
 
 ## test: the whole test suite (no network, no cloud account)
@@ -50,14 +52,18 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 
 ## bench: time the offline plan of every shipped stack and the bare SDK imports
-bench: $(STAMP)
+bench: $(RUNTIME)
 	$(PY) -m scripts.bench
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
