@@ -73,8 +73,8 @@ REQUIRED_CPU_TYPES = (
     "c7i.2xlarge",
 )
 
-# On-demand USD/hour given in /work/shared/FACTS.md (karpenter-provider-aws
-# zz_generated.pricing_aws.go, generated 2026-01-19).
+# On-demand USD/hour published in karpenter-provider-aws zz_generated.pricing_aws.go
+# (generated 2026-01-19).
 FACTS_PRICES = {
     "p5.48xlarge": 55.04,
     "p4d.24xlarge": 21.957642,

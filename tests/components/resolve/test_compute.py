@@ -2,7 +2,7 @@
 data, labels and taints.
 
 Pools are a shipped stack's config with `gpuPools` replaced, resolved as the program does. Per-type
-numbers come from the catalog; the only pinned ones are the facts in shared/FACTS.md
+numbers come from the catalog; the only pinned ones are AWS's published network-card counts
 (p5.48xlarge 32 EFA devices, p5en.48xlarge 16, p4d.24xlarge 4).
 """
 
