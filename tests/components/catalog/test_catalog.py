@@ -75,7 +75,7 @@ REQUIRED_CPU_TYPES = (
 
 # On-demand USD/hour published in karpenter-provider-aws zz_generated.pricing_aws.go
 # (generated 2026-01-19).
-FACTS_PRICES = {
+PUBLISHED_PRICES = {
     "p5.48xlarge": 55.04,
     "p4d.24xlarge": 21.957642,
     "g4dn.xlarge": 0.526,
@@ -443,7 +443,7 @@ def test_every_type_has_a_positive_price(name: str) -> None:
     assert price > 0
 
 
-@pytest.mark.parametrize(("name", "price"), sorted(FACTS_PRICES.items()))
+@pytest.mark.parametrize(("name", "price"), sorted(PUBLISHED_PRICES.items()))
 def test_prices_match_facts_snapshot(name: str, price: float) -> None:
     assert get_instance_type(name).on_demand_usd_per_hour == pytest.approx(price, abs=1e-9)
 
