@@ -10,6 +10,8 @@ Checks, for the system pool and every GPU pool of the stack:
 - efa: EFA pools' types support EFA and have as many network cards as the catalog says;
 - reservation: a pool's capacity reservation (ODCR or Capacity Block) exists, is active or
   scheduled, is for one of the pool's types and sits in one of the pool's AZs;
+- subnet: with `existingVpc`, each private subnet is in its VPC and AZ and has the free addresses
+  its AZ's fleet needs at maximum size;
 - eks-version: EKS offers the stack's Kubernetes version in the region;
 - addon: every managed add-on build pinned in components/versions.py is offered for that version
   (`describe-addon-versions`); an unpinned add-on reports the default build EKS will install.
@@ -31,7 +33,8 @@ from botocore.exceptions import ClientError
 from components import versions
 from components.catalog import VCPU_QUOTAS, InstanceType, get_instance_type, vcpus_by_quota
 from components.config import StackConfig
-from components.resolve.pools import pool_azs, pool_instance_types
+from components.resolve.pools import footprints, pool_azs, pool_instance_types
+from components.resolve.sizing import ip_demand_per_az, required_addresses
 from scripts.ops.aws import Aws, error_code
 from scripts.ops.common import Report, table
 
@@ -321,6 +324,47 @@ def check_eks_version(aws: Aws, version: str) -> list[Check]:
     return [Check("eks-version", subject, NO_GO, f"status {status or 'unknown'}")]
 
 
+# --------------------------------------------------------------------------- existing VPC
+
+
+def check_existing_subnets(aws: Aws, config: StackConfig) -> list[Check]:
+    """With `existingVpc`: each private subnet is in the VPC and AZ it is given for, and has the
+    free addresses its AZ's fleet needs at maximum size (the same rule as the address plan)."""
+    existing = config.existing_vpc
+    if existing is None:
+        return []
+    azs = list(config.availability_zones)
+    demand = ip_demand_per_az(
+        footprints(config.system_pool, config.gpu_pools, azs, config.region), azs
+    )
+    ids = [existing.private_subnet_ids[az] for az in azs]
+    found = {
+        s["SubnetId"]: s
+        for s in aws.client("ec2").describe_subnets(SubnetIds=ids).get("Subnets", [])
+    }
+    checks = []
+    for az in azs:
+        subnet_id = existing.private_subnet_ids[az]
+        subnet = found.get(subnet_id)
+        subject = f"{az} {subnet_id}"
+        if subnet is None:
+            checks.append(Check("subnet", subject, NO_GO, "not found"))
+            continue
+        problems = []
+        if subnet.get("VpcId") != existing.vpc_id:
+            problems.append(f"it is in {subnet.get('VpcId')}, not {existing.vpc_id}")
+        if subnet.get("AvailabilityZone") != az:
+            problems.append(f"it is in {subnet.get('AvailabilityZone')}, not {az}")
+        free = int(subnet.get("AvailableIpAddressCount", 0))
+        need = required_addresses(demand[az])
+        detail = f"{free:,} free addresses, the fleet needs {need:,} at maximum size"
+        if free < need:
+            problems.append(detail)
+        result = NO_GO if problems else GO
+        checks.append(Check("subnet", subject, result, "; ".join(problems) or detail))
+    return checks
+
+
 # --------------------------------------------------------------------------- add-on builds
 
 ADDON_FIELDS = {
@@ -386,6 +430,7 @@ def run_preflight(aws: Aws, stack: str, config: StackConfig) -> Report:
         *check_offerings(aws, pools),
         *check_efa(aws, pools),
         *check_reservations(aws, pools),
+        *check_existing_subnets(aws, config),
     ]
     version = check_eks_version(aws, config.kubernetes_version)
     checks += version

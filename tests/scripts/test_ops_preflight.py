@@ -417,3 +417,31 @@ def test_the_node_monitoring_agent_is_checked_exactly_when_there_are_gpu_pools(s
     assert stack_addons(config)["eks-node-monitoring-agent"] == pinned
     without = config.model_copy(update={"gpu_pools": []})
     assert "eks-node-monitoring-agent" not in stack_addons(without)
+
+
+def test_existing_vpc_subnets_are_checked_for_vpc_az_and_free_addresses(
+    aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.90.0.0/16")["Vpc"]["VpcId"]
+    roomy = ec2.create_subnet(VpcId=vpc, CidrBlock="10.90.0.0/18", AvailabilityZone="us-east-1a")
+    tiny = ec2.create_subnet(VpcId=vpc, CidrBlock="10.90.64.0/26", AvailabilityZone="us-east-1b")
+    subnets = {
+        "us-east-1a": roomy["Subnet"]["SubnetId"],
+        "us-east-1b": tiny["Subnet"]["SubnetId"],
+    }
+
+    def existing(config: dict[str, Any]) -> None:
+        config["gpu-platform:existingVpc"] = {"vpcId": vpc, "privateSubnetIds": subnets}
+
+    path = config_copy(tmp_path, "dev", existing)
+    stub_quotas(aws, dict.fromkeys(("L-1216C47A", "L-3819A6DF", "L-DB2E81BA"), 10_000))
+    stub_eks(aws, stack="dev")
+
+    run = run_ops(capsys, ["preflight", "dev", "--config-file", str(path)], aws)
+
+    lines = [line for line in run.out.splitlines() if line.startswith("subnet ")]
+    assert len(lines) == 2, run.out + run.err
+    assert "us-east-1a" in lines[0] and " go " in lines[0]
+    assert "us-east-1b" in lines[1] and "no-go" in lines[1] and "free addresses" in lines[1]
+    assert run.code == 1
