@@ -303,7 +303,7 @@ class Cluster(pulumi.ComponentResource):
         node_role = aws.iam.Role(
             f"{name}-node", assume_role_policy=iam.service_trust("ec2.amazonaws.com"), opts=child
         )
-        for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"):
+        for policy in spec.node_managed_policies:
             aws.iam.RolePolicyAttachment(
                 f"{name}-node-{policy}",
                 role=node_role.name,

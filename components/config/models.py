@@ -497,6 +497,20 @@ class FsxConfig(_Model):
     """Must stay 0: FSx for Lustre takes no backups of a file system linked to S3 (FSx Lustre user
     guide, "Protecting your data with backups"), and the hot tier always links the datasets and
     checkpoints buckets; their versioned S3 objects are the durable copy. Default: 0."""
+    efa_enabled: bool | None = None
+    """EFA-enabled file system (`efaEnabled`, GPUDirect Storage from P5-class clients): capacity in
+    increments of 4800/9600/19200/38400 GiB at 1000/500/250/125 MB/s/TiB, fixed at creation.
+    `false` keeps a TCP-only file system; `true` needs an EFA pool. Default: on when a training
+    pool uses EFA."""
+    target_gbps_per_training_node: float | None = Field(default=None, gt=0)
+    """Aggregate throughput (GB/s) each node of the training pools (the EFA pools, else the
+    `training` pools) gets when they all run at `maxSize`. The resolve raises the capacity to the
+    smallest valid size at `perUnitStorageThroughput` that meets it (aggregate = capacity TiB x
+    MB/s/TiB) and refuses a target no capacity can meet. Default: none (the configured capacity)."""
+    metadata_iops: int | None = None
+    """Provisioned metadata IOPS of an EFA-enabled file system (FSx API
+    CreateFileSystemLustreMetadataConfiguration: 1500, 3000, 6000, 12000, then multiples of 12000
+    up to 192000). Default: none (mode AUTOMATIC: FSx scales metadata IOPS with capacity)."""
     release_after_days: int = Field(default=30, ge=1)
     """A scheduled task releases the data of exported files not read or written for this many
     days (`RELEASE_DATA_FROM_FILESYSTEM`); their metadata stays and the next read fetches them
@@ -532,6 +546,18 @@ class FsxConfig(_Model):
         if value not in (125, 250, 500, 1000):
             raise ValueError(f"{value} MB/s/TiB does not exist: use 125, 250, 500 or 1000")
         return value
+
+    @field_validator("metadata_iops")
+    @classmethod
+    def _metadata_iops(cls, value: int | None) -> int | None:
+        if value is None or value in (1500, 3000, 6000):
+            return value
+        if 12000 <= value <= 192000 and value % 12000 == 0:
+            return value
+        raise ValueError(
+            f"{value} metadata IOPS does not exist: use 1500, 3000, 6000 or a multiple of 12000 "
+            "up to 192000 (or leave the key out for AUTOMATIC)"
+        )
 
     @field_validator("release_schedule")
     @classmethod
@@ -708,6 +734,10 @@ class Addons(_Model):
     """Kubeflow training and Pipelines. Default: off."""
     triton: bool = False
     """NVIDIA Triton inference service. Default: off."""
+    kueue: bool = True
+    """Kueue admission for team GPU jobs (a ClusterQueue per team in one cohort, a LocalQueue per
+    team namespace, a ResourceFlavor per GPU pool). Default: on; it needs at least one team and one
+    GPU pool, and is off without them."""
 
 
 EXAMPLE_MODEL = "echo"
@@ -922,6 +952,9 @@ class StackConfig(_Model):
     (the stack creates its VPC)."""
     deletion_protection: bool | None = None
     """EKS cluster deletion protection. Default: true in prod."""
+    node_ssm_access: bool = False
+    """Attach AmazonSSMManagedInstanceCore to the node role, so nodes can be reached with SSM
+    Session Manager for debugging (no SSH, no open port). Default: off."""
     access_entries: list[AccessEntry] = Field(default_factory=list)
     """Extra principals granted cluster access (the deploying identity is admin)."""
     system_pool: SystemPool = Field(default_factory=SystemPool)

@@ -69,6 +69,8 @@ class ClusterSpec:
     """Networks allowed to reach the API on 443 (the extra cluster security group)."""
     api_source_security_groups: tuple[str, ...]
     deletion_protection: bool
+    node_managed_policies: tuple[str, ...]
+    """AWS-managed policies of the node role (SSM's only with `nodeSsmAccess`)."""
     system_pool: SystemPoolSpec
     vpc_cni_configuration: str
     tags: dict[str, str]
@@ -114,6 +116,11 @@ def resolve_cluster(config: StackConfig, name: str, tags: dict[str, str]) -> Clu
         api_source_cidrs=tuple(config.api_access.source_cidrs),
         api_source_security_groups=tuple(config.api_access.source_security_group_ids),
         deletion_protection=config.cluster_deletion_protection,
+        node_managed_policies=(
+            "AmazonEKSWorkerNodePolicy",
+            "AmazonEC2ContainerRegistryPullOnly",
+            *(("AmazonSSMManagedInstanceCore",) if config.node_ssm_access else ()),
+        ),
         system_pool=SystemPoolSpec(
             instance_types=tuple(pool.instance_types),
             min_size=pool.min_size,

@@ -316,3 +316,15 @@ def test_configs_the_deployer_cannot_use_are_refused_naming_the_key(overrides, k
     with pytest.raises(ConfigError) as caught:
         spec(**overrides)
     assert any(path.endswith(key) for path, _ in caught.value.problems), caught.value.problems
+
+
+@pytest.mark.parametrize("ssm", [False, True])
+def test_ssm_on_the_node_role_only_when_asked(run_pulumi, ssm):
+    recorded = run_pulumi(cluster_of(spec(nodeSsmAccess=ssm)))
+    node_policies = sorted(
+        a.inputs["policyArn"].rsplit("/", 1)[-1]
+        for a in recorded.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.name.startswith("c-node-")
+    )
+    expected = ["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodePolicy"]
+    assert node_policies == sorted(expected + (["AmazonSSMManagedInstanceCore"] if ssm else []))
