@@ -27,6 +27,7 @@ from components.resolve import PlatformSpec, resolve_platform
 from components.software.efa_device_plugin import EfaDevicePlugin
 from components.software.gpu_operator import GpuOperator
 from components.software.kubeflow import Kubeflow
+from components.software.kueue import Kueue
 from components.software.observability import Observability
 from components.storage import TieredStorage, storage_refs
 from components.tenancy import Tenancy, team_refs
@@ -52,13 +53,20 @@ def build(spec: PlatformSpec) -> None:
     after_cluster = pulumi.ResourceOptions(depends_on=[cluster])
     provider = cluster.provider
 
+    efa_groups: list[pulumi.Input[str]] = []
     for pool in spec.pools:
-        node_group_class(pool)(
+        group = node_group_class(pool)(
             f"pool-{pool.name}", pool, pool_refs(cluster, network), after_cluster
         )
-    storage = TieredStorage("storage", spec.storage, storage_refs(cluster, network), after_cluster)
+        if group.efa_security_group_id is not None:
+            efa_groups.append(group.efa_security_group_id)
+    storage = TieredStorage(
+        "storage", spec.storage, storage_refs(cluster, network, efa_groups), after_cluster
+    )
     teams = team_refs(cluster, storage)
     tenancy = Tenancy("tenancy", spec.tenancy, provider, after_cluster, refs=teams)
+    if spec.kueue:
+        Kueue("kueue", spec.kueue, provider, after_cluster, namespaces=tenancy.namespaces)
     if spec.autoscaler:
         ClusterAutoscaler("autoscaler", spec.autoscaler, provider, after_cluster)
 

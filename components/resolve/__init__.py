@@ -26,12 +26,15 @@ from components.resolve.software import (
     EfaPluginSpec,
     GpuOperatorSpec,
     KubeflowSpec,
+    KueueSpec,
     ObservabilitySpec,
     inference_pool,
+    queue_training,
     resolve_autoscaler,
     resolve_efa_plugin,
     resolve_gpu_operator,
     resolve_kubeflow,
+    resolve_kueue,
     resolve_observability,
 )
 from components.resolve.storage import StorageSpec, resolve_storage
@@ -64,6 +67,9 @@ class PlatformSpec:
     training: TrainingSpec | None
     """The suspended training templates (with Kubeflow, on a stack with an EFA pool)."""
     triton: TritonSpec | None
+    kueue: KueueSpec | None = None
+    """Team queues in one cohort (`addons.kueue`, with teams and GPU pools); training jobs in a
+    team namespace carry its LocalQueue label."""
 
 
 def stack_tags(config: StackConfig, project: str, stack: str) -> dict[str, str]:
@@ -93,6 +99,7 @@ def resolve_platform(config: StackConfig, project: str, stack: str) -> PlatformS
         cluster_name,
         training_az(config.gpu_pools, azs, config.region),
         cluster.addons.fsx_csi_driver,
+        pools,
     )
     addons = config.addons
     observability = (
@@ -105,6 +112,9 @@ def resolve_platform(config: StackConfig, project: str, stack: str) -> PlatformS
     if kubeflow is not None and any(p.efa for p in pools):
         fsx_claim = FSX_CLAIM if storage.fsx is not None else None
         training = resolve_training(config, pools, versions.TRAINING_IMAGE, fsx_claim)
+    kueue = resolve_kueue(config, pools)
+    if training is not None and kueue is not None:
+        training = queue_training(training, kueue)
     serving = inference_pool(pools)
     triton = (
         resolve_triton(config, serving)
@@ -134,6 +144,7 @@ def resolve_platform(config: StackConfig, project: str, stack: str) -> PlatformS
         kubeflow=kubeflow,
         training=training,
         triton=triton,
+        kueue=kueue,
     )
 
 

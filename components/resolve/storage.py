@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.config import BucketConfig, StackConfig
+from components.config import PROJECT_NAMESPACE, BucketConfig, ConfigError, PoolPurpose, StackConfig
+from components.resolve.compute import GpuPoolSpec
 
 BUCKETS = ("datasets", "checkpoints", "models")
 FSX_LINKS = {"/datasets": "datasets", "/checkpoints": "checkpoints"}
@@ -23,6 +26,15 @@ FSX_LOG_LEVEL = "WARN_ERROR"
 FSX_LOG_RETENTION_DAYS = 90
 """Retention of the file system's event log group."""
 GIB = 1024**3
+EFA_CAPACITY_INCREMENT_GIB = {1000: 4800, 500: 9600, 250: 19200, 125: 38400}
+"""MB/s/TiB -> capacity increment (GiB) of an EFA-enabled PERSISTENT_2 file system (FSx Lustre
+user guide, "Working with EFA-enabled file systems" and "Increasing storage capacity": multiples of
+4800, 9600, 19200 and 38400 GiB for 1000, 500, 250 and 125 MB/s/TiB)."""
+METADATA_AUTOMATIC = "AUTOMATIC"
+METADATA_PROVISIONED = "USER_PROVISIONED"
+"""FSx API CreateFileSystemLustreMetadataConfiguration Mode (pulumi_aws 7.x
+`fsx.LustreFileSystemMetadataConfigurationArgs(mode, iops)`)."""
+TARGET_KEY = f"{PROJECT_NAMESPACE}:storage.fsx.targetGbpsPerTrainingNode"
 RELEASE_PATHS = ("/",)
 """FSx API CreateDataRepositoryTask Paths, for release tasks: "to release all exported files in
 the file system, specify a forward slash (/)"."""
@@ -79,6 +91,68 @@ class FsxSpec:
     """Data the hot tier must hold at once; tagged on the file system for the plan."""
     log_level: str = FSX_LOG_LEVEL
     log_retention_days: int = FSX_LOG_RETENTION_DAYS
+    efa: bool = False
+    """EFA-enabled (`efaEnabled`, GPUDirect Storage from P5-class clients): the training pool uses
+    EFA. Needs PERSISTENT_2, a metadata configuration and an EFA-enabled security group (all
+    traffic within itself and with the clients' security groups, by id; FSx Lustre user guide,
+    "EFA-enabled security groups"); fixed at creation."""
+    metadata_mode: str | None = None
+    """AUTOMATIC or USER_PROVISIONED on an EFA-enabled file system; None: no configuration."""
+    metadata_iops: int | None = None
+    """With USER_PROVISIONED only."""
+    training_nodes_at_max: int = 0
+    """Nodes of the training pools at their maximum (what the throughput target divides by)."""
+
+
+def aggregate_gbps(capacity_gib: int, throughput_per_tib: int) -> float:
+    """Pure: the file system's aggregate throughput in GB/s (capacity TiB x MB/s/TiB)."""
+    return capacity_gib / 1024 * throughput_per_tib / 1000
+
+
+def training_pools(pools: Sequence[GpuPoolSpec]) -> list[GpuPoolSpec]:
+    """The pools the hot tier serves: the EFA pools, else the `training` pools (as the plan)."""
+    efa = [p for p in pools if p.efa]
+    return efa or [p for p in pools if p.purpose is PoolPurpose.TRAINING]
+
+
+def capacity_for(
+    configured_gib: int, per_tib: int, efa: bool, target_gbps: float | None, nodes: int
+) -> int:
+    """Pure: the smallest valid capacity >= the configured one whose aggregate throughput over
+    `nodes` meets `target_gbps` (EFA-enabled: multiples of the tier's increment; otherwise 1200,
+    2400, then steps of 2400 GiB)."""
+    needed = float(configured_gib)
+    if target_gbps is not None and nodes:
+        needed = max(needed, target_gbps * nodes * 1000 / per_tib * 1024)
+    if efa:
+        step = EFA_CAPACITY_INCREMENT_GIB[per_tib]
+        return max(1, math.ceil(needed / step)) * step
+    if needed <= 1200:
+        return 1200
+    return math.ceil(needed / 2400) * 2400
+
+
+def check_target(target_gbps: float | None, pools: Sequence[GpuPoolSpec]) -> None:
+    """Refuse a target no file system can meet: more than the network bandwidth of a training
+    node (catalog `network_bandwidth_gbps`, the slowest instance type of the pools) carries.
+    Without a training pool the target sizes nothing (the configured capacity stands)."""
+    served = training_pools(pools)
+    if target_gbps is None or not served:
+        return
+    types = [t for p in served for t in p.instance_types]
+    slowest = min(types, key=lambda t: t.network_bandwidth_gbps)
+    limit = slowest.network_bandwidth_gbps / 8
+    if target_gbps > limit:
+        raise ConfigError(
+            [
+                (
+                    TARGET_KEY,
+                    f"{target_gbps:g} GB/s per node exceeds what a {slowest.name} node's network "
+                    f"carries ({slowest.network_bandwidth_gbps:g} Gbps = {limit:g} GB/s): no FSx "
+                    "capacity or throughput tier meets it",
+                )
+            ]
+        )
 
 
 @dataclass(frozen=True)
@@ -138,16 +212,46 @@ def fsx_links() -> tuple[LinkSpec, ...]:
     )
 
 
-def resolve_fsx(config: StackConfig, fsx_az: str, csi_driver_version: str | None) -> FsxSpec:
-    """Pure: the hot tier's shape, release task, alarm and working set (validated by the config)."""
+def resolve_fsx(
+    config: StackConfig,
+    fsx_az: str,
+    csi_driver_version: str | None,
+    pools: Sequence[GpuPoolSpec] = (),
+) -> FsxSpec:
+    """Pure: the hot tier's shape, release task, alarm and working set. EFA-enabled when a
+    training pool uses EFA; the capacity is raised to meet the per-node throughput target.
+    Raises ConfigError for a target no capacity meets."""
     storage = config.storage
     fsx = storage.fsx
+    check_target(fsx.target_gbps_per_training_node, pools)
+    served = training_pools(pools)
+    nodes = sum(p.max_size for p in served)
+    efa = any(p.efa for p in served) if fsx.efa_enabled is None else fsx.efa_enabled
+    if efa and not any(p.efa for p in served):
+        raise ConfigError(
+            [
+                (
+                    f"{PROJECT_NAMESPACE}:storage.fsx.efaEnabled",
+                    "an EFA-enabled file system needs a GPU pool with efa: true (its clients)",
+                )
+            ]
+        )
+    capacity = capacity_for(
+        fsx.storage_capacity_gib,
+        fsx.per_unit_storage_throughput,
+        efa,
+        fsx.target_gbps_per_training_node,
+        nodes,
+    )
+    metadata_mode = None
+    if efa:
+        metadata_mode = METADATA_PROVISIONED if fsx.metadata_iops else METADATA_AUTOMATIC
     links = fsx_links()
     working_set = fsx.working_set_gib
     if working_set is None:
         working_set = sum(getattr(storage, link.bucket).expected_size_gib for link in links)
     return FsxSpec(
-        capacity_gib=fsx.storage_capacity_gib,
+        capacity_gib=capacity,
         throughput_per_tib=fsx.per_unit_storage_throughput,
         az=fsx_az,
         csi_driver_version=csi_driver_version,
@@ -157,11 +261,13 @@ def resolve_fsx(config: StackConfig, fsx_az: str, csi_driver_version: str | None
             schedule=fsx.release_schedule,
             paths=RELEASE_PATHS,
         ),
-        free_capacity_alarm_bytes=int(
-            fsx.storage_capacity_gib * GIB * fsx.free_capacity_alarm_fraction
-        ),
+        free_capacity_alarm_bytes=int(capacity * GIB * fsx.free_capacity_alarm_fraction),
         alarm_emails=tuple(fsx.alarm_emails),
         working_set_gib=working_set,
+        efa=efa,
+        metadata_mode=metadata_mode,
+        metadata_iops=fsx.metadata_iops if efa else None,
+        training_nodes_at_max=nodes,
     )
 
 
@@ -171,6 +277,7 @@ def resolve_storage(
     cluster_name: str,
     fsx_az: str,
     csi_driver_version: str | None,
+    pools: Sequence[GpuPoolSpec] = (),
 ) -> StorageSpec:
     """Pure: lifecycle rules per bucket and the file system's shape (validated by the config)."""
     storage = config.storage
@@ -187,7 +294,7 @@ def resolve_storage(
             )
             for name in BUCKETS
         ),
-        fsx=resolve_fsx(config, fsx_az, csi_driver_version) if fsx.enabled else None,
+        fsx=resolve_fsx(config, fsx_az, csi_driver_version, pools) if fsx.enabled else None,
         namespace=storage.training_namespace,
         protect=config.protect,
     )

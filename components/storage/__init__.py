@@ -15,6 +15,14 @@
   exporting new and changed files only, so a delete on FSx never deletes in S3 (PERSISTENT_2
   links to S3 only this way). A static PersistentVolume and a claim in the training namespace
   mount it (a dynamic StorageClass cannot create the links).
+- Hot at GPU speed: where the training pool uses EFA the file system is EFA-enabled
+  (`efa_enabled`, GPUDirect Storage from P5-class clients) with a metadata configuration
+  (`metadata_configuration` {mode AUTOMATIC, or USER_PROVISIONED with iops}), and its security
+  group exchanges all traffic with itself and with the EFA nodes' security groups, by id, in both
+  directions on both sides (FSx Lustre user guide, "EFA-enabled security groups": CIDR rules are
+  not enough). Its capacity comes in the tier's EFA increment and is derived from the per-node
+  throughput target (components/resolve/storage.py); EFA is fixed at creation, so turning it on
+  or changing the increment replaces the file system.
 - Keeping the hot tier from filling: an EventBridge Scheduler schedule calls FSx
   `CreateDataRepositoryTask` (universal target) with `RELEASE_DATA_FROM_FILESYSTEM` for files not
   accessed for the configured days, under a role only the scheduler of this account assumes and
@@ -43,7 +51,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -137,16 +145,37 @@ class StorageRefs(TypedDict):
     client_security_group_ids: Sequence[pulumi.Input[str]]
     """Security groups of the nodes that mount the file system (the cluster security group)."""
     provider: k8s.Provider
+    efa_security_group_ids: NotRequired[Sequence[pulumi.Input[str]]]
+    """EFA security groups of the training pools' nodes (`GpuNodeGroup.efa_security_group_id`):
+    an EFA-enabled file system exchanges all traffic with them."""
 
 
-def storage_refs(cluster: Cluster, network: Network) -> StorageRefs:
-    """What the storage tiers take from the cluster and the network."""
+def storage_refs(
+    cluster: Cluster,
+    network: Network,
+    efa_security_group_ids: Sequence[pulumi.Input[str]] = (),
+) -> StorageRefs:
+    """What the storage tiers take from the cluster, the network and the EFA pools."""
     return {
         "vpc_id": network.vpc_id,
         "subnet_ids_by_az": network.private_subnet_ids_by_az,
         "client_security_group_ids": [cluster.cluster_security_group_id],
         "provider": cluster.provider,
+        "efa_security_group_ids": list(efa_security_group_ids),
     }
+
+
+def metadata_configuration(
+    fsx: FsxSpec,
+) -> aws.fsx.LustreFileSystemMetadataConfigurationArgsDict | None:
+    """Pure: pulumi_aws 7.x `LustreFileSystemMetadataConfigurationArgs` (mode, iops; FSx API
+    CreateFileSystemLustreMetadataConfiguration), which an EFA-enabled file system requires."""
+    if fsx.metadata_mode is None:
+        return None
+    config: aws.fsx.LustreFileSystemMetadataConfigurationArgsDict = {"mode": fsx.metadata_mode}
+    if fsx.metadata_iops is not None:
+        config["iops"] = fsx.metadata_iops
+    return config
 
 
 def tls_only_policy(bucket_arn: str) -> str:
@@ -388,6 +417,64 @@ class TieredStorage(pulumi.ComponentResource):
             }
         )
 
+    def _efa_rules(self, name: str, group: aws.ec2.SecurityGroup, refs: StorageRefs) -> None:
+        """An EFA-enabled file system's security group: all traffic to and from itself and the EFA
+        nodes' security groups, by id (FSx Lustre user guide, "EFA-enabled security groups";
+        CIDR rules are not enough), and the same on the nodes' side."""
+        child = pulumi.ResourceOptions(parent=self)
+        efa_groups = list(refs.get("efa_security_group_ids") or [])
+        if not efa_groups:
+            raise ValueError("an EFA-enabled file system needs the EFA pools' security groups")
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-fsx-self-all-in",
+            security_group_id=group.id,
+            referenced_security_group_id=group.id,
+            ip_protocol="-1",
+            description="EFA: all traffic between the file servers",
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-fsx-self-all-out",
+            security_group_id=group.id,
+            referenced_security_group_id=group.id,
+            ip_protocol="-1",
+            description="EFA: all traffic between the file servers",
+            opts=child,
+        )
+        for i, node_group in enumerate(efa_groups):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-fsx-efa{i}-all-in",
+                security_group_id=group.id,
+                referenced_security_group_id=node_group,
+                ip_protocol="-1",
+                description="EFA: all traffic from the EFA nodes",
+                opts=child,
+            )
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-fsx-efa{i}-all-out",
+                security_group_id=group.id,
+                referenced_security_group_id=node_group,
+                ip_protocol="-1",
+                description="EFA: all traffic to the EFA nodes",
+                opts=child,
+            )
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-efa{i}-from-fsx",
+                security_group_id=node_group,
+                referenced_security_group_id=group.id,
+                ip_protocol="-1",
+                description="EFA: all traffic from the FSx file servers",
+                opts=child,
+            )
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-efa{i}-to-fsx",
+                security_group_id=node_group,
+                referenced_security_group_id=group.id,
+                ip_protocol="-1",
+                description="EFA: all traffic to the FSx file servers",
+                opts=child,
+            )
+
     def _hot_tier(
         self,
         name: str,
@@ -445,6 +532,9 @@ class TieredStorage(pulumi.ComponentResource):
                         opts=child,
                     )
 
+        if fsx.efa:
+            self._efa_rules(name, group, refs)
+
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-fsx-logs",
             # FSx logs only to groups named /aws/fsx/...: named after the cluster (unique in
@@ -470,6 +560,11 @@ class TieredStorage(pulumi.ComponentResource):
             # pulumi_aws LustreFileSystemLogConfigurationArgs(level, destination): a log group
             # whose name begins with /aws/fsx.
             log_configuration={"level": fsx.log_level, "destination": log_group.arn},
+            # EFA-enabled (pulumi_aws 7.x `efa_enabled`): PERSISTENT_2 with a metadata
+            # configuration and the EFA security group rules above; fixed at creation, so a change
+            # of it or of the EFA capacity increment replaces the file system.
+            efa_enabled=True if fsx.efa else None,
+            metadata_configuration=metadata_configuration(fsx),
             tags={
                 WORKING_SET_TAG: f"{fsx.working_set_gib:g}",
                 HOT_TIER_TAG: spec.cluster_name,

@@ -91,7 +91,11 @@ def test_prod_has_a_persistent2_file_system_linked_to_s3(prod):
 def test_prod_file_system_group_opens_the_lustre_ports(prod):
     fs = the_lustre(prod)
     [group_urn] = fs["propertyDependencies"]["securityGroupIds"]
-    rules = attached_to(prod, INGRESS, "securityGroupId", group_urn)
+    rules = [
+        r
+        for r in attached_to(prod, INGRESS, "securityGroupId", group_urn)
+        if r["inputs"]["ipProtocol"] == "tcp"
+    ]
     ports = {(r["inputs"]["fromPort"], r["inputs"]["toPort"]) for r in rules}
     assert ports == {(988, 988), (1018, 1023)}
     # From the clients (the cluster security group) and from the group itself.
@@ -257,3 +261,50 @@ def test_dev_has_buckets_but_no_hot_tier(dev):
     for bucket in of_type(dev, BUCKET):
         assert bucket["protect"] is False
         assert bucket["inputs"]["forceDestroy"] is True
+
+
+# --------------------------------------------------------------------------- EFA hot tier
+
+
+def test_prod_file_system_is_efa_enabled_and_meets_its_per_node_target(prod, prod_config):
+    fs = the_lustre(prod)
+    assert fs["inputs"]["efaEnabled"] is True
+    assert fs["inputs"]["metadataConfiguration"] == {"mode": "AUTOMATIC"}
+    # 125 MB/s/TiB: EFA capacity comes in 38400 GiB increments.
+    assert fs["inputs"]["storageCapacity"] % 38400 == 0
+    [hot] = prod["capacity"]["storage"]["hot"]
+    target = prod_config.storage.fsx.target_gbps_per_training_node
+    assert target is not None and target >= 1.0
+    assert hot["perTrainingNodeGBps"] >= target
+    # The shipped checkpoint size gets a write time in the capacity stage.
+    assert hot["checkpointGib"] == prod_config.storage.checkpoint_size_gib > 0
+    assert hot["checkpointWriteSeconds"] > 0
+
+
+def test_prod_efa_file_system_exchanges_all_traffic_with_the_efa_nodes_by_group_id(prod):
+    fs = the_lustre(prod)
+    [group_urn] = fs["propertyDependencies"]["securityGroupIds"]
+    every = [
+        r
+        for token in (INGRESS, INGRESS.replace("Ingress", "Egress"))
+        for r in of_type(prod, token)
+        if r["inputs"]["ipProtocol"] == "-1"
+        and group_urn
+        in [
+            *r["propertyDependencies"].get("securityGroupId", []),
+            *r["propertyDependencies"].get("referencedSecurityGroupId", []),
+        ]
+    ]
+    assert not any(r["inputs"].get("cidrIpv4") for r in every)
+    peers = {
+        urn
+        for r in every
+        for urn in [
+            *r["propertyDependencies"]["securityGroupId"],
+            *r["propertyDependencies"]["referencedSecurityGroupId"],
+        ]
+    }
+    efa_groups = {u for u in peers if "GpuNodeGroup" in u and u.endswith("-efa")}
+    assert group_urn in peers and efa_groups
+    # Self, and the EFA group in both directions on both sides: 2 + 4 rules.
+    assert len(every) == 2 + 4 * len(efa_groups)

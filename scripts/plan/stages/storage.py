@@ -48,6 +48,8 @@ def hot_tier(
             {
                 "name": state["urn"].rsplit("::", 1)[-1],
                 "deploymentType": inputs.get("deploymentType"),
+                "efaEnabled": bool(inputs.get("efaEnabled")),
+                "metadataMode": (inputs.get("metadataConfiguration") or {}).get("mode"),
                 "capacityGib": capacity_gib,
                 "perUnitThroughputMBps": per_tib,
                 "aggregateGBps": round(aggregate_gbps, 3),
@@ -162,6 +164,7 @@ def render(section: dict[str, Any], table: Any) -> list[str]:
         lines += table(
             [
                 "file system",
+                "EFA",
                 "capacity",
                 "working set",
                 "MB/s/TiB",
@@ -173,6 +176,7 @@ def render(section: dict[str, Any], table: Any) -> list[str]:
             [
                 [
                     h["name"],
+                    f"yes ({h['metadataMode']} metadata)" if h.get("efaEnabled") else "no",
                     f"{h['capacityGib']} GiB",
                     "-" if h["workingSetGib"] is None else f"{h['workingSetGib']:g} GiB",
                     str(h["perUnitThroughputMBps"]),

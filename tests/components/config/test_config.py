@@ -268,7 +268,10 @@ def test_prod_stack_values() -> None:
     ]
     h100 = config.gpu_pools[0]
     assert (h100.name, h100.efa, h100.instance_types) == ("h100-train", True, ["p5.48xlarge"])
-    assert config.storage.fsx.storage_capacity_gib == 9600
+    # The capacity is derived from the per-node throughput target (components/resolve/storage.py).
+    assert config.storage.fsx.target_gbps_per_training_node == 1.0
+    assert config.storage.fsx.per_unit_storage_throughput == 125
+    assert config.storage.checkpoint_size_gib > 0
     # FSx imports checkpoints: nothing colder than GLACIER_IR, which it reads back.
     assert [t.storage_class for t in config.storage.checkpoints.transitions] == [
         StorageClass.STANDARD_IA,

@@ -22,10 +22,14 @@ from components.config import (
 from components.resolve.pools import training_az
 from components.resolve.storage import (
     BUCKETS,
+    EFA_CAPACITY_INCREMENT_GIB,
     MULTIPART_ABORT_DAYS,
     NONCURRENT_CHECKPOINT_TRANSITION_DAYS,
+    aggregate_gbps,
+    capacity_for,
     fsx_links,
     lifecycle_rules,
+    training_pools,
 )
 from components.storage import (
     access_policy,
@@ -274,7 +278,15 @@ def test_the_hot_tier_is_resolved_only_when_enabled(stack):
         assert spec.storage.fsx is None
         return
     assert spec.storage.fsx is not None
-    assert spec.storage.fsx.capacity_gib == fsx.storage_capacity_gib
+    served = training_pools(spec.pools)
+    assert spec.storage.fsx.efa is any(p.efa for p in served)
+    assert spec.storage.fsx.capacity_gib == capacity_for(
+        fsx.storage_capacity_gib,
+        fsx.per_unit_storage_throughput,
+        spec.storage.fsx.efa,
+        fsx.target_gbps_per_training_node,
+        sum(p.max_size for p in served),
+    )
     assert spec.storage.fsx.throughput_per_tib == fsx.per_unit_storage_throughput
     assert spec.storage.fsx.csi_driver_version == spec.cluster.addons.fsx_csi_driver
     assert spec.storage.fsx.release.after_days == fsx.release_after_days
@@ -307,9 +319,12 @@ def test_shipped_stacks_keep_the_durable_copy_recoverable(stack):
 
 
 def hot(**fsx: Any) -> Any:
-    """The resolved hot tier of prod with these `storage.fsx` keys."""
+    """The resolved hot tier of prod with these `storage.fsx` keys (TCP-only and no throughput
+    target unless they say otherwise: the capacity is the configured one)."""
     storage = json.loads(raw_config(POOL_STACK)["gpu-platform:storage"])
-    storage["fsx"] = {**storage["fsx"], **fsx}
+    base = {**storage["fsx"], "efaEnabled": False}
+    base.pop("targetGbpsPerTrainingNode", None)
+    storage["fsx"] = {**base, **fsx}
     spec = platform(POOL_STACK, storage=storage).storage.fsx
     assert spec is not None
     return spec
@@ -671,3 +686,89 @@ def test_storage_key_policy_names_the_stacks_partition():
     assert all(p.startswith("arn:aws-cn:iam::111122223333:") for p in principals)
     via = document["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"]
     assert via.startswith("s3.cn-north-1.")
+
+
+# --------------------------------------------------------------------------- EFA and throughput
+
+
+def efa_hot(*pools: dict[str, Any], **fsx: Any) -> Any:
+    """The hot tier of prod with these pools and `storage.fsx` keys."""
+    storage = {"fsx": {"enabled": True, **fsx}}
+    spec = platform(POOL_STACK, gpuPools=list(pools), addons=ADDONS, storage=storage).storage.fsx
+    assert spec is not None
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("per_tib", "step"), [(1000, 4800), (500, 9600), (250, 19200), (125, 38400)]
+)
+def test_an_efa_pool_makes_the_file_system_efa_enabled_in_its_tiers_increments(per_tib, step):
+    spec = efa_hot(efa_pool(), perUnitStorageThroughput=per_tib)
+    assert spec.efa and spec.metadata_mode == "AUTOMATIC" and spec.metadata_iops is None
+    assert spec.capacity_gib == step
+    assert spec.free_capacity_alarm_bytes == int(step * 1024**3 * 0.1)
+
+
+def test_without_an_efa_pool_the_file_system_is_tcp_only_and_keeps_its_capacity():
+    spec = efa_hot(training_pool(), storageCapacityGib=4800)
+    assert not spec.efa and spec.metadata_mode is None
+    assert spec.capacity_gib == 4800
+
+
+def test_efa_can_be_turned_off_and_metadata_iops_provisioned():
+    assert not efa_hot(efa_pool(), efaEnabled=False).efa
+    spec = efa_hot(efa_pool(), metadataIops=24000)
+    assert (spec.metadata_mode, spec.metadata_iops) == ("USER_PROVISIONED", 24000)
+
+
+def test_efa_without_an_efa_pool_is_refused_naming_the_key():
+    with pytest.raises(ConfigError) as caught:
+        efa_hot(training_pool(), efaEnabled=True)
+    assert "gpu-platform:storage.fsx.efaEnabled" in dict(caught.value.problems)
+
+
+@pytest.mark.parametrize("iops", [1000, 13000, 204000])
+def test_metadata_iops_outside_the_fsx_values_are_refused(iops):
+    assert "gpu-platform:storage.fsx.metadataIops" in problems(
+        {"fsx": {"enabled": True, "metadataIops": iops}}
+    )
+
+
+def test_the_target_raises_capacity_to_the_smallest_increment_that_meets_it():
+    # 4 p5 nodes x 1 GB/s at 125 MB/s/TiB: 32 TiB, so one 38400 GiB increment (4.69 GB/s).
+    pool = {**efa_pool(), "maxSize": 4}
+    spec = efa_hot(pool, perUnitStorageThroughput=125, targetGbpsPerTrainingNode=1.0)
+    assert spec.capacity_gib == 38400 and spec.training_nodes_at_max == 4
+    assert aggregate_gbps(spec.capacity_gib, 125) / 4 >= 1.0
+    # 2 GB/s needs 64 TiB: two increments.
+    spec = efa_hot(pool, perUnitStorageThroughput=125, targetGbpsPerTrainingNode=2.0)
+    assert spec.capacity_gib == 2 * 38400
+    # TCP-only: 1200, 2400, then steps of 2400 GiB.
+    spec = efa_hot(training_pool(), targetGbpsPerTrainingNode=0.5)
+    assert spec.capacity_gib == 4800  # 2 nodes x 0.5 GB/s at 250 MB/s/TiB = 4 TiB
+
+
+@given(
+    per_tib=st.sampled_from([125, 250, 500, 1000]),
+    efa=st.booleans(),
+    target=st.floats(min_value=0.01, max_value=50),
+    nodes=st.integers(min_value=1, max_value=64),
+)
+@settings(max_examples=200, deadline=None)
+def test_capacity_for_is_the_smallest_valid_size_meeting_the_target(per_tib, efa, target, nodes):
+    got = capacity_for(1200, per_tib, efa, target, nodes)
+    step = EFA_CAPACITY_INCREMENT_GIB[per_tib] if efa else 2400
+    assert aggregate_gbps(got, per_tib) / nodes >= target - 1e-9
+    assert got % step == 0 or (not efa and got == 1200)
+    smaller = got - step
+    if smaller >= (step if efa else 1200):
+        assert aggregate_gbps(smaller, per_tib) / nodes < target
+
+
+def test_a_target_above_a_nodes_network_is_refused_naming_the_key():
+    # p5.48xlarge: 3200 Gbps = 400 GB/s; no file system can feed a node faster.
+    with pytest.raises(ConfigError) as caught:
+        efa_hot(efa_pool(), targetGbpsPerTrainingNode=500)
+    [(key, message)] = caught.value.problems
+    assert key == "gpu-platform:storage.fsx.targetGbpsPerTrainingNode"
+    assert "p5.48xlarge" in message

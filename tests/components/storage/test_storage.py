@@ -52,7 +52,12 @@ NAMESPACE = "ml-train"
 CLIENT_SG = "sg-0c11e47000000001"
 VPC = "vpc-0123456789abcdef0"
 HOT_STORAGE: dict[str, Any] = {
-    "fsx": {"enabled": True, "storageCapacityGib": 2400, "perUnitStorageThroughput": 250},
+    "fsx": {
+        "enabled": True,
+        "storageCapacityGib": 2400,
+        "perUnitStorageThroughput": 250,
+        "efaEnabled": False,
+    },
     "datasets": {"expectedSizeGib": 3000},
     "checkpoints": {"expectedSizeGib": 1500},
     "trainingNamespace": NAMESPACE,
@@ -584,3 +589,63 @@ def test_prod_plan_releases_alarms_and_never_backs_up_or_exports_deletes():
     [alarm] = by_type[ALARM]
     assert alarm["inputs"]["metricName"] == "FreeDataStorageCapacity"
     assert document["policies"]["violations"] == []
+
+
+# --------------------------------------------------------------------------- EFA-enabled hot tier
+
+EFA_SG = "sg-0efa0000000000001"
+EFA_HOT = platform("prod", storage={**HOT_STORAGE, "fsx": {"enabled": True}}).storage
+"""Prod's EFA training pool makes the file system EFA-enabled by default."""
+
+
+@pytest.fixture
+def efa_hot(run_pulumi) -> Recorded:
+    def body() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        refs = StorageRefs(
+            vpc_id=VPC,
+            subnet_ids_by_az=subnets("prod"),
+            client_security_group_ids=[CLIENT_SG],
+            provider=provider,
+            efa_security_group_ids=[EFA_SG],
+        )
+        TieredStorage(NAME, EFA_HOT, refs)
+
+    return run_pulumi(body)
+
+
+def test_efa_file_system_shape(efa_hot):
+    assert EFA_HOT.fsx is not None and EFA_HOT.fsx.efa
+    fs = efa_hot.one(LUSTRE)
+    assert fs.inputs["deploymentType"] == "PERSISTENT_2"
+    assert fs.inputs["efaEnabled"] is True
+    assert fs.inputs["metadataConfiguration"] == {"mode": "AUTOMATIC"}
+    # Default 250 MB/s/TiB: EFA capacity in 19200 GiB increments, 1200 rounds up to one.
+    assert fs.inputs["storageCapacity"] == EFA_HOT.fsx.capacity_gib == 19200
+
+
+def test_efa_security_group_allows_all_traffic_with_itself_and_the_efa_nodes(efa_hot):
+    group = efa_hot.one(SECURITY_GROUP, f"{NAME}-fsx")
+    egress = INGRESS.replace("Ingress", "Egress")
+    everything = {
+        (kind, r.inputs["securityGroupId"], r.inputs["referencedSecurityGroupId"])
+        for kind, token in (("in", INGRESS), ("out", egress))
+        for r in efa_hot.of_type(token)
+        if r.inputs["ipProtocol"] == "-1"
+    }
+    assert everything == {
+        ("in", group.id, group.id),
+        ("out", group.id, group.id),
+        ("in", group.id, EFA_SG),
+        ("out", group.id, EFA_SG),
+        ("in", EFA_SG, group.id),
+        ("out", EFA_SG, group.id),
+    }
+    rules = efa_hot.of_type(INGRESS) + efa_hot.of_type(egress)
+    assert not any(r.inputs.get("cidrIpv4") for r in rules)
+
+
+def test_a_tcp_only_file_system_has_no_efa_settings(protected):
+    fs = protected.one(LUSTRE)
+    assert not fs.inputs.get("efaEnabled")
+    assert "metadataConfiguration" not in fs.inputs
