@@ -120,6 +120,10 @@ CHARTS: Final[dict[str, Chart]] = {
     # to https://charts.jetstack.io. values.yaml at v1.21.1: `crds.enabled` (default false) and
     # `crds.keep` (default true); `installCRDs` is deprecated in their favour.
     "cert-manager": Chart("https://charts.jetstack.io", "cert-manager", "v1.21.1"),
+    # kubernetes-sigs/kueue tag v0.19.2: charts/kueue/Chart.yaml `version: 0.19.2` (app v0.19.2);
+    # charts/kueue/README.md installs `oci://registry.k8s.io/kueue/charts/kueue --version=0.19.2`
+    # (no leading v). hack/helm-chart-package.sh sets the released image repository and tag.
+    "kueue": Chart("oci://registry.k8s.io/kueue/charts", "kueue", "0.19.2", ("kueue.x-k8s.io",)),
 }
 """Helm charts (repository, chart, version)."""
 

@@ -18,6 +18,7 @@ from components import versions
 from components.catalog.conventions import FSX_CLAIM
 from components.config import ConfigError, load_stack_config, read_stack_file, stack_file
 from components.resolve import resolve_platform
+from components.resolve.software import queue_training
 from components.resolve.training import DEFAULT_BUSBW_FLOOR_GBPS, resolve_training
 from workloads.training import render
 
@@ -52,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             floor_gbps=args.busbw_floor_gbps,
             suspend=False,
         )
+        if platform.kueue is not None:
+            spec = queue_training(spec, platform.kueue)
         files = render(spec)
     except ConfigError as exc:
         print(f"training: error: {exc}", file=sys.stderr)

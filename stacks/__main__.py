@@ -53,16 +53,10 @@ def build(spec: PlatformSpec) -> None:
     after_cluster = pulumi.ResourceOptions(depends_on=[cluster])
     provider = cluster.provider
 
-    efa_groups: list[pulumi.Input[str]] = []
-    for pool in spec.pools:
-        group = node_group_class(pool)(
-            f"pool-{pool.name}", pool, pool_refs(cluster, network), after_cluster
-        )
-        if group.efa_security_group_id is not None:
-            efa_groups.append(group.efa_security_group_id)
-    storage = TieredStorage(
-        "storage", spec.storage, storage_refs(cluster, network, efa_groups), after_cluster
-    )
+    nodes = pool_refs(cluster, network)
+    pools = [node_group_class(p)(f"pool-{p.name}", p, nodes, after_cluster) for p in spec.pools]
+    stores = storage_refs(cluster, network, pools)
+    storage = TieredStorage("storage", spec.storage, stores, after_cluster)
     teams = team_refs(cluster, storage)
     tenancy = Tenancy("tenancy", spec.tenancy, provider, after_cluster, refs=teams)
     if spec.kueue:

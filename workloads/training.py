@@ -54,6 +54,7 @@ from components.catalog.conventions import (
     NODE_POOL_LABEL,
     SPOT_TAINT,
 )
+from components.resolve.software import QUEUE_NAME_LABEL
 from components.resolve.training import TrainingJobSpec, TrainingSpec
 
 API_VERSION: Final = "trainer.kubeflow.org/v1alpha1"
@@ -155,7 +156,10 @@ def train_job(job: TrainingJobSpec) -> dict[str, Any]:
         "metadata": {
             "name": job.name,
             "namespace": job.namespace,
-            "labels": dict(MANAGED_BY_LABELS),
+            "labels": {
+                **MANAGED_BY_LABELS,
+                **({QUEUE_NAME_LABEL: job.queue} if job.queue is not None else {}),
+            },
         },
         "spec": {
             "runtimeRef": {"apiGroup": API_GROUP, "kind": RUNTIME_KIND, "name": job.runtime},

@@ -29,7 +29,6 @@ from components.resolve.software import (
     KueueSpec,
     ObservabilitySpec,
     inference_pool,
-    queue_training,
     resolve_autoscaler,
     resolve_efa_plugin,
     resolve_gpu_operator,
@@ -113,8 +112,9 @@ def resolve_platform(config: StackConfig, project: str, stack: str) -> PlatformS
         fsx_claim = FSX_CLAIM if storage.fsx is not None else None
         training = resolve_training(config, pools, versions.TRAINING_IMAGE, fsx_claim)
     kueue = resolve_kueue(config, pools)
-    if training is not None and kueue is not None:
-        training = queue_training(training, kueue)
+    # The deployed templates stay out of Kueue: Kueue owns `suspend` on a labelled job and would
+    # start a p5 job on the first `pulumi up`. They carry no queue label and stay suspended until
+    # resumed; `python -m scripts.training render` writes queued copies to run.
     serving = inference_pool(pools)
     triton = (
         resolve_triton(config, serving)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from components import versions
+from components.catalog.conventions import NODE_POOL_LABEL
 from components.config import (
     PROJECT_NAMESPACE,
     REGION_KEY,
@@ -14,6 +15,7 @@ from components.config import (
     StackConfig,
 )
 from components.resolve.compute import GpuPoolSpec
+from components.resolve.training import TrainingJobSpec, TrainingSpec
 
 DEFAULT_MONITORING_NAMESPACE = "monitoring"
 DEFAULT_RETENTION = "15d"
@@ -179,3 +181,113 @@ def resolve_kubeflow() -> KubeflowSpec:
 
 def inference_pool(pools: tuple[GpuPoolSpec, ...]) -> GpuPoolSpec | None:
     return next((p for p in pools if p.purpose is PoolPurpose.INFERENCE), None)
+
+
+KUEUE_NAMESPACE = "kueue-system"
+"""The namespace the chart's README installs into."""
+QUEUE_NAME_LABEL = "kueue.x-k8s.io/queue-name"
+"""The label that puts a job in a LocalQueue of its namespace."""
+KUEUE_COHORT = "gpu-platform"
+"""The one cohort every team's ClusterQueue joins: quota a team leaves idle is lent to the others
+and reclaimed by preemption when its owner needs it."""
+GPU_RESOURCE = "nvidia.com/gpu"
+EFA_RESOURCE = "vpc.amazonaws.com/efa"
+EFA_TOPOLOGY = "efa-network"
+"""The Topology of EFA pools (`kueue.x-k8s.io/v1beta2`), levels widest first."""
+EFA_TOPOLOGY_LEVELS = (
+    "topology.k8s.aws/network-node-layer-1",
+    "topology.k8s.aws/network-node-layer-2",
+    "topology.k8s.aws/network-node-layer-3",
+    "kubernetes.io/hostname",
+)
+"""EC2's network topology labels (layer 1 is the widest network node, layer 3 the one the
+instance attaches to), then the node: Kueue's topology-aware scheduling places a job's pods
+under as few network nodes as it can."""
+
+
+@dataclass(frozen=True)
+class KueueFlavor:
+    """A ResourceFlavor: one GPU pool."""
+
+    name: str
+    """The pool name (also the ResourceFlavor's name)."""
+    node_labels: dict[str, str]
+    """`gpu-platform/pool: <pool>`: Kueue adds it to the node selector of the pods it admits."""
+    tolerations: tuple[tuple[str, str, str], ...]
+    """The pool's taints (GPU, and spot on spot pools) as (key, value, effect): Kueue adds the
+    tolerations to the pods it admits on this flavor."""
+    gpus: int
+    """GPUs the pool holds at its maximum size (schedulable per node x max size)."""
+    efa_devices: int
+    """EFA devices the pool holds at its maximum size (0 without EFA)."""
+    topology: str | None
+    """`EFA_TOPOLOGY` for EFA pools, else None."""
+
+
+@dataclass(frozen=True)
+class KueueQueue:
+    """A team's ClusterQueue and the LocalQueue in its namespace (same name as the team)."""
+
+    team: str
+    gpu_quota: int
+    """Nominal `nvidia.com/gpu` on each flavor (the team's `gpuQuota`)."""
+    efa_quota: int
+    """Nominal `vpc.amazonaws.com/efa` on each EFA flavor (the team's `efaQuota`)."""
+
+
+@dataclass(frozen=True)
+class KueueSpec:
+    namespace: str
+    cohort: str
+    flavors: tuple[KueueFlavor, ...]
+    queues: tuple[KueueQueue, ...]
+    topology_levels: tuple[str, ...]
+    """Levels of `EFA_TOPOLOGY` (created only when a flavor names it)."""
+
+    @property
+    def efa(self) -> bool:
+        return any(f.efa_devices for f in self.flavors)
+
+    def local_queue(self, namespace: str) -> str | None:
+        """The LocalQueue name in `namespace`, or None when the namespace has none."""
+        return next((q.team for q in self.queues if q.team == namespace), None)
+
+
+def resolve_kueue(config: StackConfig, pools: tuple[GpuPoolSpec, ...]) -> KueueSpec | None:
+    """Pure: Kueue's flavors (one per GPU pool) and queues (one per team); None when the toggle
+    is off or there is no team or no GPU pool (nothing to queue)."""
+    if not config.addons.kueue or not config.teams or not pools:
+        return None
+    flavors = tuple(
+        KueueFlavor(
+            name=p.name,
+            node_labels={NODE_POOL_LABEL: p.name},
+            tolerations=tuple(p.taints),
+            gpus=p.schedulable_gpus_per_node * p.max_size,
+            efa_devices=p.efa_devices * p.max_size,
+            topology=EFA_TOPOLOGY if p.efa else None,
+        )
+        for p in pools
+    )
+    return KueueSpec(
+        namespace=KUEUE_NAMESPACE,
+        cohort=KUEUE_COHORT,
+        flavors=flavors,
+        queues=tuple(KueueQueue(t.name, t.gpu_quota, t.efa_quota) for t in config.teams),
+        topology_levels=EFA_TOPOLOGY_LEVELS,
+    )
+
+
+def queue_training(training: TrainingSpec, kueue: KueueSpec) -> TrainingSpec:
+    """Pure: the training jobs, each with the LocalQueue of its namespace (when it has one)."""
+
+    def queued(job: TrainingJobSpec) -> TrainingJobSpec:
+        return replace(job, queue=kueue.local_queue(job.namespace))
+
+    spot = training.spot_example
+    return replace(
+        training,
+        example=queued(training.example),
+        acceptance=queued(training.acceptance),
+        spot_example=queued(spot) if spot is not None else None,
+    )

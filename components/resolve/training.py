@@ -84,6 +84,9 @@ class TrainingJobSpec:
     runtime: str = TRAINING_RUNTIME
     checkpoint_dir: str | None = None
     """`CHECKPOINT_DIR` of the checkpoint contract (module docstring); None without the hot tier."""
+    queue: str | None = None
+    """The Kueue LocalQueue of the job's namespace (its `kueue.x-k8s.io/queue-name` label), or None
+    (no Kueue, or a namespace without a queue: the storage component's training namespace)."""
 
     @property
     def gpus(self) -> int:

@@ -67,6 +67,7 @@ from components.catalog.conventions import (
 from components.cluster import Cluster
 from components.common import iam
 from components.common.identity import pod_identity
+from components.compute import GpuNodeGroup
 from components.network import Network
 from components.resolve.storage import FsxSpec, ReleaseSpec, StorageSpec
 
@@ -151,11 +152,13 @@ class StorageRefs(TypedDict):
 
 
 def storage_refs(
-    cluster: Cluster,
-    network: Network,
-    efa_security_group_ids: Sequence[pulumi.Input[str]] = (),
+    cluster: Cluster, network: Network, pools: Sequence[GpuNodeGroup] = ()
 ) -> StorageRefs:
-    """What the storage tiers take from the cluster, the network and the EFA pools."""
+    """What the storage tiers take from the cluster, the network and the GPU pools (the EFA
+    pools' security groups, which an EFA-enabled file system admits)."""
+    efa_security_group_ids = [
+        p.efa_security_group_id for p in pools if p.efa_security_group_id is not None
+    ]
     return {
         "vpc_id": network.vpc_id,
         "subnet_ids_by_az": network.private_subnet_ids_by_az,

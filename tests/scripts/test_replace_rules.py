@@ -25,7 +25,12 @@ from tests.conftest import STACKS
 
 RULES = json.loads(RULES_PATH.read_text())
 TYPES: dict[str, dict[str, Any]] = RULES["types"]
-CUSTOM_RESOURCE_GROUPS = {"keda.sh", "monitoring.coreos.com", "trainer.kubeflow.org"}
+CUSTOM_RESOURCE_GROUPS = {
+    "keda.sh",
+    "kueue.x-k8s.io",
+    "monitoring.coreos.com",
+    "trainer.kubeflow.org",
+}
 """CRD kinds: pulumi-kubernetes has no typed args for them (only metadata is replaced)."""
 
 

@@ -16,6 +16,7 @@ from components.catalog.conventions import (
     TRAINING_SERVICE_ACCOUNT,
 )
 from components.config import ConfigError
+from components.resolve.software import queue_training
 from components.resolve.storage import FSX_LINKS
 from components.resolve.training import (
     AWS_P5_ALLREDUCE_BUSBW_GBPS,
@@ -54,13 +55,14 @@ def prod_training(
         extra["nodes"] = nodes
     if floor_gbps is not None:
         extra["floor_gbps"] = floor_gbps
-    return resolve_training(
+    training = resolve_training(
         config(stack),
         spec.pools,
         versions.TRAINING_IMAGE,
         fsx,
         **extra,  # type: ignore[arg-type]
     )
+    return queue_training(training, spec.kueue) if spec.kueue is not None else training
 
 
 def p5_job(**overrides: object) -> TrainingJobSpec:
@@ -73,8 +75,18 @@ def pod_spec(manifest: dict) -> dict:
     return patch["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]
 
 
-def test_the_program_resolves_the_same_templates():
-    assert platform("prod").training == prod_training()
+def test_the_program_resolves_the_same_templates_without_queueing_them():
+    # The program deploys the templates suspended and outside Kueue; rendered copies are queued.
+    spec = platform("prod")
+    assert spec.kueue is not None
+    assert spec.training == dataclasses.replace(
+        prod_training(),
+        example=dataclasses.replace(prod_training().example, queue=None),
+        acceptance=dataclasses.replace(prod_training().acceptance, queue=None),
+        spot_example=dataclasses.replace(prod_training().spot_example, queue=None)
+        if prod_training().spot_example is not None
+        else None,
+    )
 
 
 def test_train_job_asks_for_every_gpu_and_efa_device_with_the_nccl_environment():
