@@ -173,7 +173,10 @@ def team_storage_manifests(team: str, hot_tier: HotTier) -> list[dict[str, Any]]
 
 
 def team_manifests(team: TeamSpec) -> list[dict[str, Any]]:
-    """Pure: namespace, quota and limit range of one team."""
+    """Pure: namespace, quota and limit range of one team. The quota caps what the namespace
+    requests at once, through Kueue or not: the team's quota, or with Kueue what it may hold
+    with borrowing (`TeamSpec.gpu_hard`, `efa_hard`), so Kueue enforces the nominal quota and
+    admits borrowed quota the namespace can then take."""
     level = team.pod_security
     return [
         {
@@ -195,8 +198,8 @@ def team_manifests(team: TeamSpec) -> list[dict[str, Any]]:
             "metadata": {"name": "gpu-quota", "namespace": team.name},
             "spec": {
                 "hard": {
-                    "requests.nvidia.com/gpu": str(team.gpu_quota),
-                    "requests.vpc.amazonaws.com/efa": str(team.efa_quota),
+                    "requests.nvidia.com/gpu": str(team.gpu_hard),
+                    "requests.vpc.amazonaws.com/efa": str(team.efa_hard),
                 }
             },
         },

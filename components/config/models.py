@@ -715,6 +715,13 @@ class Team(_Model):
     """Most `nvidia.com/gpu` the namespace may request at once. Required."""
     efa_quota: int = Field(default=0, ge=0)
     """Most `vpc.amazonaws.com/efa` devices. Default: 0 (no multi-node EFA jobs)."""
+    gpu_borrowing_limit: int | None = Field(default=None, ge=0)
+    """With Kueue: most GPUs the team's ClusterQueue may borrow beyond `gpuQuota` from quota the
+    other teams of the cohort leave idle (Kueue `borrowingLimit` on each flavor); the namespace's
+    ResourceQuota is raised by as much. Default: none (up to the other teams' whole quota)."""
+    efa_borrowing_limit: int | None = Field(default=None, ge=0)
+    """With Kueue: most EFA devices the team may borrow beyond `efaQuota`, likewise.
+    Default: none (up to the other teams' whole EFA quota)."""
     pod_security: str = Field(default="baseline", pattern="^(privileged|baseline|restricted)$")
     """Pod Security Admission level enforced. Default: baseline (restricted is warned)."""
 

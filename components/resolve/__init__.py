@@ -131,7 +131,7 @@ def resolve_platform(config: StackConfig, project: str, stack: str) -> PlatformS
         cluster=cluster,
         pools=pools,
         storage=storage,
-        tenancy=resolve_tenancy(config),
+        tenancy=resolve_tenancy(config, queued=kueue is not None),
         budget=resolve_budget(config, tags),
         autoscaler=(
             resolve_autoscaler(config, cluster_name, cluster.partition, pools)

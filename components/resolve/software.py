@@ -233,6 +233,11 @@ class KueueQueue:
     """Nominal `nvidia.com/gpu` on each flavor (the team's `gpuQuota`)."""
     efa_quota: int
     """Nominal `vpc.amazonaws.com/efa` on each EFA flavor (the team's `efaQuota`)."""
+    gpu_borrowing_limit: int | None = None
+    """`borrowingLimit` of `nvidia.com/gpu` on each flavor (`gpuBorrowingLimit`); None: none
+    (the cohort's idle quota)."""
+    efa_borrowing_limit: int | None = None
+    """`borrowingLimit` of `vpc.amazonaws.com/efa` on each EFA flavor (`efaBorrowingLimit`)."""
 
 
 @dataclass(frozen=True)
@@ -273,7 +278,12 @@ def resolve_kueue(config: StackConfig, pools: tuple[GpuPoolSpec, ...]) -> KueueS
         namespace=KUEUE_NAMESPACE,
         cohort=KUEUE_COHORT,
         flavors=flavors,
-        queues=tuple(KueueQueue(t.name, t.gpu_quota, t.efa_quota) for t in config.teams),
+        queues=tuple(
+            KueueQueue(
+                t.name, t.gpu_quota, t.efa_quota, t.gpu_borrowing_limit, t.efa_borrowing_limit
+            )
+            for t in config.teams
+        ),
         topology_levels=EFA_TOPOLOGY_LEVELS,
     )
 

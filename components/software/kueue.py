@@ -18,8 +18,9 @@ What it builds (field names checked against kubernetes-sigs/kueue tag v0.19.2,
   topology labels, for topology-aware scheduling (Beta, on by default since 0.14).
 - A ClusterQueue per team, every one in the cohort (`spec.cohortName`), with one resource group
   covering `nvidia.com/gpu` (and `vpc.amazonaws.com/efa` when a pool has EFA): each flavor's
-  nominal quota is the team's quota (capped by what the pool holds at its maximum size), no
-  borrowing limit (the cohort's idle quota), `preemption.reclaimWithinCohort: Any` (a team gets
+  nominal quota is the team's quota (capped by what the pool holds at its maximum size), a
+  `borrowingLimit` where the team sets one (else none: the cohort's idle quota; ResourceQuota
+  `borrowingLimit` in clusterqueue_types.go), `preemption.reclaimWithinCohort: Any` (a team gets
   its lent quota back by preempting borrowers) and `withinClusterQueue: LowerPriority`.
 - A LocalQueue named after the team in the team's namespace (`spec.clusterQueue`).
 
@@ -132,10 +133,14 @@ def cluster_queue_manifest(queue: KueueQueue, spec: KueueSpec) -> dict[str, Any]
 
     def quotas(flavor: KueueFlavor) -> list[dict[str, Any]]:
         gpus = min(queue.gpu_quota, flavor.gpus)
-        items = [{"name": GPU_RESOURCE, "nominalQuota": str(gpus)}]
+        items: list[dict[str, Any]] = [{"name": GPU_RESOURCE, "nominalQuota": str(gpus)}]
+        if queue.gpu_borrowing_limit is not None:
+            items[0]["borrowingLimit"] = str(queue.gpu_borrowing_limit)
         if spec.efa:
             efa = min(queue.efa_quota, flavor.efa_devices)
             items.append({"name": EFA_RESOURCE, "nominalQuota": str(efa)})
+            if queue.efa_borrowing_limit is not None:
+                items[-1]["borrowingLimit"] = str(queue.efa_borrowing_limit)
         return items
 
     return {

@@ -53,7 +53,9 @@ def test_team_namespace_quota_and_limits_are_valid_kubernetes():
         "team-research"
     }
     hard = objects[1]["spec"]["hard"]
-    assert hard["requests.nvidia.com/gpu"] == "32"
+    # Kueue is on in prod: 32 own GPUs plus team-serving's 12 it may borrow; no other team owns
+    # EFA devices, so the EFA cap stays at its own 128.
+    assert hard["requests.nvidia.com/gpu"] == "44"
     assert hard["requests.vpc.amazonaws.com/efa"] == "128"
     labels = objects[0]["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
@@ -91,6 +93,55 @@ def test_a_team_name_the_platform_uses_is_refused_naming_the_key(teams, fragment
     problems = dict(caught.value.problems)
     key = f"gpu-platform:teams[{len(teams) - 1}].name"
     assert key in problems and fragment in problems[key]
+
+
+BORROWING_TEAMS = [
+    {"name": "team-a", "gpuQuota": 16, "efaQuota": 64},
+    {"name": "team-b", "gpuQuota": 8, "gpuBorrowingLimit": 4, "efaBorrowingLimit": 0},
+    {"name": "team-c", "gpuQuota": 4, "gpuBorrowingLimit": 100},
+]
+
+
+def hard(team) -> tuple[str, str]:
+    quota = team_manifests(team)[1]["spec"]["hard"]
+    return quota["requests.nvidia.com/gpu"], quota["requests.vpc.amazonaws.com/efa"]
+
+
+def test_with_kueue_the_namespace_quota_is_what_the_team_may_hold_with_borrowing():
+    spec = platform("prod", teams=BORROWING_TEAMS).tenancy
+    assert spec.queued
+    teams = {t.name: t for t in spec.teams}
+    # team-a: no limit, so its 16 plus everything the others own (8 + 4 GPUs, 0 EFA devices).
+    assert hard(teams["team-a"]) == ("28", "64")
+    # team-b: 8 plus its limit of 4; it may borrow no EFA device.
+    assert hard(teams["team-b"]) == ("12", "0")
+    # team-c: a limit above what the others own lends no more than they own (16 + 8).
+    assert hard(teams["team-c"]) == ("28", "64")
+    # The nominal quota Kueue enforces is still the team's own.
+    assert (teams["team-b"].gpu_quota, teams["team-b"].gpu_borrowing_limit) == (8, 4)
+
+
+def test_without_kueue_the_namespace_quota_is_the_teams_quota():
+    spec = platform("prod", addons={"kubeflow": True, "triton": True, "kueue": False}).tenancy
+    assert not spec.queued
+    for team, configured in zip(spec.teams, config("prod").teams, strict=True):
+        assert hard(team) == (str(configured.gpu_quota), str(configured.efa_quota))
+
+
+@pytest.mark.parametrize("key", ["gpuBorrowingLimit", "efaBorrowingLimit"])
+def test_a_borrowing_limit_without_kueue_is_refused_naming_the_key(key):
+    teams = [{"name": "team-a", "gpuQuota": 4}, {"name": "team-b", "gpuQuota": 4, key: 2}]
+    with pytest.raises(ConfigError) as caught:
+        platform("prod", teams=teams, addons={"kubeflow": True, "triton": True, "kueue": False})
+    problems = dict(caught.value.problems)
+    assert f"gpu-platform:teams[1].{key}" in problems
+    assert "needs Kueue" in problems[f"gpu-platform:teams[1].{key}"]
+
+
+def test_a_negative_borrowing_limit_is_refused_naming_the_key():
+    with pytest.raises(ConfigError) as caught:
+        config("prod", teams=[{"name": "team-a", "gpuQuota": 4, "gpuBorrowingLimit": -1}])
+    assert "gpu-platform:teams[0].gpuBorrowingLimit" in dict(caught.value.problems)
 
 
 # ------------------------------------------------------------------ under mocks
@@ -131,7 +182,7 @@ def test_every_team_gets_its_namespace_quota_and_limits_without_kubeflow(without
         assert namespace.inputs["metadata"] == expected["Namespace"]["metadata"]
         assert quota.inputs["metadata"] == expected["ResourceQuota"]["metadata"]
         assert quota.inputs["spec"] == expected["ResourceQuota"]["spec"]
-        assert quota.inputs["spec"]["hard"]["requests.nvidia.com/gpu"] == str(team.gpu_quota)
+        assert quota.inputs["spec"]["hard"]["requests.nvidia.com/gpu"] == str(team.gpu_hard)
         assert limits.inputs["spec"] == expected["LimitRange"]["spec"]
         for child in (namespace, quota, limits):
             assert child.parent == component.urn

@@ -122,6 +122,31 @@ def test_nominal_quota_is_the_teams_capped_by_the_pool_and_efa_only_on_efa_pools
         assert quotas[EFA_RESOURCE] == (str(min(64, f.efa_devices)) if f.topology else "0")
 
 
+def test_a_teams_borrowing_limits_go_on_every_flavor_of_its_cluster_queue():
+    teams = [
+        {"name": "team-a", "gpuQuota": 16, "efaQuota": 64, "gpuBorrowingLimit": 4},
+        {"name": "team-b", "gpuQuota": 8, "efaBorrowingLimit": 0},
+    ]
+    spec = prod_kueue(teams=teams)
+    limits = {}
+    for queue in spec.queues:
+        [group] = kq.cluster_queue_manifest(queue, spec)["spec"]["resourceGroups"]
+        limits[queue.team] = {
+            (flavor["name"], r["name"]): r.get("borrowingLimit")
+            for flavor in group["flavors"]
+            for r in flavor["resources"]
+        }
+    flavors = [f.name for f in spec.flavors]
+    assert limits["team-a"] == {
+        **{(f, GPU_RESOURCE): "4" for f in flavors},
+        **{(f, EFA_RESOURCE): None for f in flavors},
+    }
+    assert limits["team-b"] == {
+        **{(f, GPU_RESOURCE): None for f in flavors},
+        **{(f, EFA_RESOURCE): "0" for f in flavors},
+    }
+
+
 def test_without_efa_pools_only_gpus_are_covered():
     spec = prod_kueue(teams=TEAMS)
     no_efa = KueueSpec(
