@@ -32,6 +32,8 @@ class AddonVersions(NamedTuple):
     fsx_csi_driver: str | None
     node_monitoring_agent: str | None
     """`eks-node-monitoring-agent`: node health conditions for node auto repair (GPU pools)."""
+    mountpoint_s3_csi_driver: str | None = None
+    """`aws-mountpoint-s3-csi-driver` (v2): S3 buckets as volumes (`storage.mountpoint`)."""
 
 
 EKS_ADDONS: Final[dict[str, AddonVersions]] = {
@@ -48,6 +50,12 @@ EKS_ADDONS: Final[dict[str, AddonVersions]] = {
     #   again without an eksbuild suffix; no AWS table lists add-on builds per minor, and the only
     #   builds seen (v1.6.2-eksbuild.1 beside a 1.35 cluster) come from third-party IaC, not AWS:
     #   unpinned for 1.36 and 1.35.
+    # aws-mountpoint-s3-csi-driver: awslabs/mountpoint-s3-csi-driver's newest tag in the copy read
+    #   is v2.7.0 (charts/aws-mountpoint-s3-csi-driver/Chart.yaml `version: 2.7.0`, image tag
+    #   v2.7.0, kubeVersion >=1.30); the EKS user guide's add-on page
+    #   (mountpoint-for-s3-add-on) names the add-on but lists no builds, and no eksbuild suffix
+    #   was found in an AWS source: unpinned for 1.36 and 1.35 (EKS installs its default v2 build;
+    #   preflight reports which).
     "1.36": AddonVersions(
         vpc_cni=None,
         coredns=None,
@@ -56,6 +64,7 @@ EKS_ADDONS: Final[dict[str, AddonVersions]] = {
         ebs_csi_driver=None,
         fsx_csi_driver=None,
         node_monitoring_agent=None,
+        mountpoint_s3_csi_driver=None,
     ),
     "1.35": AddonVersions(
         vpc_cni=None,
@@ -65,6 +74,7 @@ EKS_ADDONS: Final[dict[str, AddonVersions]] = {
         ebs_csi_driver=None,
         fsx_csi_driver=None,
         node_monitoring_agent=None,
+        mountpoint_s3_csi_driver=None,
     ),
 }
 

@@ -30,6 +30,7 @@ from components.software.kubeflow import Kubeflow
 from components.software.kueue import Kueue
 from components.software.observability import Observability
 from components.storage import TieredStorage, storage_refs
+from components.storage.mountpoint import MountpointS3
 from components.tenancy import Tenancy, team_refs
 from workloads.training import TrainingWorkloads
 from workloads.triton import TritonService, triton_refs
@@ -59,6 +60,21 @@ def build(spec: PlatformSpec) -> None:
     storage = TieredStorage("storage", spec.storage, stores, after_cluster)
     teams = team_refs(cluster, storage)
     tenancy = Tenancy("tenancy", spec.tenancy, provider, after_cluster, refs=teams)
+    if spec.mountpoint:
+        MountpointS3(
+            "mountpoint",
+            spec.mountpoint,
+            {
+                "cluster_name": cluster.cluster_name,
+                "provider": provider,
+                "bucket_names": storage.bucket_names,
+                "bucket_arns": storage.bucket_arns,
+                "kms_key_arn": storage.kms_key_arn,
+                "namespaces": tenancy.namespaces,
+                "nodes": [cluster],
+            },
+            after_cluster,
+        )
     if spec.kueue:
         Kueue("kueue", spec.kueue, provider, after_cluster, namespaces=tenancy.namespaces)
     if spec.autoscaler:

@@ -14,7 +14,7 @@ import difflib
 import ipaddress
 import itertools
 import re
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -83,6 +83,7 @@ _RESERVATION = re.compile(r"^cr-[0-9a-f]{8,17}$")
 RESERVED_NAMESPACES = frozenset(
     {
         "default",
+        "mount-s3",
         "kube-system",
         "kube-public",
         "kube-node-lease",
@@ -647,6 +648,58 @@ class BucketConfig(_Model):
         return value
 
 
+StackBucket = Literal["datasets", "checkpoints", "models"]
+"""The stack's buckets (components/storage)."""
+_S3_PREFIX = r"^([A-Za-z0-9!_.*'()-]+/)*$"
+"""An S3 key prefix Mountpoint can mount: empty, or path segments each ending in `/`."""
+
+
+class MountpointVolume(_Model):
+    """One bucket (or a prefix of it) mounted in team namespaces by Mountpoint for Amazon S3."""
+
+    bucket: StackBucket
+    """datasets, checkpoints or models. The claim in each team namespace is `s3-<bucket>`."""
+    prefix: str = Field(default="", pattern=_S3_PREFIX)
+    """Key prefix to mount, ending in `/` (Mountpoint `--prefix`). Default: the whole bucket."""
+    per_team: bool = False
+    """Each team mounts `<prefix><team>/` only, and the driver's role reaches only those
+    prefixes. Default: false (every team sees the same prefix)."""
+    read_only: bool = True
+    """Mount read-only (`read-only`); otherwise new files can be written and files deleted
+    (`allow-delete`; the buckets are versioned). Default: true."""
+    teams: list[str] | None = None
+    """Team namespaces that get the claim. Default: every team."""
+
+
+def _default_mountpoint_volumes() -> list[MountpointVolume]:
+    return [
+        MountpointVolume(bucket="datasets"),
+        MountpointVolume(bucket="checkpoints", per_team=True, read_only=False),
+    ]
+
+
+class MountpointConfig(_Model):
+    """Mountpoint for Amazon S3 CSI driver (v2, EKS add-on `aws-mountpoint-s3-csi-driver`):
+    buckets as volumes in team namespaces, straight from S3 (no hot tier in between)."""
+
+    enabled: bool = False
+    """Default: off."""
+    volumes: list[MountpointVolume] = Field(default_factory=_default_mountpoint_volumes)
+    """What each team namespace mounts. Default: datasets read-only, and checkpoints read-write
+    per team (`<team>/`, where the shipped jobs' checkpoints land through the hot tier)."""
+
+    @field_validator("volumes")
+    @classmethod
+    def _one_claim_per_bucket(cls, value: list[MountpointVolume]) -> list[MountpointVolume]:
+        buckets = [v.bucket for v in value]
+        dupes = sorted({b for b in buckets if buckets.count(b) > 1})
+        if dupes:
+            raise ValueError(
+                f"{', '.join(dupes)} listed twice: a team namespace has one claim per bucket"
+            )
+        return value
+
+
 FSX_IMPORTED_BUCKETS = ("datasets", "checkpoints")
 """Buckets the hot tier links (and imports from) when it is on."""
 _UNREADABLE_BY_FSX = frozenset({StorageClass.GLACIER, StorageClass.DEEP_ARCHIVE})
@@ -674,6 +727,8 @@ class StorageConfig(_Model):
     recovery_window_days: int = Field(default=30, ge=1)
     """How long an overwritten or deleted S3 object stays restorable from its noncurrent version:
     every bucket's `noncurrentExpirationDays` must be at least this. Default: 30."""
+    mountpoint: MountpointConfig = Field(default_factory=MountpointConfig)
+    """S3 buckets mounted in team namespaces by Mountpoint for Amazon S3. Default: off."""
 
     @model_validator(mode="after")
     def _noncurrent_versions_cover_the_recovery_window(self) -> Self:

@@ -19,6 +19,7 @@ from components.config import StackConfig
 from components.resolve.budget import BudgetSpec, resolve_budget
 from components.resolve.cluster import ClusterSpec, resolve_cluster
 from components.resolve.compute import GpuPoolSpec, resolve_pool
+from components.resolve.mountpoint import MountpointSpec, resolve_mountpoint
 from components.resolve.network import NetworkSpec, resolve_network
 from components.resolve.pools import training_az
 from components.resolve.software import (
@@ -69,6 +70,8 @@ class PlatformSpec:
     kueue: KueueSpec | None = None
     """Team queues in one cohort (`addons.kueue`, with teams and GPU pools); training jobs in a
     team namespace carry its LocalQueue label."""
+    mountpoint: MountpointSpec | None = None
+    """S3 buckets mounted in team namespaces by Mountpoint for Amazon S3 (`storage.mountpoint`)."""
 
 
 def stack_tags(config: StackConfig, project: str, stack: str) -> dict[str, str]:
@@ -145,6 +148,9 @@ def resolve_platform(config: StackConfig, project: str, stack: str) -> PlatformS
         training=training,
         triton=triton,
         kueue=kueue,
+        mountpoint=resolve_mountpoint(
+            config, cluster_name, cluster.addons.mountpoint_s3_csi_driver
+        ),
     )
 
 

@@ -375,6 +375,7 @@ ADDON_FIELDS = {
     "aws-ebs-csi-driver": "ebs_csi_driver",
     "aws-fsx-csi-driver": "fsx_csi_driver",
     "eks-node-monitoring-agent": "node_monitoring_agent",
+    "aws-mountpoint-s3-csi-driver": "mountpoint_s3_csi_driver",
 }
 """EKS add-on name -> field of `versions.AddonVersions`."""
 
@@ -387,6 +388,8 @@ def stack_addons(config: StackConfig) -> dict[str, str | None]:
         del wanted["aws-fsx-csi-driver"]
     if not config.gpu_pools:
         del wanted["eks-node-monitoring-agent"]
+    if not config.storage.mountpoint.enabled:
+        del wanted["aws-mountpoint-s3-csi-driver"]
     return {name: getattr(pinned, field) for name, field in wanted.items()}
 
 

@@ -404,6 +404,9 @@ def test_addon_builds_are_checked_against_what_eks_offers(
     # Node auto repair needs the node monitoring agent: its build is checked like the rest.
     assert "eks-node-monitoring-agent" in lines
     assert lines["eks-node-monitoring-agent"].split()[4] == "go"
+    # Prod mounts buckets with Mountpoint for Amazon S3: its add-on build is checked too.
+    assert "aws-mountpoint-s3-csi-driver" in lines
+    assert "unpinned: EKS installs its default build" in lines["aws-mountpoint-s3-csi-driver"]
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
@@ -417,6 +420,20 @@ def test_the_node_monitoring_agent_is_checked_exactly_when_there_are_gpu_pools(s
     assert stack_addons(config)["eks-node-monitoring-agent"] == pinned
     without = config.model_copy(update={"gpu_pools": []})
     assert "eks-node-monitoring-agent" not in stack_addons(without)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_the_mountpoint_add_on_is_checked_exactly_when_it_is_on(stack: str) -> None:
+    from scripts.ops.common import load_stack
+    from scripts.ops.preflight import stack_addons
+
+    config = load_stack(stack)
+    on = config.storage.mountpoint.enabled
+    assert on == (stack == "prod")  # the shipped stacks
+    pinned = versions.EKS_ADDONS[config.kubernetes_version].mountpoint_s3_csi_driver
+    assert ("aws-mountpoint-s3-csi-driver" in stack_addons(config)) == on
+    if on:
+        assert stack_addons(config)["aws-mountpoint-s3-csi-driver"] == pinned
 
 
 def test_existing_vpc_subnets_are_checked_for_vpc_az_and_free_addresses(
