@@ -55,7 +55,8 @@ def test_prod_has_a_flavor_per_gpu_pool_and_a_queue_per_team():
 
 def test_kueue_is_off_by_toggle_and_without_teams():
     assert platform("prod", addons={"kubeflow": True, "kueue": False}).kueue is None
-    assert platform("prod", teams=[]).kueue is None
+    assert platform("staging").kueue is not None
+    assert platform("staging", teams=[]).kueue is None
 
 
 def test_efa_pools_name_the_topology_and_others_do_not():
