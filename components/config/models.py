@@ -669,6 +669,10 @@ class MountpointVolume(_Model):
     (`allow-delete`; the buckets are versioned). Default: true."""
     teams: list[str] | None = None
     """Team namespaces that get the claim. Default: every team."""
+    maximum_throughput_gbps: float | None = Field(default=None, gt=0)
+    """Throughput each mount aims for (Mountpoint `--maximum-throughput-gbps`). The Mountpoint
+    Pods cannot read the instance type from IMDS (the nodes' hop limit is 1), so without it
+    Mountpoint aims for its 10 Gbps default. Default: unset."""
 
 
 def _default_mountpoint_volumes() -> list[MountpointVolume]:

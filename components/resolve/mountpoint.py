@@ -14,7 +14,9 @@ Names and behaviour checked against awslabs/mountpoint-s3-csi-driver tag v2.7.0:
   `nvidia.com/gpu` and spot-tainted GPU nodes; the Mountpoint Pods tolerate every taint too
   (pkg/podmounter/mppod/creator.go).
 - Mount options (awslabs/mountpoint-s3 doc/CONFIGURATION.md): `region`, `prefix` (ending in `/`),
-  `read-only`, `allow-delete`, `allow-other`; IAM: `s3:ListBucket` on the bucket, scoped to a
+  `read-only`, `allow-delete`, `allow-other`, `maximum-throughput-gbps`. `region` is always set:
+  with the nodes' IMDS hop limit of 1 the Mountpoint Pods cannot detect it (docs/UPGRADING_TO_V2.md
+  at v2.7.0, "IMDS might not be accessible"). IAM: `s3:ListBucket` on the bucket, scoped to a
   prefix by the `s3:prefix` condition key, `s3:GetObject` to read, `s3:PutObject` and
   `s3:AbortMultipartUpload` to write, `s3:DeleteObject` to delete.
 """
@@ -52,6 +54,8 @@ class S3Volume:
     prefix: str
     """Key prefix mounted ("" for the whole bucket), ending in `/`."""
     read_only: bool
+    maximum_throughput_gbps: float | None = None
+    """Mountpoint's target throughput; None: its default (10 Gbps without IMDS)."""
 
     @property
     def claim(self) -> str:
@@ -78,6 +82,8 @@ class MountpointSpec:
         if volume.prefix:
             options.append(f"prefix {volume.prefix}")
         options.append("read-only" if volume.read_only else "allow-delete")
+        if volume.maximum_throughput_gbps is not None:
+            options.append(f"maximum-throughput-gbps {volume.maximum_throughput_gbps:g}")
         # Containers that do not run as the Mountpoint Pod's user (any uid) can read the files.
         options.append("allow-other")
         return options
@@ -123,7 +129,9 @@ def resolve_mountpoint(
             )
         for team in entry.teams if entry.teams is not None else teams:
             prefix = f"{entry.prefix}{team}/" if entry.per_team else entry.prefix
-            volumes.append(S3Volume(team, entry.bucket, prefix, entry.read_only))
+            volumes.append(
+                S3Volume(team, entry.bucket, prefix, entry.read_only, entry.maximum_throughput_gbps)
+            )
     if problems:
         raise ConfigError(problems)
     return MountpointSpec(

@@ -96,6 +96,12 @@ def test_mount_options_follow_the_volume():
     ]
 
 
+def test_a_volume_can_aim_for_more_throughput_than_mountpoints_default():
+    spec = mountpoint(volumes=[{"bucket": "datasets", "maximumThroughputGbps": 100}])
+    for volume in spec.volumes:
+        assert spec.mount_options(volume)[-2:] == ["maximum-throughput-gbps 100", "allow-other"]
+
+
 def test_a_volume_can_be_limited_to_some_teams_and_a_prefix():
     spec = mountpoint(
         volumes=[{"bucket": "models", "prefix": "triton/", "teams": ["team-b"]}],
