@@ -771,9 +771,11 @@ class Team(_Model):
     name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
     """Namespace name."""
     gpu_quota: int = Field(ge=0)
-    """Most `nvidia.com/gpu` the namespace may request at once. Required."""
+    """The team's own `nvidia.com/gpu`: the most the namespace may request at once, or with Kueue
+    its ClusterQueue's nominal quota (borrowed quota comes on top). Required."""
     efa_quota: int = Field(default=0, ge=0)
-    """Most `vpc.amazonaws.com/efa` devices. Default: 0 (no multi-node EFA jobs)."""
+    """The team's own `vpc.amazonaws.com/efa` devices, likewise. Default: 0 (no multi-node EFA
+    jobs)."""
     gpu_borrowing_limit: int | None = Field(default=None, ge=0)
     """With Kueue: most GPUs the team's ClusterQueue may borrow beyond `gpuQuota` from quota the
     other teams of the cohort leave idle (Kueue `borrowingLimit` on each flavor); the namespace's
