@@ -674,6 +674,14 @@ class MountpointVolume(_Model):
     Pods cannot read the instance type from IMDS (the nodes' hop limit is 1), so without it
     Mountpoint aims for its 10 Gbps default. Default: unset."""
 
+    @field_validator("teams")
+    @classmethod
+    def _unique_teams(cls, value: list[str] | None) -> list[str] | None:
+        dupes = sorted({t for t in value or () if (value or []).count(t) > 1})
+        if dupes:
+            raise ValueError(f"{', '.join(dupes)} listed twice")
+        return value
+
 
 def _default_mountpoint_volumes() -> list[MountpointVolume]:
     return [

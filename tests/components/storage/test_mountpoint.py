@@ -132,6 +132,12 @@ def test_a_volume_can_be_limited_to_some_teams_and_a_prefix():
             "pattern",
         ),
         (
+            {"volumes": [{"bucket": "datasets", "teams": ["team-a", "team-a"]}]},
+            TEAMS,
+            "storage.mountpoint.volumes[0].teams",
+            "twice",
+        ),
+        (
             {"volumes": [{"bucket": "logs"}]},
             TEAMS,
             "storage.mountpoint.volumes[0].bucket",
