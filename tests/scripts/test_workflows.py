@@ -69,7 +69,7 @@ def test_every_action_is_pinned_by_commit_with_its_version_beside_it(path: Path)
         for step in job.get("steps", []):
             if "uses" not in step:
                 continue
-            action, _, ref = step["uses"].partition("@")
+            _, _, ref = step["uses"].partition("@")
             assert re.fullmatch(r"[0-9a-f]{40}", ref), step["uses"]
             # The version the commit stands for is written beside it, for readers and updates.
             assert re.search(re.escape(step["uses"]) + r" # v\d+\.\d+\.\d+\n", text), step["uses"]
