@@ -9,8 +9,10 @@ import pytest
 
 from components.common.protection import GUARDED_TYPES, RETAINED_TYPES, STATEFUL_TYPES
 from scripts.destroy_reference import embed, outcomes, promotion_order
+from scripts.plan.runner import STACK_ROOT_TYPE as STACK_ROOT
+from scripts.plan.runner import PlanError, run_program
 from tests.conftest import ROOT
-from tests.support import STACKS, shipped_plan
+from tests.support import STACKS, raw_config, shipped_plan
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 LOGS_KEY_PARENT = "gpuplatform:index:LogsKey"
@@ -99,3 +101,29 @@ def test_a_type_registered_two_ways_is_refused() -> None:
     }
     with pytest.raises(ValueError, match="different options"):
         outcomes(document)
+
+
+ORG_TRAIL = "arn:aws:cloudtrail:us-east-1:111122223333:trail/organization"
+
+
+def test_prod_exports_the_trail_that_records_it() -> None:
+    document, _ = shipped_plan("prod")
+    [root] = [s["newState"] for s in document["steps"] if s["newState"]["type"] == STACK_ROOT]
+    [trail] = [s for s in states("prod") if s["type"] == "aws:cloudtrail/trail:Trail"]
+    assert root["outputs"]["auditTrailArn"].endswith(f":trail/{trail['inputs']['name']}")
+
+
+def test_an_organisation_trail_is_recorded_and_none_is_created() -> None:
+    run = run_program("prod", raw_config("prod", audit={"organizationTrailArn": ORG_TRAIL}))
+    types = {r.type for r in run.registrations}
+    assert "aws:cloudtrail/trail:Trail" not in types
+    assert "aws:s3/bucketLogging:BucketLogging" in types  # access logs stay on in prod
+    assert run.outputs["auditTrailArn"] == ORG_TRAIL
+
+
+def test_the_program_refuses_a_bad_organisation_trail_naming_key_and_value() -> None:
+    with pytest.raises(PlanError) as caught:
+        run_program("prod", raw_config("prod", audit={"organizationTrailArn": "arn:aws:s3:::x"}))
+    message = str(caught.value)
+    assert "invalid stack config" in message
+    assert "gpu-platform:audit.organizationTrailArn: 'arn:aws:s3:::x'" in message
