@@ -354,8 +354,9 @@ class AuditTrail(pulumi.ComponentResource):
     def _log_bucket(
         self, name: str, encryption: dict[str, Any]
     ) -> tuple[aws.s3.Bucket, list[pulumi.Resource]]:
-        """A private, versioned, TLS-only log bucket with its lifecycle; returns the bucket and
-        the guards a writer must wait for (its policy above all)."""
+        """A private, versioned log bucket with its encryption and lifecycle (its policy, which
+        adds the TLS-only deny, is the caller's); returns the bucket and the guards its writer
+        waits for: ownership controls, public access block, versioning, encryption."""
         spec = self.spec
         protect = spec.protect
         bucket = aws.s3.Bucket(
