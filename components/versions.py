@@ -219,3 +219,18 @@ def eks_registry(region: str) -> str | None:
         return None
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return f"{account}.dkr.ecr.{region}.{suffix}"
+
+
+class ActionPin(NamedTuple):
+    """A third-party GitHub Action pinned by commit, with the release tag that commit carries."""
+
+    commit: str
+    tag: str
+
+
+PULUMI_ACTIONS: Final = ActionPin("8582a9e8cc630786854029b4e09281acd6794b58", "v6.6.1")
+"""pulumi/actions in both workflows. Evidence: github.com/pulumi/actions, `git show-ref --tags
+-d`: v6.6.1 (the latest v6.x; lightweight tag, the same commit as the moving `v6` tag) is commit
+8582a9e8cc630786854029b4e09281acd6794b58, "Prepare changelog for 6.6.1 (#1395)"; its
+action.yml declares every input the workflows pass (command, stack-name, cloud-url, policyPacks,
+policyPackConfigs, comment-on-pr, diff, upsert, message). v7.0.0 exists and is not adopted here."""

@@ -14,7 +14,8 @@
   Neptune clusters, EFS, Redshift, ElastiCache, OpenSearch encrypted at rest; every FSx file
   system (Lustre, Windows, ONTAP, OpenZFS) under a customer KMS key.
 - `bucket-baseline`: every bucket has a public access block with all four flags on, and exactly
-  one default-encryption configuration, all of whose rules are KMS.
+  one default-encryption configuration, all of whose rules are KMS (or SSE-S3 on a bucket the
+  stack's server access logging delivers to: S3 delivers access logs to SSE-S3 buckets only).
 - `log-groups-encrypted`: CloudWatch log groups under a customer KMS key where the policy config
   sets `requireCustomerKey` (prod).
 - IAM rules live in policies/iam.py, network rules in policies/network.py.
@@ -376,10 +377,17 @@ def _check_log_groups(judge: Judge) -> None:
         )
 
 
-def _targets(res: StackResource, bucket: StackResource) -> bool:
-    if res.depends_on("bucket", bucket.urn):
+LOGGING_TYPES = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
+ACCESS_LOG_ALGORITHMS = ("AES256",)
+"""Default encryption a server access log destination may use instead of KMS: S3 server access
+logging delivers only to destination buckets encrypted with SSE-S3 (S3 user guide, "Enabling
+Amazon S3 server access logging")."""
+
+
+def _targets(res: StackResource, bucket: StackResource, key: str = "bucket") -> bool:
+    if res.depends_on(key, bucket.urn):
         return True
-    value = res.props.get("bucket")
+    value = res.props.get(key)
     name = bucket.props.get("bucket")
     return isinstance(value, str) and isinstance(name, str) and value == name
 
@@ -388,8 +396,13 @@ def _check_buckets(judge: StackJudge) -> None:
     buckets = judge.of_type(*BUCKET_TYPES)
     blocks = judge.of_type(PUBLIC_ACCESS_BLOCK)
     configs = judge.of_type(*ENCRYPTION_TYPES)
+    loggings = judge.of_type(*LOGGING_TYPES)
     flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     for bucket in buckets:
+        # A server access log destination of the stack may use SSE-S3, which is all S3 delivers
+        # server access logs to; every other bucket needs KMS.
+        log_target = any(_targets(log, bucket, "targetBucket") for log in loggings)
+        allowed = KMS_ALGORITHMS + (ACCESS_LOG_ALGORITHMS if log_target else ())
         mine = [b for b in blocks if _targets(b, bucket)]
         states = [[truth(b.props.get(f)) for f in flags] for b in mine]
         if not any(all(s is True for s in state) for state in states):
@@ -413,15 +426,16 @@ def _check_buckets(judge: StackJudge) -> None:
                 f"({', '.join(n for n, _ in sources)}); the last applied wins: keep one",
                 bucket.urn,
             )
-        verdicts = [_kms_rules(rules) for _, rules in sources]
+        verdicts = [_kms_rules(rules, allowed) for _, rules in sources]
         if not sources or False in verdicts:
             judge.report(f"bucket {bucket.name} has no KMS default encryption", bucket.urn)
         elif None in verdicts:
             judge.unknown(f"{bucket.name} encryption rules")
 
 
-def _kms_rules(rules: Any) -> bool | None:
-    """True when every rule encrypts with KMS; None when that is not known."""
+def _kms_rules(rules: Any, allowed: tuple[str, ...] = KMS_ALGORITHMS) -> bool | None:
+    """True when every rule encrypts with KMS (or another `allowed` algorithm); None when that is
+    not known."""
     if is_unknown(rules):
         return None
     listed = as_list(rules)
@@ -436,7 +450,7 @@ def _kms_rules(rules: Any) -> bool | None:
         algorithm = UNKNOWN if is_unknown(default) else as_mapping(default).get("sseAlgorithm")
         if is_unknown(algorithm):
             verdict = None
-        elif str(algorithm) not in KMS_ALGORITHMS:
+        elif str(algorithm) not in allowed:
             return False
     return verdict
 

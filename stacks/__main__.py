@@ -20,6 +20,7 @@ from components.cluster import Cluster, ClusterRefs
 from components.compute import node_group_class, pool_refs
 from components.compute.autoscaler import ClusterAutoscaler
 from components.config import ConfigError, load_stack_config
+from components.guardrails.audit import AuditTrail, LogsKey
 from components.guardrails.budget import Budget
 from components.guardrails.tagging import auto_tag
 from components.network import Network
@@ -48,16 +49,36 @@ def load() -> PlatformSpec:
 def build(spec: PlatformSpec) -> None:
     pulumi.runtime.register_stack_transformation(auto_tag(spec.tags))
 
-    network = Network("network", spec.network)
-    subnets: ClusterRefs = {"subnet_ids": network.private_subnet_ids, "vpc_id": network.vpc_id}
+    audit = spec.audit
+    # The logs key comes first: every log group of the stack is created under it.
+    logs_key = LogsKey("logs-key", audit) if audit and audit.log_group_kms else None
+    log_key_arn = logs_key.key_arn if logs_key else None
+
+    network = Network("network", spec.network, {"log_kms_key_arn": log_key_arn})
+    subnets: ClusterRefs = {
+        "subnet_ids": network.private_subnet_ids,
+        "vpc_id": network.vpc_id,
+        "log_kms_key_arn": log_key_arn,
+    }
     cluster = Cluster("cluster", spec.cluster, subnets)
     after_cluster = pulumi.ResourceOptions(depends_on=[cluster])
     provider = cluster.provider
 
     nodes = pool_refs(cluster, network)
     pools = [node_group_class(p)(f"pool-{p.name}", p, nodes, after_cluster) for p in spec.pools]
-    stores = storage_refs(cluster, network, pools)
+    stores = storage_refs(cluster, network, pools, log_key_arn)
     storage = TieredStorage("storage", spec.storage, stores, after_cluster)
+    trail = None
+    if audit and (audit.trail or audit.access_logs):
+        trail = AuditTrail(
+            "audit",
+            audit,
+            {
+                "bucket_names": storage.bucket_names,
+                "bucket_arns": storage.bucket_arns,
+                "log_kms_key_arn": log_key_arn,
+            },
+        )
     teams = team_refs(cluster, storage)
     tenancy = Tenancy("tenancy", spec.tenancy, provider, after_cluster, refs=teams)
     if spec.mountpoint:
@@ -119,6 +140,9 @@ def build(spec: PlatformSpec) -> None:
         "oidcProviderArn": cluster.oidc_provider_arn,
         "buckets": storage.bucket_names,
         "fsxFileSystemId": storage.file_system_id,
+        # The trail that records this stack: its own, or the organisation's it relies on.
+        "auditTrailArn": (trail.trail_arn if trail else None)
+        or (audit.organization_trail_arn if audit else None),
         "kubeconfigCommand": pulumi.Output.concat(
             "aws eks update-kubeconfig --region ", spec.region, " --name ", cluster.cluster_name
         ),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 from components import versions
 from components.catalog.conventions import NODE_POOL_LABEL, SYSTEM_POOL
 from components.common import iam, launch_template
+from components.common.protection import guard, keep
 from components.resolve.cluster import ClusterSpec
 
 NODE_MONITORING_CONFIGURATION = json.dumps(
@@ -37,6 +38,9 @@ class ClusterRefs(TypedDict):
     """Private subnets for the control-plane ENIs and the system node group."""
     vpc_id: pulumi.Input[str]
     """The VPC (for the API security group)."""
+    log_kms_key_arn: NotRequired[pulumi.Input[str] | None]
+    """The stack's logs key (`LogsKey.key_arn`), for the control-plane log group; None or absent:
+    AWS-managed encryption."""
 
 
 def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
@@ -109,22 +113,21 @@ class Cluster(pulumi.ComponentResource):
             description=f"EKS secrets envelope encryption for {cluster_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            opts=pulumi.ResourceOptions(
-                parent=self, protect=spec.protect, retain_on_delete=spec.protect
-            ),
+            opts=keep(self, spec.protect),
         )
         aws.kms.Alias(
             f"{name}-secrets",
             name=f"alias/{cluster_name}-eks-secrets",
             target_key_id=key.key_id,
-            opts=child,
+            opts=keep(self, spec.protect),
         )
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane",
             name=f"/aws/eks/{cluster_name}/cluster",
             retention_in_days=spec.log_retention_days,
-            opts=child,
+            kms_key_id=refs.get("log_kms_key_arn"),
+            opts=keep(self, spec.protect),
         )
 
         role = aws.iam.Role(
@@ -212,7 +215,7 @@ class Cluster(pulumi.ComponentResource):
             deletion_protection=spec.deletion_protection,
             upgrade_policy={"support_type": versions.EKS_SUPPORT_TYPE},
             bootstrap_self_managed_addons=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+            opts=guard(self, spec.protect, depends_on=[log_group]),
         )
 
         issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)  # type: ignore[index]

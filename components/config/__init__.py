@@ -11,6 +11,7 @@ Layer rule: this package imports only the catalog and the pinned versions (layer
 
 from components.config.choices import (
     AccessPolicy,
+    AuditTrail,
     CapacityType,
     EndpointAccess,
     Environment,
@@ -27,6 +28,7 @@ from components.config.models import (
     RESERVED_NAMESPACES,
     AccessEntry,
     Addons,
+    Audit,
     BucketConfig,
     FlowLogs,
     FsxConfig,
@@ -47,6 +49,8 @@ __all__ = [
     "AccessEntry",
     "AccessPolicy",
     "Addons",
+    "Audit",
+    "AuditTrail",
     "BucketConfig",
     "CapacityType",
     "ConfigError",

@@ -84,3 +84,15 @@ class StorageClass(StrEnum):
     GLACIER_IR = "GLACIER_IR"
     GLACIER = "GLACIER"
     DEEP_ARCHIVE = "DEEP_ARCHIVE"
+
+
+class AuditTrail(StrEnum):
+    """Where the stack's API activity and S3 data events are recorded."""
+
+    STACK = "stack"
+    """A CloudTrail trail of this stack's own (KMS-encrypted, its own log bucket)."""
+    ORGANIZATION = "organization"
+    """An existing organisation trail already records this account (`audit.organizationTrailArn`);
+    the stack creates no trail and records which one covers it."""
+    OFF = "off"
+    """No trail."""

@@ -38,6 +38,7 @@ from components.catalog.conventions import RESERVED_LABEL_PREFIXES as _RESERVED_
 from components.catalog.zones import CAPACITY_BLOCK_TYPES, known_regions, region_zones
 from components.config.choices import (
     AccessPolicy,
+    AuditTrail,
     CapacityType,
     EndpointAccess,
     Environment,
@@ -975,6 +976,88 @@ class Alerting(_Model):
         return bool(self.sns_topic_arn or self.emails or self.webhook_urls)
 
 
+_TRAIL_ARN = re.compile(
+    r"^arn:aws[a-z-]*:cloudtrail:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:trail/[A-Za-z0-9._-]{3,128}$"
+)
+"""A CloudTrail trail ARN (`arn:<partition>:cloudtrail:<region>:<account>:trail/<name>`; trail
+names are 3-128 letters, digits, periods, underscores and dashes: CloudTrail API CreateTrail)."""
+
+
+class Audit(_Model):
+    """Who did what to the platform's account and data: a CloudTrail trail with the buckets' S3
+    data events, S3 server access logs, and customer-key encryption of the stack's log groups.
+    The environment decides every default (prod: all on; dev and staging: all off)."""
+
+    trail: AuditTrail | None = None
+    """stack | organization | off. Default: `stack` in prod, `organization` when
+    `organizationTrailArn` is set, else off."""
+    organization_trail_arn: str | None = None
+    """ARN of an existing organisation trail that already records this account: the stack creates
+    no trail of its own and exports this ARN. Default: none."""
+    multi_region: bool = True
+    """The stack's trail records management events in every region, not only the stack's: a
+    stolen credential used elsewhere (GPU instances in another region) is recorded too.
+    Default: true."""
+    cloud_watch_logs: bool = False
+    """Also deliver the trail to a CloudWatch Logs group (for metric filters and alarms; billed
+    per GB ingested). Default: off."""
+    cloud_watch_logs_retention_days: LogRetentionDays = 365
+    """Retention of that log group. Default: 365 days."""
+    log_retention_days: int = Field(default=2557, ge=1, le=36500)
+    """Days the trail's and the access logs' objects are kept in their buckets (current and
+    noncurrent versions). Default: 2557 (7 years)."""
+    expected_log_size_gib: float = Field(default=100.0, gt=0, allow_inf_nan=False)
+    """Expected size of each log bucket (priced by the plan at S3 Standard). Default: 100 GiB."""
+    s3_access_logs: bool | None = None
+    """S3 server access logs of the datasets, checkpoints and models buckets, into a log bucket
+    of the stack's. Default: true in prod."""
+    log_group_kms: bool | None = None
+    """Encrypt every log group the stack creates with a customer KMS key of the stack's (the
+    `log-groups-encrypted` rule's `requireCustomerKey`). Default: true in prod."""
+    key_administrator_arns: list[str] = Field(default_factory=list)
+    """IAM roles or users that administer the audit keys besides the deployer (manage, rotate,
+    schedule deletion; never decrypt). Default: none."""
+    log_reader_arns: list[str] = Field(default_factory=list)
+    """IAM roles or users that may decrypt the trail's log files. Default: none (principals of
+    the account whose IAM policies allow it)."""
+
+    @field_validator("organization_trail_arn")
+    @classmethod
+    def _trail_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _TRAIL_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not a CloudTrail trail ARN "
+                "(arn:aws:cloudtrail:<region>:<account>:trail/<name>)"
+            )
+        return value
+
+    @field_validator("key_administrator_arns", "log_reader_arns")
+    @classmethod
+    def _principals(cls, value: list[str]) -> list[str]:
+        pattern = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+$")
+        bad = [v for v in value if not pattern.match(v)]
+        if bad:
+            raise ValueError(f"{bad} are not IAM role or user ARNs")
+        return value
+
+    @model_validator(mode="after")
+    def _trail_mode(self) -> Self:
+        if self.trail is AuditTrail.ORGANIZATION and self.organization_trail_arn is None:
+            raise problem(
+                "organization_trail_arn",
+                "required with trail: organization (the ARN of the organisation trail)",
+            )
+        if self.organization_trail_arn is not None and self.trail in (
+            AuditTrail.STACK,
+            AuditTrail.OFF,
+        ):
+            raise problem(
+                "organization_trail_arn",
+                f"set, but trail is {self.trail.value}: drop it or set trail: organization",
+            )
+        return self
+
+
 # --------------------------------------------------------------------------- the stack
 
 
@@ -1061,6 +1144,9 @@ class StackConfig(_Model):
     """Tags on every taggable resource (environment and project are added)."""
     protect_stateful: bool | None = None
     """Protect and retain stateful resources (KMS keys, buckets, FSx). Default: true in prod."""
+    audit: Audit = Field(default_factory=Audit)
+    """Audit trail, S3 access logs and customer-key log groups. Default: on in prod, off
+    elsewhere."""
 
     @field_validator("region")
     @classmethod

@@ -7,11 +7,21 @@ keep image pulls, dataset reads and credential calls off the NAT gateways.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import pulumi
 import pulumi_aws as aws
 
 from components.common import iam
+from components.common.protection import keep
 from components.resolve.network import ExistingVpcSpec, FlowLogSpec, NetworkSpec
+
+
+class NetworkRefs(TypedDict, total=False):
+    """Handles of what was built before the network."""
+
+    log_kms_key_arn: pulumi.Input[str] | None
+    """The stack's logs key (`LogsKey.key_arn`), for the flow log group; None: AWS-managed."""
 
 
 class Network(pulumi.ComponentResource):
@@ -22,8 +32,15 @@ class Network(pulumi.ComponentResource):
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids_by_az: dict[str, pulumi.Output[str]]
 
-    def __init__(self, name: str, spec: NetworkSpec, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        spec: NetworkSpec,
+        refs: NetworkRefs | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("gpuplatform:index:Network", name, {}, opts)
+        self.log_kms_key_arn = (refs or {}).get("log_kms_key_arn")
         if spec.existing is not None:
             self._existing(name, spec, spec.existing)
             return
@@ -233,7 +250,10 @@ class Network(pulumi.ComponentResource):
     def _flow_logs(self, name: str, vpc_id: pulumi.Input[str], flow: FlowLogSpec) -> None:
         child = pulumi.ResourceOptions(parent=self)
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-flow-logs", retention_in_days=flow.retention_days, opts=child
+            f"{name}-flow-logs",
+            retention_in_days=flow.retention_days,
+            kms_key_id=self.log_kms_key_arn,
+            opts=keep(self, flow.protect),
         )
         role = aws.iam.Role(
             f"{name}-flow-logs",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from components import versions
 from components.catalog.conventions import FSX_CLAIM
 from components.config import StackConfig
+from components.resolve.audit import AuditSpec, resolve_audit
 from components.resolve.budget import BudgetSpec, resolve_budget
 from components.resolve.cluster import ClusterSpec, resolve_cluster
 from components.resolve.compute import GpuPoolSpec, resolve_pool
@@ -67,6 +68,8 @@ class PlatformSpec:
     training: TrainingSpec | None
     """The suspended training templates (with Kubeflow, on a stack with an EFA pool)."""
     triton: TritonSpec | None
+    audit: AuditSpec | None = None
+    """The audit trail, S3 access logs and the logs key (components/resolve/audit.py)."""
     kueue: KueueSpec | None = None
     """Team queues in one cohort (`addons.kueue`, with teams and GPU pools); training jobs in a
     team namespace carry its LocalQueue label."""
@@ -151,6 +154,7 @@ def resolve_platform(config: StackConfig, project: str, stack: str) -> PlatformS
         mountpoint=resolve_mountpoint(
             config, cluster_name, cluster.addons.mountpoint_s3_csi_driver
         ),
+        audit=resolve_audit(config, cluster_name, cluster.partition),
     )
 
 

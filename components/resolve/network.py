@@ -14,6 +14,8 @@ class FlowLogSpec:
     retention_days: int
     traffic_type: str
     """ACCEPT | REJECT | ALL."""
+    protect: bool = False
+    """Protect and retain the flow log group (prod)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,11 @@ def resolve_network(config: StackConfig, name_prefix: str) -> NetworkSpec:
         nat_azs=tuple(nat_azs),
         interface_services=tuple(f"{domain}.{svc.value}" for svc in config.interface_endpoints),
         s3_service=f"{domain}.s3",
-        flow_logs=FlowLogSpec(flow.retention_days, flow.traffic_type) if flow.enabled else None,
+        flow_logs=(
+            FlowLogSpec(flow.retention_days, flow.traffic_type, config.protect)
+            if flow.enabled
+            else None
+        ),
         name_prefix=name_prefix,
         existing=existing,
         transit=transit,

@@ -37,8 +37,10 @@
   policy document is handed to the inference service, which inlines it into its own role. No
   `s3:*`, no writes on `Resource: "*"`.
 
-In prod (`protect`), buckets, the file system and the key are protected and retained on delete;
-elsewhere buckets are force-destroyed with the stack. The file system always skips its final
+In prod (`protect`), the key and its policy, the buckets and every guard of theirs (versioning,
+public access block, policy, encryption, ownership, lifecycle), the file system, its links and its
+log group are protected and retained on delete (components/common/protection.py); elsewhere
+buckets are force-destroyed with the stack. The file system always skips its final
 backup on delete: AWS cannot take one of a linked file system.
 
 pulumi-aws argument names are those of the installed SDK (pulumi_aws 7.x:
@@ -67,6 +69,7 @@ from components.catalog.conventions import (
 from components.cluster import Cluster
 from components.common import iam
 from components.common.identity import pod_identity
+from components.common.protection import keep
 from components.compute import GpuNodeGroup
 from components.network import Network
 from components.resolve.storage import FsxSpec, ReleaseSpec, StorageSpec
@@ -149,10 +152,16 @@ class StorageRefs(TypedDict):
     efa_security_group_ids: NotRequired[Sequence[pulumi.Input[str]]]
     """EFA security groups of the training pools' nodes (`GpuNodeGroup.efa_security_group_id`):
     an EFA-enabled file system exchanges all traffic with them."""
+    log_kms_key_arn: NotRequired[pulumi.Input[str] | None]
+    """The stack's logs key (`LogsKey.key_arn`), for the file system's log group; None or absent:
+    AWS-managed encryption."""
 
 
 def storage_refs(
-    cluster: Cluster, network: Network, pools: Sequence[GpuNodeGroup] = ()
+    cluster: Cluster,
+    network: Network,
+    pools: Sequence[GpuNodeGroup] = (),
+    log_kms_key_arn: pulumi.Input[str] | None = None,
 ) -> StorageRefs:
     """What the storage tiers take from the cluster, the network and the GPU pools (the EFA
     pools' security groups, which an EFA-enabled file system admits)."""
@@ -165,6 +174,7 @@ def storage_refs(
         "client_security_group_ids": [cluster.cluster_security_group_id],
         "provider": cluster.provider,
         "efa_security_group_ids": list(efa_security_group_ids),
+        "log_kms_key_arn": log_kms_key_arn,
     }
 
 
@@ -282,16 +292,15 @@ class TieredStorage(pulumi.ComponentResource):
     ):
         super().__init__("gpuplatform:index:TieredStorage", name, {}, opts)
         self.spec = spec
-        child = pulumi.ResourceOptions(parent=self)
         protect = spec.protect
-        keep = pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect)
+        kept = keep(self, protect)
 
         key = aws.kms.Key(
             f"{name}-key",
             description="Storage tiers: S3 buckets and FSx for Lustre",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            opts=keep,
+            opts=kept,
         )
         self.kms_key_arn = key.arn
 
@@ -302,14 +311,14 @@ class TieredStorage(pulumi.ComponentResource):
                 f"{name}-{bucket_name}",
                 force_destroy=not protect,
                 tags={EXPECTED_SIZE_TAG: f"{size:g}"},
-                opts=keep,
+                opts=kept,
             )
             buckets[bucket_name] = bucket
             aws.s3.BucketOwnershipControls(
                 f"{name}-{bucket_name}",
                 bucket=bucket.id,
                 rule={"object_ownership": "BucketOwnerEnforced"},
-                opts=child,
+                opts=kept,
             )
             aws.s3.BucketPublicAccessBlock(
                 f"{name}-{bucket_name}",
@@ -318,13 +327,13 @@ class TieredStorage(pulumi.ComponentResource):
                 block_public_policy=True,
                 ignore_public_acls=True,
                 restrict_public_buckets=True,
-                opts=child,
+                opts=kept,
             )
             versioning = aws.s3.BucketVersioning(
                 f"{name}-{bucket_name}",
                 bucket=bucket.id,
                 versioning_configuration={"status": "Enabled"},
-                opts=child,
+                opts=kept,
             )
             aws.s3.BucketServerSideEncryptionConfiguration(
                 f"{name}-{bucket_name}",
@@ -338,19 +347,19 @@ class TieredStorage(pulumi.ComponentResource):
                         "bucket_key_enabled": True,
                     }
                 ],
-                opts=child,
+                opts=kept,
             )
             aws.s3.BucketPolicy(
                 f"{name}-{bucket_name}",
                 bucket=bucket.id,
                 policy=bucket.arn.apply(tls_only_policy),
-                opts=child,
+                opts=kept,
             )
             aws.s3.BucketLifecycleConfiguration(
                 f"{name}-{bucket_name}",
                 bucket=bucket.id,
                 rules=bucket_spec.lifecycle_rules,  # type: ignore[arg-type]
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+                opts=keep(self, protect, depends_on=[versioning]),
             )
 
         self.bucket_names = {n: b.bucket for n, b in buckets.items()}
@@ -544,7 +553,8 @@ class TieredStorage(pulumi.ComponentResource):
             # the region) rather than auto-named.
             name=f"/aws/fsx/{spec.cluster_name}",
             retention_in_days=fsx.log_retention_days,
-            opts=child,
+            kms_key_id=refs.get("log_kms_key_arn"),
+            opts=keep(self, protect),
         )
         file_system = aws.fsx.LustreFileSystem(
             f"{name}-lustre",
@@ -572,7 +582,7 @@ class TieredStorage(pulumi.ComponentResource):
                 WORKING_SET_TAG: f"{fsx.working_set_gib:g}",
                 HOT_TIER_TAG: spec.cluster_name,
             },
-            opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect),
+            opts=keep(self, protect),
         )
         self.file_system_id = file_system.id
         self.file_system = file_system
@@ -589,7 +599,7 @@ class TieredStorage(pulumi.ComponentResource):
                     "auto_import_policy": {"events": list(link_spec.import_events)},
                     "auto_export_policy": {"events": list(link_spec.export_events)},
                 },
-                opts=child,
+                opts=keep(self, protect),
             )
             links.append(link)
 
@@ -602,7 +612,7 @@ class TieredStorage(pulumi.ComponentResource):
             policy=pulumi.Output.all(account.account_id, file_system.id).apply(
                 lambda v: storage_key_policy(spec.region, spec.partition, v[0], v[1])
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=links),
+            opts=keep(self, protect, depends_on=links),
         )
 
         self._release_schedule(name, spec, fsx, file_system, links, account.account_id)

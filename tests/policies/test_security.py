@@ -248,6 +248,47 @@ def test_sse_s3_encryption_is_not_kms(tmp_path: Path):
     assert violation["message"] == "bucket data has no KMS default encryption"
 
 
+def access_logging(source: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+    name = f"{source['urn'].rsplit('::', 1)[-1]}-logging"
+    return state(
+        "aws:s3/bucketLogging:BucketLogging",
+        name,
+        {"bucket": "source-id", "targetBucket": "target-id", "targetPrefix": "s3-access/"},
+        {"bucket": [source["urn"]], "targetBucket": [target["urn"]]},
+    )
+
+
+def test_sse_s3_is_accepted_on_a_server_access_log_destination_only(tmp_path: Path):
+    # S3 delivers server access logs only to SSE-S3 destination buckets.
+    source, logs = bucket("data"), bucket("access-logs")
+    states = (
+        source,
+        logs,
+        public_access_block(source),
+        public_access_block(logs),
+        encryption(source),
+        encryption(logs, "AES256"),
+        access_logging(source, logs),
+    )
+    assert found("bucket-baseline", *states, tmp_path=tmp_path) == []
+
+
+def test_the_source_of_access_logs_still_needs_kms(tmp_path: Path):
+    source, logs = bucket("data"), bucket("access-logs")
+    states = (
+        source,
+        logs,
+        public_access_block(source),
+        public_access_block(logs),
+        encryption(source, "AES256"),
+        encryption(logs, "AES256"),
+        access_logging(source, logs),
+    )
+    (violation,) = found("bucket-baseline", *states, tmp_path=tmp_path)
+    assert violation["urn"] == source["urn"]
+    assert violation["message"] == "bucket data has no KMS default encryption"
+
+
 def test_controls_count_only_for_the_bucket_they_reference(tmp_path: Path):
     guarded, bare = bucket("guarded"), bucket("bare")
     states = (guarded, bare, public_access_block(guarded), encryption(guarded))

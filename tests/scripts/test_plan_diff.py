@@ -369,6 +369,18 @@ def test_an_fsx_deployment_setting_is_a_replacement_and_blocked(tmp_path: Path):
     assert "file system" in blocked["destroys"]
 
 
+def test_turning_the_audit_trail_off_is_a_blocked_deletion(tmp_path: Path, prod_base: Path):
+    def off(config: dict[str, Any]) -> None:
+        config["gpu-platform:audit"] = {"trail": "off"}
+
+    document, results = plan("prod", _config(tmp_path, "prod", off), base=prod_base)
+    trail = _step(document, "aws:cloudtrail/trail:Trail")
+    assert trail["op"] == "delete"
+    (blocked,) = [b for b in document["changes"]["blocked"] if b["urn"] == trail["urn"]]
+    assert "audit record" in blocked["destroys"]
+    assert results["changes"][1].blocking
+
+
 def test_removing_a_pool_deletes_its_resources(tmp_path: Path, prod_base: Path):
     def drop(config: dict[str, Any]) -> None:
         config["gpu-platform:gpuPools"] = [

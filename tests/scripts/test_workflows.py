@@ -17,6 +17,7 @@ import yaml
 from check_jsonschema import main as check_jsonschema
 from click.testing import CliRunner
 
+from components import versions
 from components.config import load_stack_config, read_stack_file, stack_file
 from tests.conftest import ROOT, STACKS
 
@@ -24,8 +25,12 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 PREVIEW = WORKFLOWS / "preview.yml"
 DEPLOY = WORKFLOWS / "deploy.yml"
 PROMOTION = ["dev", "staging", "prod"]
-TAG_PINNED = {"pulumi/actions"}
-"""Actions whose commit for the major tag in use is not confirmed here: they keep the tag."""
+PREVIEW_ROLE = (
+    "${{ fromJSON(vars.AWS_PREVIEW_ROLE_ARNS || '{}')[matrix.stack] || vars.AWS_PREVIEW_ROLE_ARN }}"
+)
+"""The read-only preview role, per stack (a JSON map) or one for all."""
+DEPLOY_ROLE = "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+"""The deploy role, an environment variable of each GitHub environment."""
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -64,13 +69,19 @@ def test_every_action_is_pinned_by_commit_with_its_version_beside_it(path: Path)
         for step in job.get("steps", []):
             if "uses" not in step:
                 continue
-            action, _, ref = step["uses"].partition("@")
-            if action in TAG_PINNED:
-                assert re.fullmatch(r"v\d+(\.\d+)*", ref), step["uses"]
-                continue
+            _, _, ref = step["uses"].partition("@")
             assert re.fullmatch(r"[0-9a-f]{40}", ref), step["uses"]
             # The version the commit stands for is written beside it, for readers and updates.
             assert re.search(re.escape(step["uses"]) + r" # v\d+\.\d+\.\d+\n", text), step["uses"]
+
+
+@pytest.mark.parametrize("path", [PREVIEW, DEPLOY], ids=lambda p: p.name)
+def test_pulumi_actions_is_the_commit_of_the_release_versions_py_confirms(path: Path) -> None:
+    pin = versions.PULUMI_ACTIONS
+    text = path.read_text()
+    uses = re.findall(r"uses: (pulumi/actions@\S+)( # \S+)?", text)
+    assert uses, path.name
+    assert set(uses) == {(f"pulumi/actions@{pin.commit}", f" # {pin.tag}")}
 
 
 @pytest.mark.parametrize("path", [PREVIEW, DEPLOY], ids=lambda p: p.name)
@@ -138,9 +149,10 @@ def test_preview_runs_checks_and_plans_every_stack_against_the_target_branch() -
 
 def test_preview_plans_against_the_live_stack_where_aws_is_configured() -> None:
     plan = load(PREVIEW)["jobs"]["offline-plan"]
-    assert "vars.AWS_ROLE_ARN != ''" in plan["env"]["LIVE"]
+    assert "vars.AWS_PREVIEW_ROLE_ARN != ''" in plan["env"]["LIVE"]
     live_steps = [s for s in plan["steps"] if s.get("if") == "${{ env.LIVE == 'true' }}"]
-    assert steps_using({"steps": live_steps}, "aws-actions/configure-aws-credentials")
+    (credentials,) = steps_using({"steps": live_steps}, "aws-actions/configure-aws-credentials")
+    assert credentials["with"]["role-to-assume"] == PREVIEW_ROLE
     assert 'pulumi stack export --stack "$STACK" --file "live-$STACK.json"' in runs(plan)
     assert 'BASE="live-$STACK.json"' in runs(plan)
     assert plan["permissions"]["id-token"] == "write"
@@ -167,10 +179,13 @@ def test_preview_posts_one_sticky_comment_with_every_plan() -> None:
 
 def test_preview_runs_pulumi_preview_with_the_policy_pack_when_aws_is_configured() -> None:
     job = load(PREVIEW)["jobs"]["pulumi-preview"]
-    assert "vars.AWS_ROLE_ARN != ''" in job["if"]
+    assert "vars.AWS_PREVIEW_ROLE_ARN != ''" in job["if"]
     assert job["permissions"]["id-token"] == "write"
+    # No environment: GitHub's OIDC subject is then repo:<org>/<repo>:pull_request, the only one
+    # the preview role trusts.
+    assert "environment" not in job
     (credentials,) = steps_using(job, "aws-actions/configure-aws-credentials")
-    assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
+    assert credentials["with"]["role-to-assume"] == PREVIEW_ROLE
     (pulumi,) = steps_using(job, "pulumi/actions")
     assert pulumi["with"] == {
         "command": "preview",
@@ -201,8 +216,13 @@ def test_deploy_promotes_dev_then_staging_then_prod() -> None:
         assert job["environment"] == stack
         assert job["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
         assert job["permissions"]["id-token"] == "write"
+        # The environment's own deploy role (subject repo:<org>/<repo>:environment:<stack>),
+        # checked before any AWS step.
         (credentials,) = steps_using(job, "aws-actions/configure-aws-credentials")
-        assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
+        assert credentials["with"]["role-to-assume"] == DEPLOY_ROLE
+        check = next(s for s in job["steps"] if s.get("env", {}).get("ROLE") == DEPLOY_ROLE)
+        assert job["steps"].index(check) < job["steps"].index(credentials)
+        assert 'if [ -z "$ROLE" ]' in check["run"]
         (pulumi,) = steps_using(job, "pulumi/actions")
         assert pulumi["with"]["command"] == "up"
         assert pulumi["with"]["stack-name"] == stack
@@ -226,3 +246,33 @@ def test_previews_run_on_each_stacks_declared_runners() -> None:
     job = load(PREVIEW)["jobs"]["pulumi-preview"]
     assert job["runs-on"] == "${{ fromJSON(needs.checks.outputs.runners)[matrix.stack] }}"
     assert "checks" in job["needs"]
+
+
+def test_preview_and_deploy_never_share_a_role() -> None:
+    preview, deploy = PREVIEW.read_text(), DEPLOY.read_text()
+    assert "AWS_DEPLOY_ROLE_ARN" not in preview
+    assert "AWS_PREVIEW_ROLE_ARN" not in deploy
+    assert "vars.AWS_ROLE_ARN" not in preview + deploy
+    assert load(DEPLOY)["jobs"]["dev"]["if"] == "${{ vars.AWS_DEPLOY_ENABLED == 'true' }}"
+
+
+def test_readme_documents_both_roles_with_their_oidc_subjects() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = [
+        json.loads(block)
+        for block in re.findall(r"```json\n(.*?)```", readme, flags=re.DOTALL)
+        if "token.actions.githubusercontent.com" in block
+    ]
+    subjects = {}
+    for trust in blocks:
+        [statement] = trust["Statement"]
+        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+        condition = statement["Condition"]["StringEquals"]
+        assert condition["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+        subjects[condition["token.actions.githubusercontent.com:sub"]] = statement
+    assert set(subjects) == {
+        "repo:<org>/<repo>:pull_request",
+        "repo:<org>/<repo>:environment:<env>",
+    }
+    for variable in ("AWS_PREVIEW_ROLE_ARN", "AWS_PREVIEW_ROLE_ARNS", "AWS_DEPLOY_ROLE_ARN"):
+        assert variable in readme, variable

@@ -55,6 +55,10 @@ _DESTROYS = {
         "buckets, file systems, logs) becomes unreadable"
     ),
     "aws:cloudwatch/logGroup:LogGroup": "the retained log events (control-plane audit, flow logs)",
+    "aws:cloudtrail/trail:Trail": (
+        "the audit record while it is gone: API calls and S3 data events go unrecorded between "
+        "the delete and the new trail"
+    ),
 }
 
 

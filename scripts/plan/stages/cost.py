@@ -57,7 +57,10 @@ def cost_report(document: dict[str, Any]) -> dict[str, Any]:
             for line in sorted(est.lines, key=lambda item: -item.monthly["worst"])
         ],
         "unpriced": est.unpriced,
-        "notPriced": "data transfer, NAT data processing, EBS root volumes, CloudWatch Logs",
+        "notPriced": (
+            "data transfer, NAT data processing, EBS root volumes, CloudWatch Logs, "
+            "CloudTrail events (billed per event)"
+        ),
     }
 
 

@@ -328,3 +328,24 @@ def test_ssm_on_the_node_role_only_when_asked(run_pulumi, ssm):
     )
     expected = ["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodePolicy"]
     assert node_policies == sorted(expected + (["AmazonSSMManagedInstanceCore"] if ssm else []))
+
+
+def test_the_control_plane_log_group_takes_the_logs_key_and_prod_protects_the_set(run_pulumi):
+    key = "arn:aws:kms:us-east-1:123456789012:key/logs"
+    prod = spec(protectStateful=True)
+    recorded = run_pulumi(
+        lambda: Cluster(
+            "c", prod, {"subnet_ids": SUBNETS, "vpc_id": "vpc-0abc", "log_kms_key_arn": key}
+        )
+    )
+    group = recorded.one("aws:cloudwatch/logGroup:LogGroup")
+    assert group.inputs["kmsKeyId"] == key
+    assert prod.protect is True
+    for kept in (group, recorded.one("aws:kms/key:Key"), recorded.one("aws:kms/alias:Alias")):
+        assert kept.protect is True and kept.retain_on_delete is True, kept.name
+    # The cluster is protected, not retained: a retained cluster would keep running unmanaged.
+    cluster = recorded.one(CLUSTER)
+    assert cluster.protect is True and cluster.retain_on_delete is False
+    assert group.urn in cluster.dependencies
+    others = [r.name for r in recorded.registrations if r.protect and r.custom]
+    assert sorted(others) == sorted(["c-secrets", "c-secrets", "c-control-plane", "c-eks"])

@@ -172,3 +172,17 @@ def test_every_shipped_stack_requires_the_locked_default_group():
     for stack in ("dev", "staging", "prod"):
         config = json.loads((ROOT / "policies" / "config" / f"{stack}.json").read_text())
         assert config["default-security-group"]["requireLockedDefaultSecurityGroup"] is True
+
+
+def test_the_flow_log_group_takes_the_logs_key_and_prod_keeps_it(run_pulumi):
+    key = "arn:aws:kms:us-east-1:123456789012:key/logs"
+    logged = spec(flowLogs={"enabled": True})
+    recorded = run_pulumi(lambda: Network("net", logged, {"log_kms_key_arn": key}))
+    group = recorded.one("aws:cloudwatch/logGroup:LogGroup")
+    assert group.inputs["kmsKeyId"] == key
+    assert group.protect is True and group.retain_on_delete is True  # prod protects
+
+    unprotected = spec(flowLogs={"enabled": True}, protectStateful=False)
+    plain = run_pulumi(lambda: Network("net", unprotected)).one("aws:cloudwatch/logGroup:LogGroup")
+    assert "kmsKeyId" not in plain.inputs
+    assert plain.protect is False and plain.retain_on_delete is False

@@ -24,6 +24,7 @@ from components.catalog.conventions import (
     TRAINING_SERVICE_ACCOUNT,
     WORKING_SET_TAG,
 )
+from components.common.protection import RETAINED_TYPES
 from components.resolve.storage import BUCKETS, StorageSpec
 from components.storage import StorageRefs, TieredStorage
 from scripts.plan.mocks import ACCOUNT_ID
@@ -256,11 +257,26 @@ def test_lifecycle_waits_for_versioning_and_checkpoints_archive_noncurrent(prote
 def test_prod_protects_and_retains_buckets_key_and_file_system(protected):
     stateful = [*protected.of_type(BUCKET), protected.one(KEY), protected.one(LUSTRE)]
     assert len(stateful) == 5
+    # ... and everything that guards or links them: a retained bucket keeps its versioning,
+    # public access block, TLS-only policy, encryption, ownership and lifecycle.
+    stateful += [r for r in protected.registrations if r.type in RETAINED_TYPES]
     for resource in stateful:
         assert resource.protect is True, resource.name
         assert resource.retain_on_delete is True, resource.name
     assert {(r.type, r.name) for r in protected.registrations if r.protect} == {
         (r.type, r.name) for r in stateful
+    }
+    guards = {r.type for r in stateful} - {BUCKET, KEY, LUSTRE}
+    assert {t.split(":")[-1] for t in guards} >= {
+        "BucketVersioning",
+        "BucketPublicAccessBlock",
+        "BucketPolicy",
+        "BucketServerSideEncryptionConfiguration",
+        "BucketOwnershipControls",
+        "BucketLifecycleConfiguration",
+        "KeyPolicy",
+        "LogGroup",
+        "DataRepositoryAssociation",
     }
     assert all(b.inputs["forceDestroy"] is False for b in protected.of_type(BUCKET))
 
