@@ -429,3 +429,44 @@ def test_a_policy_config_that_is_not_an_object_is_a_clear_error(tmp_path: Path, 
     with pytest.raises(PlanError) as raised:
         analyze(document_of("dev"), path)
     assert "a policy config is a JSON object" in str(raised.value)
+
+
+def test_the_preview_run_knows_what_is_built_from_known_names_not_what_is_read_back():
+    """An ARN built from a bucket's autonamed name is known in a preview; the same ARN read from
+    the bucket's `arn` output is not, although both strings are equal under the mocks."""
+    import pulumi
+    import pulumi_aws as aws
+
+    from scripts.plan.runner import UNKNOWN_SENTINEL, run_function
+
+    def program() -> None:
+        bucket = aws.s3.Bucket("b")
+        aws.s3.BucketPolicy("built", bucket="x", policy=bucket.bucket.apply(lambda n: n))
+        aws.s3.BucketPolicy("read", bucket="x", policy=bucket.arn.apply(lambda a: a))
+        aws.s3.BucketPolicy(
+            "arn", bucket="x", policy=bucket.bucket.apply(lambda n: f"arn:aws:s3:::{n}")
+        )
+        pulumi.export("arn", bucket.arn)
+
+    runs = {
+        preview: {
+            r.name: r.inputs
+            for r in run_function(program, stack="dev", project="p", config={}, preview=preview)[0]
+        }
+        for preview in (False, True)
+    }
+    full, preview = runs[False], runs[True]
+    assert full["read"]["policy"] == full["arn"]["policy"]  # equal values ...
+    assert preview["read"]["policy"] == UNKNOWN_SENTINEL  # ... different provenance
+    assert preview["arn"]["policy"] == full["arn"]["policy"]
+    assert preview["built"]["policy"].startswith("b-")
+
+
+def test_the_plan_records_the_preview_run():
+    document = document_of("dev")
+    assert set(document["previewInputs"]) <= {s["urn"] for s in states(document)}
+    preview = preview_semantics(document)
+    cluster = next(s for s in states(preview) if s["type"] == "aws:eks/cluster:Cluster")
+    assert cluster["inputs"]["roleArn"] == UNKNOWN_STRING  # the role's arn output
+    provider = next(s for s in states(preview) if s["type"] == "pulumi:providers:kubernetes")
+    assert provider["inputs"]["kubeconfig"] == UNKNOWN_STRING  # built from the endpoint
