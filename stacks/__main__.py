@@ -86,9 +86,12 @@ def build(spec: PlatformSpec) -> None:
                 {"provider": provider, "depends_on": [kubeflow.trainer, storage, tenancy]},
                 after_cluster,
             )
+    model_readers = []
     if spec.triton and observability:
         triton = triton_refs(cluster, storage, observability)
-        TritonService("triton", spec.triton, triton, after_monitoring)
+        model_readers.append(TritonService("triton", spec.triton, triton, after_monitoring).role)
+    # Once every role that reads with the storage key exists: the key policy names them.
+    storage.grant_key_use(model_readers)
     if spec.efa_plugin:
         EfaDevicePlugin("efa-device-plugin", spec.efa_plugin, provider, after_cluster)
     Budget("budget", spec.budget)

@@ -19,7 +19,8 @@ import pulumi_kubernetes as k8s
 
 from components import versions
 from components.catalog.conventions import NODE_POOL_LABEL, SYSTEM_POOL
-from components.common import iam, launch_template
+from components.common import iam, kms, launch_template
+from components.common.identity import pod_identity_trust_output
 from components.resolve.cluster import ClusterSpec
 
 NODE_MONITORING_CONFIGURATION = json.dumps(
@@ -28,6 +29,29 @@ NODE_MONITORING_CONFIGURATION = json.dumps(
 """`eks-node-monitoring-agent` configuration values (the add-on's schema,
 charts/configuration.schema.json: `dcgmAgent.tolerations`). Without a toleration the DCGM host
 engine skips GPU nodes tainted `nvidia.com/gpu`, and the agent then sees no GPUs to check."""
+
+
+CLUSTER_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey")
+"""What the cluster role does with the secrets key (EKS user guide, "Encrypt Kubernetes secrets
+with KMS": Encrypt, Decrypt, ListGrants, DescribeKey). The principal creating the cluster also
+needs CreateGrant and DescribeKey: the deployer has them as key administrator."""
+
+
+def secrets_key_policy(
+    partition: str, account_id: str, deployer_arn: str, cluster_role_name: str
+) -> str:
+    """Pure: the secrets key's policy: the account root and the deployer administer it; only the
+    cluster role (by the ARN built from its name) uses it."""
+    return kms.key_policy(
+        [kms.account_root(partition, account_id), deployer_arn],
+        [
+            kms.users(
+                "ClusterEncryptsSecrets",
+                [kms.role_arn(partition, account_id, cluster_role_name)],
+                CLUSTER_KEY_ACTIONS,
+            )
+        ],
+    )
 
 
 class ClusterRefs(TypedDict):
@@ -104,22 +128,7 @@ class Cluster(pulumi.ComponentResource):
         part = spec.partition
         cluster_name = spec.name
 
-        key = aws.kms.Key(
-            f"{name}-secrets",
-            description=f"EKS secrets envelope encryption for {cluster_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            opts=pulumi.ResourceOptions(
-                parent=self, protect=spec.protect, retain_on_delete=spec.protect
-            ),
-        )
-        aws.kms.Alias(
-            f"{name}-secrets",
-            name=f"alias/{cluster_name}-eks-secrets",
-            target_key_id=key.key_id,
-            opts=child,
-        )
-
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane",
             name=f"/aws/eks/{cluster_name}/cluster",
@@ -138,15 +147,41 @@ class Cluster(pulumi.ComponentResource):
             policy_arn=iam.managed_policy_arn(part, "AmazonEKSClusterPolicy"),
             opts=child,
         )
+
+        # The key's policy names the cluster role by its ARN (built from its name), so the role
+        # exists before the key (KMS refuses a policy naming an unknown principal).
+        key = aws.kms.Key(
+            f"{name}-secrets",
+            description=f"EKS secrets envelope encryption for {cluster_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.all(account.account_id, role.name).apply(
+                lambda v: secrets_key_policy(part, v[0], spec.deployer.principal_arn, str(v[1]))
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=spec.protect, retain_on_delete=spec.protect
+            ),
+        )
+        secrets_alias = f"alias/{cluster_name}-eks-secrets"
+        aws.kms.Alias(
+            f"{name}-secrets",
+            name=secrets_alias,
+            target_key_id=key.key_id,
+            opts=child,
+        )
         aws.iam.RolePolicy(
             f"{name}-control-plane-kms",
             role=role.id,
-            policy=key.arn.apply(
-                lambda arn: iam.document(
+            policy=account.account_id.apply(
+                lambda account_id: iam.document(
                     [
-                        iam.allow(
-                            ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
-                            [arn],
+                        kms.alias_scoped(
+                            CLUSTER_KEY_ACTIONS,
+                            part,
+                            region,
+                            account_id,
+                            secrets_alias,
+                            sid="UseSecretsKey",
                         )
                     ]
                 )
@@ -244,8 +279,6 @@ class Cluster(pulumi.ComponentResource):
                 opts=child,
             )
 
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-
         def addon(
             short: str,
             addon_name: str,
@@ -260,7 +293,7 @@ class Cluster(pulumi.ComponentResource):
             if service_account:
                 addon_role = aws.iam.Role(
                     f"{name}-{short}",
-                    assume_role_policy=account.account_id.apply(iam.pod_identity_trust),
+                    assume_role_policy=pod_identity_trust_output(cluster_name, self),
                     opts=child,
                 )
                 for policy in policies:

@@ -167,6 +167,8 @@ class StorageSpec:
     namespace: str
     """Namespace of the FSx claim and the training service account."""
     protect: bool
+    deployer_arn: str
+    """`deployer.principalArn`: administers the storage key (and writes the seeded objects)."""
 
     def bucket(self, name: str) -> BucketSpec:
         return next(b for b in self.buckets if b.name == name)
@@ -297,4 +299,5 @@ def resolve_storage(
         fsx=resolve_fsx(config, fsx_az, csi_driver_version, pools) if fsx.enabled else None,
         namespace=storage.training_namespace,
         protect=config.protect,
+        deployer_arn=config.deployer.principal_arn,
     )

@@ -72,9 +72,60 @@ def test_secrets_are_envelope_encrypted_with_a_rotating_key(run_pulumi):
     encryption = cluster.inputs["encryptionConfig"]
     assert encryption["resources"] == ["secrets"]
     assert encryption["provider"]["keyArn"] == key.outputs["arn"]
-    # The control-plane role may use exactly that key, nothing wider.
+    # The control-plane role may use exactly that key (by its alias), nothing wider.
     policy = json.loads(recorded.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
-    assert policy["Statement"][0]["Resource"] == key.outputs["arn"]
+    [statement] = policy["Statement"]
+    assert statement["Resource"] == f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/*"
+    alias = recorded.one("aws:kms/alias:Alias")
+    assert alias.inputs["targetKeyId"] == key.outputs["keyId"]
+    assert statement["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": alias.inputs["name"]}
+    }
+
+
+KEY_ADMIN = {
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
+}
+
+
+def test_the_secrets_key_separates_its_administrators_from_the_cluster_role(run_pulumi):
+    recorded = run_pulumi(cluster_of(spec()))
+    key = recorded.one("aws:kms/key:Key")
+    role = next(r for r in recorded.of_type("aws:iam/role:Role") if r.name == "c-control-plane")
+    admin, user = json.loads(key.inputs["policy"])["Statement"]
+    assert admin["Sid"] == "KeyAdministration"
+    assert set(admin["Principal"]["AWS"]) == {
+        f"arn:aws:iam::{ACCOUNT_ID}:root",
+        "arn:aws:iam::111122223333:role/deploy",  # deployer.principalArn
+    }
+    assert set(admin["Action"]) == KEY_ADMIN  # keeps kms:PutKeyPolicy (Put*): never locked out
+    assert not {"kms:Encrypt", "kms:Decrypt", "kms:*"} & set(admin["Action"])
+    # The only user: the cluster role, by the ARN built from its (autonamed) name.
+    assert user["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNT_ID}:role/{role.outputs['name']}"]}
+    assert user["Principal"]["AWS"] == [role.outputs["arn"]]
+    assert set(user["Action"]) == {
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ListGrants",
+        "kms:DescribeKey",
+    }
+    assert not any(a.startswith(("kms:Put", "kms:Create")) for a in user["Action"])
+    # KMS checks the principals of a key policy: the key waits for the role.
+    assert role.urn in key.dependencies
 
 
 def test_control_plane_logs_and_their_retention(run_pulumi):
@@ -165,8 +216,21 @@ def test_addons_are_pinned_and_vpc_cni_uses_prefix_delegation(run_pulumi):
         ]
     )
     assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-    # Only on behalf of this account's clusters (the account the deployer runs in).
-    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    # Only on behalf of this cluster: its account, its associations, its ARN.
+    cluster_arn = f"arn:aws:eks:us-east-1:{ACCOUNT_ID}:cluster/gpu-test"
+    assert trust["Statement"][0]["Condition"] == {
+        "StringEquals": {
+            "aws:SourceAccount": ACCOUNT_ID,
+            "aws:RequestTag/eks-cluster-arn": cluster_arn,
+        },
+        "ArnLike": {
+            "aws:SourceArn": (
+                f"arn:aws:eks:us-east-1:{ACCOUNT_ID}:podidentityassociation/gpu-test/*"
+            )
+        },
+    }
+    cluster = recorded.one(CLUSTER)
+    assert cluster.outputs["arn"] == cluster_arn
 
 
 @pytest.mark.parametrize("gpu_pools", [True, False])
