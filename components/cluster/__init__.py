@@ -54,6 +54,31 @@ def secrets_key_policy(
     )
 
 
+EBS_CSI_CONFIGURATION = json.dumps(
+    {"node": {"hostNetwork": True, "metadataSources": "imds"}}, sort_keys=True
+)
+"""`aws-ebs-csi-driver` configuration values (the add-on takes the chart's values; chart
+values.schema.json at kubernetes-sigs/aws-ebs-csi-driver tag v1.64.0, chart 2.63.1:
+`node.hostNetwork` boolean, `node.metadataSources` string; templates/_node.tpl renders them as
+the node pod's `hostNetwork` and `--metadata-sources`).
+
+Every node here has an IMDS hop limit of 1 (components/common/launch_template.py), so a node pod
+in its own network namespace cannot reach IMDS and the driver falls back to Kubernetes metadata,
+which "does not provide information about the number of ENIs or EBS volumes attached" and
+assumes one of each (docs/install.md, "Kubernetes Metadata"). The node's volume limit is then
+wrong wherever ENIs share the attachment limit (g4dn, g5: `shared` in
+pkg/cloud/limits/volume_limits_table.go) and VPC CNI has added ENIs. On the host network the
+node pod reaches IMDS with hop limit 1 (docs/install.md: "it either must be run in host
+networking mode, or with a hop limit of at least 2") and counts the attached ENIs and block
+devices (pkg/driver/node.go getVolumesLimit: limit minus reserved attachments minus ENIs beyond
+the first on a shared limit; p5.48xlarge is `dedicated` 64, so its EFA interfaces never count).
+IMDS as the only source (docs/faq.md, "MutableCSINodeAllocatableCount": "IMDS must be the only
+enabled or preferred metadata source") lets kubelet refresh the limit every 10 s on EKS 1.34+ as
+ENIs come and go, and makes a node pod that cannot reach IMDS fail visibly instead of reporting
+a guessed limit. A fixed `node.volumeAttachLimit` or `reservedVolumeAttachments` would apply to
+every node of every pool alike, so neither is set."""
+
+
 class ClusterRefs(TypedDict):
     """Handles of what the network created, for the cluster."""
 
@@ -385,6 +410,7 @@ class Cluster(pulumi.ComponentResource):
             "ebs-csi",
             "aws-ebs-csi-driver",
             spec.addons.ebs_csi_driver,
+            configuration=EBS_CSI_CONFIGURATION,
             service_account="ebs-csi-controller-sa",
             policies=["service-role/AmazonEBSCSIDriverPolicy"],
             after=[system],

@@ -392,3 +392,24 @@ def test_ssm_on_the_node_role_only_when_asked(run_pulumi, ssm):
     )
     expected = ["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodePolicy"]
     assert node_policies == sorted(expected + (["AmazonSSMManagedInstanceCore"] if ssm else []))
+
+
+def test_the_ebs_csi_node_plugin_reads_imds_behind_a_hop_limit_of_one(run_pulumi):
+    """With a hop limit of 1 a pod's own network namespace cannot reach IMDS, and the driver's
+    Kubernetes fallback assumes one ENI: the node plugin runs on the host network with IMDS as its
+    only metadata source, so it counts the node's ENIs and attached volumes."""
+    from components.common.launch_template import IMDS_HOP_LIMIT, metadata_options
+
+    assert IMDS_HOP_LIMIT == 1
+    assert metadata_options()["http_put_response_hop_limit"] == 1
+    recorded = run_pulumi(cluster_of(spec()))
+    addon = next(
+        a
+        for a in recorded.of_type("aws:eks/addon:Addon")
+        if a.inputs["addonName"] == "aws-ebs-csi-driver"
+    )
+    values = json.loads(addon.inputs["configurationValues"])
+    assert values == {"node": {"hostNetwork": True, "metadataSources": "imds"}}
+    # No limit for every node alike: it would be wrong on all but one instance type.
+    assert "volumeAttachLimit" not in values["node"]
+    assert "reservedVolumeAttachments" not in values["node"]
