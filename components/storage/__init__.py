@@ -35,7 +35,12 @@
   the cluster default for persistent block volumes.
 - Access: a training Pod Identity role reads datasets and reads/writes checkpoints; a models-read
   policy document is handed to the inference service, which inlines it into its own role. No
-  `s3:*`, no writes on `Resource: "*"`.
+  `s3:*`, no writes on `Resource: "*"`. Buckets are named by the ARN built from their autonamed
+  names and the key by its alias (`kms:ResourceAliases`), so a preview knows every document.
+- The storage key's policy (`storage_key_policy`, registered by `grant_key_use` once the last
+  reader exists) separates its administrators (account root, deployer) from its users, each by
+  role ARN and through S3 only: training, model readers, the deployer's seeded objects, and with
+  the hot tier FSx and its S3 service-linked roles (components/common/kms.py).
 
 In prod (`protect`), buckets, the file system and the key are protected and retained on delete;
 elsewhere buckets are force-destroyed with the stack. The file system always skips its final
