@@ -674,6 +674,11 @@ class StorageConfig(_Model):
     recovery_window_days: int = Field(default=30, ge=1)
     """How long an overwritten or deleted S3 object stays restorable from its noncurrent version:
     every bucket's `noncurrentExpirationDays` must be at least this. Default: 30."""
+    data_user_arns: list[Annotated[str, Field(pattern=_PRINCIPAL)]] = Field(default_factory=list)
+    """IAM roles or users (people, data pipelines) that read and write objects in the buckets
+    with the storage key, through S3 only: the key's policy names them as key users (their own IAM
+    policies still decide which buckets and objects). Nobody else outside the stack's roles can
+    decrypt the buckets' objects. Default: none."""
 
     @model_validator(mode="after")
     def _noncurrent_versions_cover_the_recovery_window(self) -> Self:

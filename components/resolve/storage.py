@@ -169,6 +169,8 @@ class StorageSpec:
     protect: bool
     deployer_arn: str
     """`deployer.principalArn`: administers the storage key (and writes the seeded objects)."""
+    data_user_arns: tuple[str, ...]
+    """`storage.dataUserArns`: further key users through S3."""
 
     def bucket(self, name: str) -> BucketSpec:
         return next(b for b in self.buckets if b.name == name)
@@ -300,4 +302,5 @@ def resolve_storage(
         namespace=storage.training_namespace,
         protect=config.protect,
         deployer_arn=config.deployer.principal_arn,
+        data_user_arns=tuple(storage.data_user_arns),
     )

@@ -284,6 +284,7 @@ def storage_key_policy(
     *,
     training_role: str,
     model_readers: Sequence[str] = (),
+    data_users: Sequence[str] = (),
     fsx: bool = False,
 ) -> str:
     """Pure: the storage key's policy. The account root and the deployer administer it; the users,
@@ -293,6 +294,7 @@ def storage_key_policy(
     - model readers (role names, the inference services): read only;
     - the deployer writes the objects the stack seeds (GenerateDataKey only, never Decrypt), when
       there are model readers;
+    - data users (`storage.dataUserArns`, by ARN): read and write objects;
     - with the hot tier: FSx itself (any principal of the account, through FSx: it creates the
       file system's grant) and FSx's S3 service-linked roles of this account, whose names hold the
       file system id (`aws:PrincipalArn` pattern, so the policy is known before the file system).
@@ -322,6 +324,16 @@ def storage_key_policy(
                 "DeployerSeedsThroughS3",
                 [deployer_arn],
                 STORAGE_KEY_WRITE,
+                via=s3,
+                account_id=account_id,
+            )
+        )
+    if data_users:
+        statements.append(
+            kms.users(
+                "DataUsersThroughS3",
+                list(data_users),
+                [*STORAGE_KEY_READ, *STORAGE_KEY_WRITE],
                 via=s3,
                 account_id=account_id,
             )
@@ -561,6 +573,7 @@ class TieredStorage(pulumi.ComponentResource):
                     spec.deployer_arn,
                     training_role=str(v[1]),
                     model_readers=[str(r) for r in v[2:]],
+                    data_users=spec.data_user_arns,
                     fsx=spec.fsx is not None,
                 )
             ),

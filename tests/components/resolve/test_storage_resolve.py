@@ -867,3 +867,25 @@ def test_a_target_above_a_nodes_network_is_refused_naming_the_key():
     [(key, message)] = caught.value.problems
     assert key == "gpu-platform:storage.fsx.targetGbpsPerTrainingNode"
     assert "p5.48xlarge" in message
+
+
+def test_data_users_use_the_storage_key_through_s3_only():
+    users = ["arn:aws:iam::123456789012:role/data-engineers", "arn:aws:iam::123456789012:user/etl"]
+    by_sid = {s["Sid"]: s for s in key_policy(data_users=users)["Statement"]}
+    statement = by_sid["DataUsersThroughS3"]
+    assert statement["Principal"] == {"AWS": sorted(users)}
+    assert set(statement["Action"]) == {"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"}
+    assert statement["Condition"]["StringEquals"] == {
+        "kms:ViaService": "s3.us-east-1.amazonaws.com",
+        "kms:CallerAccount": ACCOUNT,
+    }
+    assert "DataUsersThroughS3" not in {s["Sid"] for s in key_policy()["Statement"]}
+
+
+def test_data_users_come_from_the_config_and_must_be_iam_principals():
+    user = "arn:aws:iam::123456789012:role/data-engineers"
+    spec = platform("dev", storage={"dataUserArns": [user]}).storage
+    assert spec.data_user_arns == (user,)
+    assert platform("dev").storage.data_user_arns == ()
+    found = problems({"dataUserArns": ["data-engineers"]})
+    assert "gpu-platform:storage.dataUserArns[0]" in found
