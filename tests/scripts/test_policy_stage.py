@@ -69,8 +69,8 @@ def test_every_shipped_stack_passes_every_policy(stack: str):
     assert [v for v in policies["violations"] if v["enforcementLevel"] == "mandatory"] == []
     assert results["policies"][1].blocking == []
     # Under preview semantics every mandatory rule reaches a verdict, except on the properties
-    # acknowledged in policies/preview-gaps.json (which the program still has to make known).
-    gaps = json.loads((ROOT / "policies" / "preview-gaps.json").read_text())[stack]
+    # acknowledged in policies/preview-gaps.json (prod's IRSA trust of a cluster not yet created).
+    gaps = json.loads((ROOT / "policies" / "preview-gaps.json").read_text()).get(stack, {})
     for verdict in policies["preview"]:
         assert verdict["onlyInPreview"] == [], verdict
         assert verdict["unacknowledged"] == [], verdict
