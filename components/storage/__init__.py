@@ -221,8 +221,11 @@ FSX_KEY_ACTIONS = (
     "kms:GenerateDataKey*",
     "kms:ReEncrypt*",
 )
-"""What FSx does with a customer key through the service (FSx Lustre user guide, "Encrypting data
-at rest": the key policy lets the account's principals use it via FSx, which creates a grant)."""
+"""What FSx does with a customer key on the creator's behalf: it creates a grant on the key when
+the file system is created and encrypts and decrypts through it (FSx Lustre user guide,
+"Encrypting data at rest", "How Amazon FSx for Lustre uses AWS KMS"). Granted to principals of
+the account through FSx only (`kms:ViaService` fsx, `kms:CallerAccount`), as AWS's managed
+`aws/fsx` key does."""
 
 
 def storage_key_alias(cluster_name: str) -> str:
@@ -352,7 +355,13 @@ def storage_key_policy(
             kms.users(
                 "FsxLinksReadAndWriteBuckets",
                 ["*"],
-                ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"],
+                [
+                    "kms:Decrypt",
+                    "kms:DescribeKey",
+                    "kms:Encrypt",
+                    "kms:GenerateDataKey*",
+                    "kms:ReEncrypt*",
+                ],
                 via=s3,
                 account_id=account_id,
                 extra={

@@ -229,7 +229,9 @@ class PreviewMocks(pulumi.runtime.Mocks):
         self, args: pulumi.runtime.MockResourceArgs
     ) -> tuple[str | None, dict[str, Any]]:
         resource_id, state = self.inner.new_resource(args)
-        if args.typ.startswith("pulumi:providers:") or not args.custom:
+        # Providers, components and resources read or imported by id: known in a preview (the
+        # engine reads an existing resource during the preview).
+        if args.typ.startswith("pulumi:providers:") or not args.custom or args.resource_id:
             return resource_id, _unknown_at(state, set())
         computed = set(_computed_leaves(args.typ, args.inputs, state))
         # An empty id during a preview is the engine's "unknown id".
