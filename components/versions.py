@@ -45,7 +45,9 @@ EKS_ADDONS: Final[dict[str, AddonVersions]] = {
     #   builds per minor, and the upstream tags read (amazon-vpc-cni-k8s v1.23.0,
     #   aws-ebs-csi-driver v1.64.0, aws-fsx-csi-driver v1.9.0) carry no eksbuild suffix: unpinned.
     #   EKS's default for 1.35+ is newer than vpc-cni 1.18.4, which `efa-only` interfaces need;
-    #   preflight checks the build the account offers.
+    #   preflight checks the build the account offers. The EBS CSI driver's configuration values
+    #   (`node.hostNetwork`, `node.metadataSources`: IMDS behind a hop limit of 1) were read in
+    #   the chart at aws-ebs-csi-driver v1.64.0 (components/cluster, EBS_CSI_CONFIGURATION).
     # eks-node-monitoring-agent: aws/eks-node-monitoring-agent's newest tag is v1.7.0 (2026-08-04),
     #   again without an eksbuild suffix; no AWS table lists add-on builds per minor, and the only
     #   builds seen (v1.6.2-eksbuild.1 beside a 1.35 cluster) come from third-party IaC, not AWS:

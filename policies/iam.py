@@ -19,7 +19,9 @@
   `NotPrincipal`; AWS principals only in the accounts in `trustedAccountIds` (or the providers'
   `allowedAccountIds`) or the accounts of the ARNs the stack uses outside resource and trust
   policies (its own); when none of these is known, the principals of one policy may not span two
-  accounts.
+  accounts. With `requireKeyPolicies`, every customer KMS key has a policy of its own (on the key
+  or an `aws:kms/keyPolicy` fed by it) that is not AWS's default, where the account root alone may
+  do `kms:*`.
 
 Unknowns: a document that is wholly unknown (built with `apply` from unknown ARNs) cannot be
 judged and is left undecided; a document whose statements are known but some ARNs are not is
@@ -546,7 +548,71 @@ def home_accounts(judge: StackJudge) -> tuple[set[str], bool]:
     return explicit | inferred, bool(explicit)
 
 
+KEY_TYPES = ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey")
+
+
+def only_root_administers(document: dict[str, Any]) -> bool:
+    """AWS's default key policy in effect: every Allow grants all of KMS (`kms:*`, `*`) to an
+    account root, and nothing else is granted (no separate administrators, no named users)."""
+    allows = [s for s in as_list(document.get("Statement")) if isinstance(s, dict)]
+    allows = [s for s in allows if str(s.get("Effect", "")).strip() != "Deny"]
+    if not allows:
+        return False
+    for statement in allows:
+        actions = [str(a).strip().lower() for a in as_list(statement.get("Action"))]
+        if not actions or not all(a in ("*", "kms:*") for a in actions):
+            return False
+        principals = [str(v) for v in _principal_values(statement.get("Principal"), "AWS")]
+        if not principals or not all(
+            re.fullmatch(r"(arn:[^:]+:iam::\d{12}:root|\d{12})", p.strip()) for p in principals
+        ):
+            return False
+    return True
+
+
+def _check_key_policies(judge: StackJudge) -> None:
+    """With `requireKeyPolicies`: every customer key has a policy of its own (on the key, or an
+    `aws:kms/keyPolicy` whose keyId comes from it) that is not AWS's default one."""
+    if not judge.config.get("requireKeyPolicies"):
+        return
+    policies = judge.of_type("aws:kms/keyPolicy:KeyPolicy")
+    for key in judge.of_type(*KEY_TYPES):
+        attached = [p for p in policies if p.depends_on("keyId", key.urn)]
+        owner, value = (
+            (attached[0], attached[0].props.get("policy"))
+            if attached
+            else (
+                key,
+                key.props.get("policy"),
+            )
+        )
+        where = f"{owner.name}.policy"
+        if is_unknown(value):
+            judge.unknown(where)
+            continue
+        if value in (None, ""):
+            judge.report(
+                f"key {key.name} has AWS's default key policy (the account root may do kms:*): "
+                "give it a policy that separates key administrators from key users",
+                key.urn,
+            )
+            continue
+        try:
+            document = json_value(value)
+        except ValueError:
+            continue  # reported as unreadable by the resource policy check
+        if is_unknown(document):
+            judge.unknown(where)
+        elif isinstance(document, dict) and only_root_administers(document):
+            judge.report(
+                f"key {key.name}: its policy only lets the account root do kms:* (AWS's default): "
+                "separate key administrators from key users",
+                owner.urn,
+            )
+
+
 def _check_resource_policies(judge: StackJudge) -> None:
+    _check_key_policies(judge)
     home, explicit = home_accounts(judge)
     for res in judge.resources:
         sub = Judge(
@@ -644,7 +710,10 @@ iam_trust_policies = ResourceValidationPolicy(
 )
 resource_policies = StackValidationPolicy(
     name="resource-policies",
-    description="Resource policies grant no wildcard principal and no untrusted account.",
+    description=(
+        "Resource policies grant no wildcard principal and no untrusted account; customer keys "
+        "have their own key policy (requireKeyPolicies)."
+    ),
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=run_stack(_check_resource_policies),
     config_schema=PolicyConfigSchema(
@@ -653,7 +722,15 @@ resource_policies = StackValidationPolicy(
                 "type": "array",
                 "items": {"type": "string", "pattern": "^[0-9]{12}$"},
                 "default": [],
-            }
+            },
+            "requireKeyPolicies": {
+                "type": "boolean",
+                "default": False,
+                "description": (
+                    "Every customer KMS key has a policy of its own that is not AWS's default "
+                    "(only the account root with kms:*)."
+                ),
+            },
         }
     ),
 )

@@ -81,8 +81,9 @@ def build(spec: PlatformSpec) -> None:
         )
     teams = team_refs(cluster, storage)
     tenancy = Tenancy("tenancy", spec.tenancy, provider, after_cluster, refs=teams)
+    data_writers = []
     if spec.mountpoint:
-        MountpointS3(
+        mountpoint = MountpointS3(
             "mountpoint",
             spec.mountpoint,
             {
@@ -90,12 +91,14 @@ def build(spec: PlatformSpec) -> None:
                 "provider": provider,
                 "bucket_names": storage.bucket_names,
                 "bucket_arns": storage.bucket_arns,
-                "kms_key_arn": storage.kms_key_arn,
+                "partition": spec.cluster.partition,
+                "key_alias": storage.key_alias,
                 "namespaces": tenancy.namespaces,
                 "nodes": [cluster],
             },
             after_cluster,
         )
+        data_writers.append(mountpoint.identity.role)
     if spec.kueue:
         Kueue("kueue", spec.kueue, provider, after_cluster, namespaces=tenancy.namespaces)
     if spec.autoscaler:
@@ -123,9 +126,12 @@ def build(spec: PlatformSpec) -> None:
                 {"provider": provider, "depends_on": [kubeflow.trainer, storage, tenancy]},
                 after_cluster,
             )
+    model_readers = []
     if spec.triton and observability:
         triton = triton_refs(cluster, storage, observability)
-        TritonService("triton", spec.triton, triton, after_monitoring)
+        model_readers.append(TritonService("triton", spec.triton, triton, after_monitoring).role)
+    # Once every role that reads with the storage key exists: the key policy names them.
+    storage.grant_key_use(model_readers, data_writers)
     if spec.efa_plugin:
         EfaDevicePlugin("efa-device-plugin", spec.efa_plugin, provider, after_cluster)
     Budget("budget", spec.budget)

@@ -634,6 +634,8 @@ class TritonService(pulumi.ComponentResource):
         self.http_endpoint = f"http://{host}:{HTTP_PORT}"
         self.grpc_endpoint = f"{host}:{GRPC_PORT}"
         self.role_arn = identity.role.arn
+        self.role = identity.role
+        """The IRSA role (the storage key's policy names it as a model reader)."""
         self.admin_secret = spec.admin_secret
         self.register_outputs(
             {

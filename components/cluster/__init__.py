@@ -19,7 +19,8 @@ import pulumi_kubernetes as k8s
 
 from components import versions
 from components.catalog.conventions import NODE_POOL_LABEL, SYSTEM_POOL
-from components.common import iam, launch_template
+from components.common import iam, kms, launch_template
+from components.common.identity import pod_identity_trust_output
 from components.common.protection import guard, keep
 from components.resolve.cluster import ClusterSpec
 
@@ -29,6 +30,54 @@ NODE_MONITORING_CONFIGURATION = json.dumps(
 """`eks-node-monitoring-agent` configuration values (the add-on's schema,
 charts/configuration.schema.json: `dcgmAgent.tolerations`). Without a toleration the DCGM host
 engine skips GPU nodes tainted `nvidia.com/gpu`, and the agent then sees no GPUs to check."""
+
+
+CLUSTER_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey")
+"""What the cluster role does with the secrets key (EKS user guide, "Encrypt Kubernetes secrets
+with KMS": Encrypt, Decrypt, ListGrants, DescribeKey). The principal creating the cluster also
+needs CreateGrant and DescribeKey: the deployer has them as key administrator."""
+
+
+def secrets_key_policy(
+    partition: str, account_id: str, deployer_arn: str, cluster_role_name: str
+) -> str:
+    """Pure: the secrets key's policy: the account root and the deployer administer it; only the
+    cluster role (by the ARN built from its name) uses it."""
+    return kms.key_policy(
+        [kms.account_root(partition, account_id), deployer_arn],
+        [
+            kms.users(
+                "ClusterEncryptsSecrets",
+                [kms.role_arn(partition, account_id, cluster_role_name)],
+                CLUSTER_KEY_ACTIONS,
+            )
+        ],
+    )
+
+
+EBS_CSI_CONFIGURATION = json.dumps(
+    {"node": {"hostNetwork": True, "metadataSources": "imds"}}, sort_keys=True
+)
+"""`aws-ebs-csi-driver` configuration values (the add-on takes the chart's values; chart
+values.schema.json at kubernetes-sigs/aws-ebs-csi-driver tag v1.64.0, chart 2.63.1:
+`node.hostNetwork` boolean, `node.metadataSources` string; templates/_node.tpl renders them as
+the node pod's `hostNetwork` and `--metadata-sources`).
+
+Every node here has an IMDS hop limit of 1 (components/common/launch_template.py), so a node pod
+in its own network namespace cannot reach IMDS and the driver falls back to Kubernetes metadata,
+which "does not provide information about the number of ENIs or EBS volumes attached" and
+assumes one of each (docs/install.md, "Kubernetes Metadata"). The node's volume limit is then
+wrong wherever ENIs share the attachment limit (g4dn, g5: `shared` in
+pkg/cloud/limits/volume_limits_table.go) and VPC CNI has added ENIs. On the host network the
+node pod reaches IMDS with hop limit 1 (docs/install.md: "it either must be run in host
+networking mode, or with a hop limit of at least 2") and counts the attached ENIs and block
+devices (pkg/driver/node.go getVolumesLimit: limit minus reserved attachments minus ENIs beyond
+the first on a shared limit; p5.48xlarge is `dedicated` 64, so its EFA interfaces never count).
+IMDS as the only source (docs/faq.md, "MutableCSINodeAllocatableCount": "IMDS must be the only
+enabled or preferred metadata source") lets kubelet refresh the limit every 10 s on EKS 1.34+ as
+ENIs come and go, and makes a node pod that cannot reach IMDS fail visibly instead of reporting
+a guessed limit. A fixed `node.volumeAttachLimit` or `reservedVolumeAttachments` would apply to
+every node of every pool alike, so neither is set."""
 
 
 class ClusterRefs(TypedDict):
@@ -108,20 +157,7 @@ class Cluster(pulumi.ComponentResource):
         part = spec.partition
         cluster_name = spec.name
 
-        key = aws.kms.Key(
-            f"{name}-secrets",
-            description=f"EKS secrets envelope encryption for {cluster_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            opts=keep(self, spec.protect),
-        )
-        aws.kms.Alias(
-            f"{name}-secrets",
-            name=f"alias/{cluster_name}-eks-secrets",
-            target_key_id=key.key_id,
-            opts=keep(self, spec.protect),
-        )
-
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane",
             name=f"/aws/eks/{cluster_name}/cluster",
@@ -141,15 +177,39 @@ class Cluster(pulumi.ComponentResource):
             policy_arn=iam.managed_policy_arn(part, "AmazonEKSClusterPolicy"),
             opts=child,
         )
+
+        # The key's policy names the cluster role by its ARN (built from its name), so the role
+        # exists before the key (KMS refuses a policy naming an unknown principal).
+        key = aws.kms.Key(
+            f"{name}-secrets",
+            description=f"EKS secrets envelope encryption for {cluster_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.all(account.account_id, role.name).apply(
+                lambda v: secrets_key_policy(part, v[0], spec.deployer.principal_arn, str(v[1]))
+            ),
+            opts=keep(self, spec.protect),
+        )
+        secrets_alias = f"alias/{cluster_name}-eks-secrets"
+        aws.kms.Alias(
+            f"{name}-secrets",
+            name=secrets_alias,
+            target_key_id=key.key_id,
+            opts=keep(self, spec.protect),
+        )
         aws.iam.RolePolicy(
             f"{name}-control-plane-kms",
             role=role.id,
-            policy=key.arn.apply(
-                lambda arn: iam.document(
+            policy=account.account_id.apply(
+                lambda account_id: iam.document(
                     [
-                        iam.allow(
-                            ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
-                            [arn],
+                        kms.alias_scoped(
+                            CLUSTER_KEY_ACTIONS,
+                            part,
+                            region,
+                            account_id,
+                            secrets_alias,
+                            sid="UseSecretsKey",
                         )
                     ]
                 )
@@ -247,8 +307,6 @@ class Cluster(pulumi.ComponentResource):
                 opts=child,
             )
 
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-
         def addon(
             short: str,
             addon_name: str,
@@ -263,7 +321,7 @@ class Cluster(pulumi.ComponentResource):
             if service_account:
                 addon_role = aws.iam.Role(
                     f"{name}-{short}",
-                    assume_role_policy=account.account_id.apply(iam.pod_identity_trust),
+                    assume_role_policy=pod_identity_trust_output(cluster_name, self),
                     opts=child,
                 )
                 for policy in policies:
@@ -355,6 +413,7 @@ class Cluster(pulumi.ComponentResource):
             "ebs-csi",
             "aws-ebs-csi-driver",
             spec.addons.ebs_csi_driver,
+            configuration=EBS_CSI_CONFIGURATION,
             service_account="ebs-csi-controller-sa",
             policies=["service-role/AmazonEBSCSIDriverPolicy"],
             after=[system],

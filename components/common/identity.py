@@ -28,10 +28,21 @@ class PodIdentity:
         return (self.role, self.policy, self.association)
 
 
+def pod_identity_trust_output(cluster_name: str, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """`iam.pod_identity_trust` for this cluster, from the caller's account, partition and region
+    (invokes: known in a preview)."""
+    invoke = pulumi.InvokeOutputOptions(parent=parent)
+    return pulumi.Output.all(
+        aws.get_caller_identity_output(opts=invoke).account_id,
+        aws.get_partition_output(opts=invoke).partition,
+        aws.get_region_output(opts=invoke).region,
+    ).apply(lambda v: iam.pod_identity_trust(v[0], v[1], v[2], cluster_name))
+
+
 def pod_identity(
     name: str,
     *,
-    cluster_name: pulumi.Input[str],
+    cluster_name: str,
     namespace: str,
     service_account: str,
     policy: pulumi.Input[str],
@@ -41,10 +52,10 @@ def pod_identity(
     """An IAM role that only `namespace/service_account` in the cluster can assume (Pod Identity),
     with one inline policy; all three resources are named `name`."""
     child = pulumi.ResourceOptions(parent=parent)
-    account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent))
+    trust = pod_identity_trust_output(cluster_name, parent)
     role = aws.iam.Role(
         name,
-        assume_role_policy=account.account_id.apply(iam.pod_identity_trust),
+        assume_role_policy=trust,
         description=description,
         opts=child,
     )

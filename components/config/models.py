@@ -743,6 +743,12 @@ class StorageConfig(_Model):
     mountpoint: MountpointConfig = Field(default_factory=MountpointConfig)
     """S3 buckets mounted in team namespaces by Mountpoint for Amazon S3. Default: off."""
 
+    data_user_arns: list[Annotated[str, Field(pattern=_PRINCIPAL)]] = Field(default_factory=list)
+    """IAM roles or users (people, data pipelines) that read and write objects in the buckets
+    with the storage key, through S3 only: the key's policy names them as key users (their own IAM
+    policies still decide which buckets and objects). Nobody else outside the stack's roles can
+    decrypt the buckets' objects. Default: none."""
+
     @model_validator(mode="after")
     def _noncurrent_versions_cover_the_recovery_window(self) -> Self:
         for name in ("datasets", "checkpoints", "models"):

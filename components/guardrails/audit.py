@@ -77,6 +77,11 @@ LOGS_KEY_ACTIONS = (
 permissions on the KMS key")."""
 
 
+def bucket_arn(partition: str, bucket: str) -> str:
+    """A bucket's ARN from its name (known in a preview; `Bucket.arn` is not)."""
+    return f"arn:{partition}:s3:::{bucket}"
+
+
 def trail_arn(partition: str, region: str, account_id: str, trail_name: str) -> str:
     """Pure: the ARN of a trail (CloudTrail API: `arn:<part>:cloudtrail:<region>:<account>:
     trail/<name>`)."""
@@ -411,8 +416,8 @@ class AuditTrail(pulumi.ComponentResource):
         policy = aws.s3.BucketPolicy(
             f"{name}-access-logs",
             bucket=bucket.id,
-            policy=pulumi.Output.all(bucket.arn, self.account_id, *sources).apply(
-                lambda v: access_log_bucket_policy(v[0], v[2:], v[1])
+            policy=pulumi.Output.all(bucket.bucket, self.account_id, *sources).apply(
+                lambda v: access_log_bucket_policy(bucket_arn(spec.partition, v[0]), v[2:], v[1])
             ),
             opts=keep(self, spec.protect, depends_on=[guards[1]]),
         )
@@ -460,8 +465,10 @@ class AuditTrail(pulumi.ComponentResource):
         policy = aws.s3.BucketPolicy(
             f"{name}-trail",
             bucket=bucket.id,
-            policy=pulumi.Output.all(bucket.arn, self.account_id).apply(
-                lambda v: trail_bucket_policy(v[0], part, region, v[1], trail.name)
+            policy=pulumi.Output.all(bucket.bucket, self.account_id).apply(
+                lambda v: trail_bucket_policy(
+                    bucket_arn(part, v[0]), part, region, v[1], trail.name
+                )
             ),
             opts=keep(self, protect, depends_on=[guards[1]]),
         )

@@ -24,6 +24,12 @@ class NetworkRefs(TypedDict, total=False):
     """The stack's logs key (`LogsKey.key_arn`), for the flow log group; None: AWS-managed."""
 
 
+def log_group_arn(partition: str, region: str, account_id: str, log_group_name: str) -> str:
+    """A CloudWatch Logs group's ARN from its name (`arn:<partition>:logs:<region>:<account>:
+    log-group:<name>`, CloudWatch Logs API LogGroup.arn without the trailing `:*`)."""
+    return f"arn:{partition}:logs:{region}:{account_id}:log-group:{log_group_name}"
+
+
 class Network(pulumi.ComponentResource):
     """VPC, subnets, NAT, route tables, VPC endpoints and (optionally) flow logs."""
 
@@ -186,7 +192,7 @@ class Network(pulumi.ComponentResource):
         if spec.transit is not None:
             self._transit(name, spec, vpc, private, private_rts)
         if spec.flow_logs is not None:
-            self._flow_logs(name, vpc.id, spec.flow_logs)
+            self._flow_logs(name, vpc.id, spec.flow_logs, spec.region)
 
         self.vpc_id = vpc.id
         self.private_subnet_ids = [private[p.az].id for p in spec.subnets]
@@ -210,7 +216,7 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = list(self.private_subnet_ids_by_az.values())
         self.public_subnet_ids = []
         if spec.flow_logs is not None:
-            self._flow_logs(name, self.vpc_id, spec.flow_logs)
+            self._flow_logs(name, self.vpc_id, spec.flow_logs, spec.region)
         self.register_outputs(
             {"vpc_id": self.vpc_id, "private_subnet_ids": self.private_subnet_ids}
         )
@@ -247,7 +253,9 @@ class Network(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
                 )
 
-    def _flow_logs(self, name: str, vpc_id: pulumi.Input[str], flow: FlowLogSpec) -> None:
+    def _flow_logs(
+        self, name: str, vpc_id: pulumi.Input[str], flow: FlowLogSpec, region: str
+    ) -> None:
         child = pulumi.ResourceOptions(parent=self)
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
@@ -260,10 +268,17 @@ class Network(pulumi.ComponentResource):
             assume_role_policy=iam.service_trust("vpc-flow-logs.amazonaws.com"),
             opts=child,
         )
+        # The log group's ARN from its autonamed name (known in a preview; its `arn` is not).
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        arn = pulumi.Output.all(
+            aws.get_partition_output(opts=invoke).partition,
+            aws.get_caller_identity_output(opts=invoke).account_id,
+            log_group.name,
+        ).apply(lambda v: log_group_arn(v[0], region, v[1], v[2]))
         aws.iam.RolePolicy(
             f"{name}-flow-logs",
             role=role.id,
-            policy=log_group.arn.apply(
+            policy=arn.apply(
                 lambda arn: iam.document(
                     [
                         iam.allow(

@@ -167,6 +167,10 @@ class StorageSpec:
     namespace: str
     """Namespace of the FSx claim and the training service account."""
     protect: bool
+    deployer_arn: str
+    """`deployer.principalArn`: administers the storage key (and writes the seeded objects)."""
+    data_user_arns: tuple[str, ...]
+    """`storage.dataUserArns`: further key users through S3."""
 
     def bucket(self, name: str) -> BucketSpec:
         return next(b for b in self.buckets if b.name == name)
@@ -297,4 +301,6 @@ def resolve_storage(
         fsx=resolve_fsx(config, fsx_az, csi_driver_version, pools) if fsx.enabled else None,
         namespace=storage.training_namespace,
         protect=config.protect,
+        deployer_arn=config.deployer.principal_arn,
+        data_user_arns=tuple(storage.data_user_arns),
     )

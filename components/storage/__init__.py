@@ -35,7 +35,12 @@
   the cluster default for persistent block volumes.
 - Access: a training Pod Identity role reads datasets and reads/writes checkpoints; a models-read
   policy document is handed to the inference service, which inlines it into its own role. No
-  `s3:*`, no writes on `Resource: "*"`.
+  `s3:*`, no writes on `Resource: "*"`. Buckets are named by the ARN built from their autonamed
+  names and the key by its alias (`kms:ResourceAliases`), so a preview knows every document.
+- The storage key's policy (`storage_key_policy`, registered by `grant_key_use` once the last
+  reader exists) separates its administrators (account root, deployer) from its users, each by
+  role ARN and through S3 only: training, model readers, the deployer's seeded objects, and with
+  the hot tier FSx and its S3 service-linked roles (components/common/kms.py).
 
 In prod (`protect`), the key and its policy, the buckets and every guard of theirs (versioning,
 public access block, policy, encryption, ownership, lifecycle), the file system, its links and its
@@ -67,7 +72,7 @@ from components.catalog.conventions import (
     WORKING_SET_TAG,
 )
 from components.cluster import Cluster
-from components.common import iam
+from components.common import iam, kms
 from components.common.identity import pod_identity
 from components.common.protection import keep
 from components.compute import GpuNodeGroup
@@ -207,10 +212,49 @@ def tls_only_policy(bucket_arn: str) -> str:
     )
 
 
-def access_policy(read: Sequence[str], write: Sequence[str], key_arn: str) -> str:
-    """Pure: read these buckets, read and write those, use the storage key; nothing else."""
+def s3_arn(partition: str, bucket: str) -> str:
+    """A bucket's ARN from its (autonamed, known in a preview) name."""
+    return f"arn:{partition}:s3:::{bucket}"
+
+
+STORAGE_KEY_READ = ("kms:Decrypt", "kms:DescribeKey")
+STORAGE_KEY_WRITE = ("kms:GenerateDataKey",)
+FSX_S3_ROLE_PATH = "aws-service-role/s3.data-source.lustre.fsx.amazonaws.com/"
+"""Path of the service-linked roles FSx reaches linked buckets with, one per file system
+(`AWSServiceRoleForFSxS3Access_<file system id>`, FSx Lustre user guide, "Using service-linked
+roles for Amazon FSx")."""
+FSX_KEY_ACTIONS = (
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+)
+"""What FSx does with a customer key on the creator's behalf: it creates a grant on the key when
+the file system is created and encrypts and decrypts through it (FSx Lustre user guide,
+"Encrypting data at rest", "How Amazon FSx for Lustre uses AWS KMS"). Granted to principals of
+the account through FSx only (`kms:ViaService` fsx, `kms:CallerAccount`), as AWS's managed
+`aws/fsx` key does."""
+
+
+def storage_key_alias(cluster_name: str) -> str:
+    return f"alias/{cluster_name}-storage"
+
+
+def access_policy(
+    part: str,
+    region: str,
+    account_id: str,
+    alias: str,
+    read: Sequence[str],
+    write: Sequence[str],
+) -> str:
+    """Pure: read these buckets, read and write those (by name), use the storage key (by its
+    alias, through S3 only); nothing else."""
     statements: list[dict[str, Any]] = []
-    readable = [*read, *write]
+    readable = [s3_arn(part, b) for b in [*read, *write]]
+    writable = [s3_arn(part, b) for b in write]
     if readable:
         statements.append(
             iam.allow(["s3:ListBucket", "s3:GetBucketLocation"], readable, sid="ListBuckets")
@@ -222,53 +266,137 @@ def access_policy(read: Sequence[str], write: Sequence[str], key_arn: str) -> st
                 sid="ReadObjects",
             )
         )
-    if write:
+    if writable:
         statements.append(
             iam.allow(
                 ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-                [f"{arn}/*" for arn in write],
+                [f"{arn}/*" for arn in writable],
                 sid="WriteObjects",
             )
         )
-    key_actions = ["kms:Decrypt", "kms:DescribeKey"]
-    if write:
-        key_actions.append("kms:GenerateDataKey")
-    statements.append(iam.allow(key_actions, [key_arn], sid="UseStorageKey"))
+    key_actions = [*STORAGE_KEY_READ, *(STORAGE_KEY_WRITE if write else ())]
+    statements.append(
+        kms.alias_scoped(
+            key_actions,
+            part,
+            region,
+            account_id,
+            alias,
+            sid="UseStorageKey",
+            via=kms.service_endpoint("s3", region),
+        )
+    )
     return iam.document(statements)
 
 
-def storage_key_policy(region: str, part: str, account_id: str, file_system_id: str) -> str:
-    """Pure: the storage key's policy: the account administers it (the default key policy), and
-    the file system's S3 service-linked role may use it through S3 only."""
-    fsx_role = (
-        f"arn:{part}:iam::{account_id}:role/aws-service-role/"
-        f"s3.data-source.lustre.fsx.amazonaws.com/AWSServiceRoleForFSxS3Access_{file_system_id}"
-    )
-    return iam.document(
-        [
-            {
-                "Sid": "AccountAdministers",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{part}:iam::{account_id}:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            {
-                "Sid": "FsxLinksReadAndWriteBuckets",
-                "Effect": "Allow",
-                "Principal": {"AWS": fsx_role},
-                "Action": [
+def storage_key_policy(
+    part: str,
+    region: str,
+    account_id: str,
+    deployer_arn: str,
+    *,
+    training_role: str,
+    model_readers: Sequence[str] = (),
+    data_writers: Sequence[str] = (),
+    data_users: Sequence[str] = (),
+    fsx: bool = False,
+) -> str:
+    """Pure: the storage key's policy. The account root and the deployer administer it; the users,
+    each only through S3 (or FSx) for callers of this account:
+
+    - the training role (by name): reads datasets, writes checkpoints;
+    - model readers (role names, the inference services): read only;
+    - data writers (role names, the S3 mounts' driver): read and write objects;
+    - the deployer writes the objects the stack seeds (GenerateDataKey only, never Decrypt), when
+      there are model readers;
+    - data users (`storage.dataUserArns`, by ARN): read and write objects;
+    - with the hot tier: FSx itself (any principal of the account, through FSx: it creates the
+      file system's grant) and FSx's S3 service-linked roles of this account, whose names hold the
+      file system id (`aws:PrincipalArn` pattern, so the policy is known before the file system).
+    """
+    s3 = kms.service_endpoint("s3", region)
+    statements = [
+        kms.users(
+            "TrainingThroughS3",
+            [kms.role_arn(part, account_id, training_role)],
+            [*STORAGE_KEY_READ, *STORAGE_KEY_WRITE],
+            via=s3,
+            account_id=account_id,
+        )
+    ]
+    if model_readers:
+        statements.append(
+            kms.users(
+                "ModelReadersThroughS3",
+                [kms.role_arn(part, account_id, r) for r in model_readers],
+                STORAGE_KEY_READ,
+                via=s3,
+                account_id=account_id,
+            )
+        )
+        statements.append(
+            kms.users(
+                "DeployerSeedsThroughS3",
+                [deployer_arn],
+                STORAGE_KEY_WRITE,
+                via=s3,
+                account_id=account_id,
+            )
+        )
+    if data_writers:
+        statements.append(
+            kms.users(
+                "DataWritersThroughS3",
+                [kms.role_arn(part, account_id, r) for r in data_writers],
+                [*STORAGE_KEY_READ, *STORAGE_KEY_WRITE],
+                via=s3,
+                account_id=account_id,
+            )
+        )
+    if data_users:
+        statements.append(
+            kms.users(
+                "DataUsersThroughS3",
+                list(data_users),
+                [*STORAGE_KEY_READ, *STORAGE_KEY_WRITE],
+                via=s3,
+                account_id=account_id,
+            )
+        )
+    if fsx:
+        statements.append(
+            kms.users(
+                "FsxEncryptsFileSystem",
+                ["*"],
+                FSX_KEY_ACTIONS,
+                via=kms.service_endpoint("fsx", region),
+                account_id=account_id,
+            )
+        )
+        statements.append(
+            kms.users(
+                "FsxLinksReadAndWriteBuckets",
+                ["*"],
+                [
                     "kms:Decrypt",
                     "kms:DescribeKey",
                     "kms:Encrypt",
                     "kms:GenerateDataKey*",
                     "kms:ReEncrypt*",
                 ],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
-            },
-        ]
-    )
+                via=s3,
+                account_id=account_id,
+                extra={
+                    "ArnLike": {
+                        "aws:PrincipalArn": (
+                            f"arn:{part}:iam::{account_id}:role/{FSX_S3_ROLE_PATH}"
+                            "AWSServiceRoleForFSxS3Access_*"
+                        )
+                    }
+                },
+            )
+        )
+    return kms.key_policy([kms.account_root(part, account_id), deployer_arn], statements)
 
 
 class TieredStorage(pulumi.ComponentResource):
@@ -303,6 +431,17 @@ class TieredStorage(pulumi.ComponentResource):
             opts=kept,
         )
         self.kms_key_arn = key.arn
+        self._key = key
+        self.key_alias = storage_key_alias(spec.cluster_name)
+        aws.kms.Alias(
+            f"{name}-key",
+            name=self.key_alias,
+            target_key_id=key.key_id,
+            opts=kept,
+        )
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        self._account_id = account.account_id
+        part, region = spec.partition, spec.region
 
         buckets: dict[str, aws.s3.Bucket] = {}
         for bucket_spec in spec.buckets:
@@ -352,7 +491,7 @@ class TieredStorage(pulumi.ComponentResource):
             aws.s3.BucketPolicy(
                 f"{name}-{bucket_name}",
                 bucket=bucket.id,
-                policy=bucket.arn.apply(tls_only_policy),
+                policy=bucket.bucket.apply(lambda b: tls_only_policy(s3_arn(part, b))),
                 opts=kept,
             )
             aws.s3.BucketLifecycleConfiguration(
@@ -363,22 +502,31 @@ class TieredStorage(pulumi.ComponentResource):
             )
 
         self.bucket_names = {n: b.bucket for n, b in buckets.items()}
-        self.bucket_arns = {n: b.arn for n, b in buckets.items()}
+        # ARNs from the autonamed names (known in a preview; `Bucket.arn` is not).
+        self.bucket_arns = {
+            n: b.bucket.apply(lambda v: s3_arn(part, v)) for n, b in buckets.items()
+        }
 
-        arns = pulumi.Output.all(
-            buckets["datasets"].arn, buckets["checkpoints"].arn, buckets["models"].arn, key.arn
+        names = pulumi.Output.all(
+            account.account_id,
+            buckets["datasets"].bucket,
+            buckets["checkpoints"].bucket,
+            buckets["models"].bucket,
         )
+        alias = self.key_alias
         self.training_identity = pod_identity(
             f"{name}-training",
             cluster_name=spec.cluster_name,
             namespace=spec.namespace,
             service_account=TRAINING_SERVICE_ACCOUNT,
-            policy=arns.apply(lambda a: access_policy(read=[a[0]], write=[a[1]], key_arn=a[3])),
+            policy=names.apply(
+                lambda v: access_policy(part, region, v[0], alias, read=[v[1]], write=[v[2]])
+            ),
             parent=self,
         )
         self.training_role_arn = self.training_identity.role.arn
-        self.models_read_policy = arns.apply(
-            lambda a: access_policy(read=[a[2]], write=[], key_arn=a[3])
+        self.models_read_policy = names.apply(
+            lambda v: access_policy(part, region, v[0], alias, read=[v[3]], write=[])
         )
 
         provider = refs["provider"]
@@ -413,6 +561,8 @@ class TieredStorage(pulumi.ComponentResource):
             opts=k8s_opts,
         )
 
+        self._name = name
+        self.key_policy: aws.kms.KeyPolicy | None = None
         self.file_system_id = None
         self.file_system: aws.fsx.LustreFileSystem | None = None
         """The hot tier (None when off): team namespaces mount it (components/tenancy.py)."""
@@ -428,6 +578,50 @@ class TieredStorage(pulumi.ComponentResource):
                 "alarm_topic_arn": self.alarm_topic_arn,
             }
         )
+
+    def grant_key_use(
+        self,
+        model_readers: Sequence[aws.iam.Role] = (),
+        data_writers: Sequence[aws.iam.Role] = (),
+    ) -> aws.kms.KeyPolicy:
+        """The storage key's policy (`storage_key_policy`), once every role that reads with the key
+        exists: the training role, these model readers (the inference services' roles, created
+        after the storage tiers), these data writers (roles that read and write objects through
+        S3, such as the S3 mounts' driver) and, with the hot tier, FSx. Call it once, after the
+        last reader.
+
+        The resource keeps the name it had when it only held the FSx grant (`<name>-key-fsx`):
+        a rename would delete the old one, and deleting a key policy resets the key to AWS's
+        default policy."""
+        if self.key_policy is not None:
+            raise ValueError("the storage key policy is already registered")
+        spec = self.spec
+        names = pulumi.Output.all(
+            self._account_id,
+            self.training_identity.role.name,
+            *[r.name for r in model_readers],
+            *[r.name for r in data_writers],
+        )
+        readers = len(model_readers)
+        self.key_policy = aws.kms.KeyPolicy(
+            f"{self._name}-key-fsx",
+            key_id=self._key.key_id,
+            policy=names.apply(
+                lambda v: storage_key_policy(
+                    spec.partition,
+                    spec.region,
+                    str(v[0]),
+                    spec.deployer_arn,
+                    training_role=str(v[1]),
+                    model_readers=[str(r) for r in v[2 : 2 + readers]],
+                    data_writers=[str(r) for r in v[2 + readers :]],
+                    data_users=spec.data_user_arns,
+                    fsx=spec.fsx is not None,
+                )
+            ),
+            opts=keep(self, spec.protect),
+        )
+        return self.key_policy
 
     def _efa_rules(self, name: str, group: aws.ec2.SecurityGroup, refs: StorageRefs) -> None:
         """An EFA-enabled file system's security group: all traffic to and from itself and the EFA
@@ -603,18 +797,7 @@ class TieredStorage(pulumi.ComponentResource):
             )
             links.append(link)
 
-        # The buckets are SSE-KMS: FSx reaches them through its S3 service-linked role (created
-        # with the first link), which the storage key's policy must name.
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        aws.kms.KeyPolicy(
-            f"{name}-key-fsx",
-            key_id=key.key_id,
-            policy=pulumi.Output.all(account.account_id, file_system.id).apply(
-                lambda v: storage_key_policy(spec.region, spec.partition, v[0], v[1])
-            ),
-            opts=keep(self, protect, depends_on=links),
-        )
-
         self._release_schedule(name, spec, fsx, file_system, links, account.account_id)
         self._free_capacity_alarm(name, fsx, file_system)
 

@@ -8,8 +8,9 @@
   The policy reaches only the configured bucket prefixes: `s3:ListBucket` on each bucket (with an
   `s3:prefix` condition where every volume of the bucket mounts a prefix), `s3:GetObject` on
   `<bucket>/<prefix>*`, writes and deletes only where a volume is read-write, and the storage key
-  (the buckets are SSE-KMS): `kms:Decrypt`, plus `kms:GenerateDataKey` to write. The key's own
-  policy is untouched: it lets the account's IAM policies grant its use.
+  (the buckets are SSE-KMS) by its alias and through S3 only: `kms:Decrypt`, plus
+  `kms:GenerateDataKey` to write. The key's own policy names the role as a key user too
+  (`TieredStorage.grant_key_use`): it does not let IAM policies alone grant its use.
 - Per team and volume a static PersistentVolume (`csi.driver: s3.csi.aws.com`, reserved for the
   team's claim by `claimRef`, retained when the claim goes) and the claim `s3-<bucket>`
   (ReadWriteMany, `storageClassName: ""`, bound by `volumeName`).
@@ -30,7 +31,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.catalog.conventions import TEAM_LABEL
-from components.common import iam
+from components.common import iam, kms
 from components.common.identity import pod_identity
 from components.resolve.mountpoint import (
     ADDON_NAME,
@@ -54,17 +55,27 @@ class MountpointRefs(TypedDict):
     bucket_names: Mapping[str, pulumi.Input[str]]
     """Logical bucket -> physical name (`volumeAttributes.bucketName`)."""
     bucket_arns: Mapping[str, pulumi.Input[str]]
-    kms_key_arn: pulumi.Input[str]
-    """The storage key the buckets are encrypted with."""
+    """Logical bucket -> ARN, built from the name (known in a preview)."""
+    partition: str
+    key_alias: str
+    """The alias of the storage key the buckets are encrypted with (`TieredStorage.key_alias`)."""
     namespaces: Mapping[str, pulumi.Resource]
     """Team namespaces, by name (the claims go there)."""
     nodes: Sequence[pulumi.Resource]
     """What must exist before the add-on's pods can run (the cluster and its system nodes)."""
 
 
-def driver_policy(spec: MountpointSpec, bucket_arns: Mapping[str, str], key_arn: str) -> str:
+def driver_policy(
+    spec: MountpointSpec,
+    bucket_arns: Mapping[str, str],
+    *,
+    partition: str,
+    account_id: str,
+    key_alias: str,
+) -> str:
     """Pure: what the driver's role may do: list, read and (where a volume is read-write) write
-    and delete under the mounted prefixes of each bucket, and use the storage key."""
+    and delete under the mounted prefixes of each bucket, and use the storage key (by its alias,
+    through S3 only)."""
     statements: list[dict[str, Any]] = []
     writes = False
     for bucket, (read, write) in spec.grants().items():
@@ -83,7 +94,17 @@ def driver_policy(spec: MountpointSpec, bucket_arns: Mapping[str, str], key_arn:
                 iam.allow(list(OBJECT_WRITE), [f"{arn}/{p}*" for p in write], sid=f"Write{stem}")
             )
     key_actions = ["kms:Decrypt", *(["kms:GenerateDataKey"] if writes else [])]
-    statements.append(iam.allow(key_actions, [key_arn], sid="UseStorageKey"))
+    statements.append(
+        kms.alias_scoped(
+            key_actions,
+            partition,
+            spec.region,
+            account_id,
+            key_alias,
+            sid="UseStorageKey",
+            via=kms.service_endpoint("s3", spec.region),
+        )
+    )
     return iam.document(statements)
 
 
@@ -139,14 +160,21 @@ class MountpointS3(pulumi.ComponentResource):
     ):
         super().__init__("gpuplatform:index:MountpointS3", name, {}, opts)
         buckets = sorted(spec.grants())
-        inputs = pulumi.Output.all(refs["kms_key_arn"], *(refs["bucket_arns"][b] for b in buckets))
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        inputs = pulumi.Output.all(account.account_id, *(refs["bucket_arns"][b] for b in buckets))
         self.identity = pod_identity(
             f"{name}-driver",
             cluster_name=refs["cluster_name"],
             namespace=DRIVER_NAMESPACE,
             service_account=DRIVER_SERVICE_ACCOUNT,
             policy=inputs.apply(
-                lambda v: driver_policy(spec, dict(zip(buckets, v[1:], strict=True)), v[0])
+                lambda v: driver_policy(
+                    spec,
+                    dict(zip(buckets, v[1:], strict=True)),
+                    partition=refs["partition"],
+                    account_id=v[0],
+                    key_alias=refs["key_alias"],
+                )
             ),
             parent=self,
             description="Mountpoint for Amazon S3 CSI driver: the team volumes' bucket prefixes",

@@ -10,18 +10,21 @@ under `pulumi preview --policy-pack policies --policy-pack-config policies/confi
 Preview semantics. The offline plan's mocks know every value, a real `pulumi preview` of a new
 stack does not: ids, ARNs and other outputs the provider computes are unknown, and so is every
 input built from them (an `apply` over an ARN is wholly unknown; a list of subnet ids is a list of
-unknowns; a mapping keeps its known keys). `preview_semantics()` derives that view of the document
-from the mocks' record of what they computed (`computedOutputs`): every input value containing a
-computed string (or equal to a short computed value of a resource it depends on) becomes the
-engine's unknown sentinel at its nested position. The pack runs a second time on it, and the stage
-reports per mandatory rule whether it reached a verdict there; a mandatory rule that cannot (its
-advisory "can't run ... during preview"), and a violation seen only under preview semantics, are
-blocking findings: a real preview would not enforce that rule, or would fail where the offline plan
-passes. A real preview document has its unknowns already; it is evaluated as it is. Limits of
-the approximation (matching values, not provenance): a value derived from a computed one without
-containing it (a length, a hash, base64) stays known; a value the program builds from known parts
-that happens to equal a computed output (an S3 ARN built from the bucket's autonamed name) is
-treated as unknown. A real `pulumi preview` of a new stack settles such a case.
+unknowns; a mapping keeps its known keys), while autonamed physical names and invoke results are
+known. The plan runs the program a second time as such a preview (scripts/plan/runner.py:
+`preview=True`, every computed output unknown), so the view is exact by provenance: an ARN the
+program builds from a bucket's autonamed name is known, the same ARN read from the bucket's `arn`
+output is not. `preview_semantics()` takes that view from the document (`previewInputs`, every
+resource as the preview run registered it; `previewAbsent`, what it never registered); a step the
+preview run does not know (a document edited after the plan) is approximated as below. The pack
+runs a second time on that view, and the stage reports per mandatory rule whether it reached a
+verdict there; a mandatory rule that cannot (its advisory "can't run ...
+during preview"), and a violation seen only under preview semantics, are blocking findings: a real
+preview would not enforce that rule, or would fail where the offline plan passes. A real preview
+document has its unknowns already; it is evaluated as it is. A document with only the mocks'
+record of what they computed (`computedOutputs`, no preview run) is approximated by matching
+values: every input containing a computed string becomes unknown (a value built from known parts
+that equals a computed output is then unknown too).
 
 Known gaps: `policies/preview-gaps.json` lists, per stack and rule, the undecided properties that
 are acknowledged until the program builds them from known values (for example an IAM document
@@ -65,6 +68,10 @@ LEVELS = {
 LEVEL_NAMES = {value: name for name, value in LEVELS.items()}
 COMPUTED_KEY = "computedOutputs"
 """The offline plan's record of what the mocks computed, by URN (see scripts/plan/runner.py)."""
+PREVIEW_INPUTS_KEY = "previewInputs"
+"""Inputs of every resource as the preview run registered them, by URN (scripts/plan/runner.py)."""
+PREVIEW_ABSENT_KEY = "previewAbsent"
+"""URNs the preview run never registered (created in an `apply` over an unknown value)."""
 MIN_SUBSTRING = 8
 """Computed strings at least this long are matched inside any input; shorter values only where an
 input equals them and depends on their resource."""
@@ -165,9 +172,30 @@ def _shown(path: Path | None) -> str | None:
 
 def preview_semantics(document: dict[str, Any]) -> dict[str, Any]:
     """A copy of the document as a real preview of a new stack would send it to the analyzer:
-    every input that contains a value the mocks computed is unknown (see the module docstring)."""
-    computed = document.get(COMPUTED_KEY)
+    the preview run's inputs, or else every input that contains a value the mocks computed
+    unknown (see the module docstring)."""
+    preview_inputs = document.get(PREVIEW_INPUTS_KEY)
+    if isinstance(preview_inputs, dict):
+        absent = set(document.get(PREVIEW_ABSENT_KEY) or [])
+        result = _matching_computed(document)
+        result["steps"] = [
+            step
+            for step in result.get("steps", [])
+            if (step.get("newState") or {}).get("urn") not in absent
+        ]
+        for state in states(result):
+            if state["urn"] in preview_inputs:
+                state["inputs"] = copy.deepcopy(preview_inputs[state["urn"]])
+        return result
+    return _matching_computed(document)
+
+
+def _matching_computed(document: dict[str, Any]) -> dict[str, Any]:
+    """The approximation by value: every input containing a computed value is unknown."""
     result = copy.deepcopy(document)
+    result.pop(PREVIEW_INPUTS_KEY, None)
+    result.pop(PREVIEW_ABSENT_KEY, None)
+    computed = document.get(COMPUTED_KEY)
     if not isinstance(computed, dict) or not computed:
         return result
     long_values: set[str] = set()
@@ -388,7 +416,9 @@ class PolicyStage:
     def run(self, context: PlanContext) -> StageResult:
         path = self.config_path(context.stack)
         data = analyze(context.document, path)
-        semantic = bool(context.document.get(COMPUTED_KEY))
+        semantic = bool(
+            context.document.get(COMPUTED_KEY) or PREVIEW_INPUTS_KEY in context.document
+        )
         preview = analyze(preview_semantics(context.document), path) if semantic else data
         data["preview"] = preview_verdicts(
             data, preview, semantic, read_gaps(self.gaps, context.stack)

@@ -5,6 +5,13 @@ The document mirrors `pulumi preview --json`: a `steps` list of `{"op": "create"
 `changeSummary`. Inputs carry the engine's property names (camelCase), exactly what the program
 sent to the resource monitor. Default providers, which the engine creates on its own, get steps of
 their own as they do in a real preview.
+
+The program runs twice: once with every value known (`preview=False`, so every `apply` runs and
+every input is recorded), and once as a preview of a new stack (`preview=True`, the mocks' computed
+outputs unknown, so an `apply` over one is skipped and its result unknown, exactly as the engine
+does). The second run's inputs are the document's `previewInputs` and the URNs it never
+registered its `previewAbsent`: the policy stage judges that view for what a real
+`pulumi preview` could decide (scripts/plan/policy_stage.py).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from typing import Any
 
 import pulumi
 import yaml
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as sdk_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
@@ -56,6 +64,11 @@ def read_stack_config(path: Path) -> dict[str, str]:
         raise PlanError(str(exc)) from None
 
 
+UNKNOWN_SENTINEL = rpc.UNKNOWN
+"""The engine's unknown value (what a preview sends for an output not yet known)."""
+PREVIEW_INPUTS_KEY = "previewInputs"
+PREVIEW_ABSENT_KEY = "previewAbsent"
+
 SECRET_MASK = "[secret]"
 """What a secret value reads as in the document (as in `pulumi preview --json`)."""
 
@@ -83,6 +96,8 @@ def _json_safe(value: Any) -> Any:
         return value
     if isinstance(value, pulumi.Resource):
         return "<resource>"
+    if isinstance(value, Unknown):
+        return UNKNOWN_SENTINEL
     return str(value)
 
 
@@ -165,19 +180,65 @@ def computed_outputs(reg: Registration) -> dict[str, Any]:
     that is not an input (autonamed names and echoes excluded), by dotted path."""
     if not reg.custom or reg.type.startswith("pulumi:providers:"):
         return {}
-    inputs = _leaves(reg.inputs)
-    autoname = AUTONAME_PROPERTY.get(reg.type)
     computed: dict[str, Any] = {"id": reg.id} if reg.id else {}
-    for path, value in _leaves(reg.outputs).items():
+    computed.update(_computed_leaves(reg.type, reg.inputs, reg.outputs))
+    return computed
+
+
+def _computed_leaves(
+    type_token: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The output leaves a provider computes (unknown in a preview of a new stack), by path."""
+    given = _leaves(_json_safe(inputs))
+    autoname = AUTONAME_PROPERTY.get(type_token)
+    computed: dict[str, Any] = {}
+    for path, value in _leaves(_json_safe(outputs)).items():
         top = path.split(".")[0].split("[")[0]
-        if top in KNOWN_IN_PREVIEW or (top == autoname and top not in reg.inputs):
+        if top in KNOWN_IN_PREVIEW or (top == autoname and top not in inputs):
             continue
-        if path in inputs and inputs[path] == value:
+        if path in given and given[path] == value:
             continue
         if value is None or isinstance(value, bool):
             continue
         computed[path] = value
     return computed
+
+
+def _unknown_at(value: Any, paths: set[str], path: str = "") -> Any:
+    """`value` with the leaves at `paths` (and every Unknown) replaced by the engine's unknown."""
+    if isinstance(value, Unknown):
+        return UNKNOWN_SENTINEL
+    if isinstance(value, Mapping):
+        return {
+            k: _unknown_at(v, paths, f"{path}.{k}" if path else str(k)) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_unknown_at(v, paths, f"{path}[{i}]") for i, v in enumerate(value)]
+    return UNKNOWN_SENTINEL if path in paths else value
+
+
+class PreviewMocks(pulumi.runtime.Mocks):
+    """The same answers as a preview of a new stack sees them: every output the provider computes
+    (ids, ARNs, endpoints: what `computed_outputs` records) unknown; inputs echoed, autonamed
+    names and invoke results known (the provider picks names in Check; invokes run in preview)."""
+
+    def __init__(self, inner: pulumi.runtime.Mocks):
+        self.inner = inner
+
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
+        resource_id, state = self.inner.new_resource(args)
+        # Providers, components and resources read or imported by id: known in a preview (the
+        # engine reads an existing resource during the preview).
+        if args.typ.startswith("pulumi:providers:") or not args.custom or args.resource_id:
+            return resource_id, _unknown_at(state, set())
+        computed = set(_computed_leaves(args.typ, args.inputs, state))
+        # An empty id during a preview is the engine's "unknown id".
+        return "", _unknown_at(state, computed)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
+        return self.inner.call(args)
 
 
 @dataclass
@@ -187,6 +248,8 @@ class ProgramRun:
     config: dict[str, str]
     registrations: list[Registration]
     outputs: dict[str, Any]
+    preview_registrations: list[Registration] | None = None
+    """The same program as a preview of a new stack registers it (None: not run)."""
 
 
 def run_function(
@@ -196,18 +259,21 @@ def run_function(
     project: str,
     config: Mapping[str, str],
     mocks: pulumi.runtime.Mocks | None = None,
+    preview: bool = False,
 ) -> tuple[list[Registration], dict[str, Any]]:
     """Run `function` as a Pulumi program under recording mocks (`preview=False`, so every `apply`
-    runs). Returns the registrations and the stack outputs. Resets the SDK's global state first,
-    so it can run many times in one process (tests, benchmarks)."""
+    runs; `preview=True`: as a preview of a new stack, `PreviewMocks`). Returns the registrations
+    and the stack outputs. Resets the SDK's global state first, so it can run many times in one
+    process (tests, benchmarks)."""
     region = config.get("aws:region", "us-east-1")
-    monitor = RecordingMonitor(mocks or PlanMocks(region=region))
+    answers = mocks or PlanMocks(region=region)
+    monitor = RecordingMonitor(PreviewMocks(answers) if preview else answers)
     settings.SETTINGS.rpc_manager.clear()
     settings.SETTINGS.outputs.clear()
     settings.set_root_resource(None)  # type: ignore[arg-type]
     pulumi.runtime.set_all_config(dict(config))
     pulumi.runtime.set_mocks(
-        monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor
+        monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor
     )
     root = settings.get_root_resource()
     _sync_await(run_pulumi_func(function))
@@ -226,12 +292,29 @@ def run_program(
     Raises PlanError with the program's own message when it fails (an invalid config among them).
     """
     project = project or project_name()
+    registrations, outputs = _run_program_once(stack, raw_config, project, preview=False)
+    preview_registrations, _ = _run_program_once(stack, raw_config, project, preview=True)
+    return ProgramRun(
+        stack=stack,
+        project=project,
+        config=dict(raw_config),
+        registrations=registrations,
+        outputs=outputs,
+        preview_registrations=preview_registrations,
+    )
+
+
+def _run_program_once(
+    stack: str, raw_config: Mapping[str, str], project: str, *, preview: bool
+) -> tuple[list[Registration], dict[str, Any]]:
+    when = " as a preview of a new stack" if preview else ""
     try:
-        registrations, outputs = run_function(
+        return run_function(
             lambda: runpy.run_path(str(PROGRAM), run_name="__main__"),
             stack=stack,
             project=project,
             config=raw_config,
+            preview=preview,
         )
     except pulumi.RunError as exc:
         raise PlanError(str(exc)) from None
@@ -243,14 +326,7 @@ def run_program(
         ]
         frames = frames or traceback.extract_tb(exc.__traceback__)  # an SDK-side failure
         where = "".join(traceback.format_list(frames[-3:]))
-        raise PlanError(f"the program failed: {type(exc).__name__}: {exc}\n{where}") from None
-    return ProgramRun(
-        stack=stack,
-        project=project,
-        config=dict(raw_config),
-        registrations=registrations,
-        outputs=outputs,
-    )
+        raise PlanError(f"the program failed{when}: {type(exc).__name__}: {exc}\n{where}") from None
 
 
 def _resolved(value: Any) -> Any:
@@ -330,7 +406,19 @@ def preview_document(run: ProgramRun) -> dict[str, Any]:
         "stack": run.stack,
         "project": run.project,
         "computedOutputs": {reg.urn: reg.computed for reg in run.registrations if reg.computed},
+        **_preview_view(run),
     }
+
+
+def _preview_view(run: ProgramRun) -> dict[str, Any]:
+    """The preview run's inputs of every resource it registered, and the URNs it never registered
+    (created inside an `apply` over an unknown value): see the module docstring."""
+    if run.preview_registrations is None:
+        return {}
+    seen = {reg.urn: reg for reg in run.preview_registrations}
+    inputs = {reg.urn: seen[reg.urn].inputs for reg in run.registrations if reg.urn in seen}
+    absent = sorted(reg.urn for reg in run.registrations if reg.urn not in seen)
+    return {PREVIEW_INPUTS_KEY: inputs, PREVIEW_ABSENT_KEY: absent}
 
 
 def _dependency_order(states: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -83,7 +83,10 @@ TRITON = {"minReplicas": 2, "maxReplicas": 6, "queueTimeTargetUs": TARGET_US}
 MODELS_BUCKET = "models-bkt"
 BUCKET_ARN = f"arn:aws:s3:::{MODELS_BUCKET}"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-READ_POLICY = access_policy(read=[BUCKET_ARN], write=[], key_arn=KEY_ARN)
+STORAGE_ALIAS = "alias/gpu-platform-prod-storage"
+READ_POLICY = access_policy(
+    "aws", "us-east-1", "123456789012", STORAGE_ALIAS, read=[MODELS_BUCKET], write=[]
+)
 """The document the storage component hands Triton (`TieredStorage.models_read_policy`)."""
 ISSUER = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 OIDC_ARN = (
@@ -718,7 +721,9 @@ def test_role_policy_only_reads_the_models_bucket(recorded: Recorded):
             s3_resources.update(resources)
         else:
             assert set(actions) <= {"kms:Decrypt", "kms:DescribeKey"}
-            assert resources == [KEY_ARN]
+            assert resources == ["arn:aws:kms:us-east-1:123456789012:key/*"]  # by its alias:
+            aliases = statement["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
+            assert aliases == STORAGE_ALIAS
     assert s3_resources == {BUCKET_ARN, f"{BUCKET_ARN}/*"}
 
 

@@ -72,9 +72,60 @@ def test_secrets_are_envelope_encrypted_with_a_rotating_key(run_pulumi):
     encryption = cluster.inputs["encryptionConfig"]
     assert encryption["resources"] == ["secrets"]
     assert encryption["provider"]["keyArn"] == key.outputs["arn"]
-    # The control-plane role may use exactly that key, nothing wider.
+    # The control-plane role may use exactly that key (by its alias), nothing wider.
     policy = json.loads(recorded.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
-    assert policy["Statement"][0]["Resource"] == key.outputs["arn"]
+    [statement] = policy["Statement"]
+    assert statement["Resource"] == f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/*"
+    alias = recorded.one("aws:kms/alias:Alias")
+    assert alias.inputs["targetKeyId"] == key.outputs["keyId"]
+    assert statement["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": alias.inputs["name"]}
+    }
+
+
+KEY_ADMIN = {
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
+}
+
+
+def test_the_secrets_key_separates_its_administrators_from_the_cluster_role(run_pulumi):
+    recorded = run_pulumi(cluster_of(spec()))
+    key = recorded.one("aws:kms/key:Key")
+    role = next(r for r in recorded.of_type("aws:iam/role:Role") if r.name == "c-control-plane")
+    admin, user = json.loads(key.inputs["policy"])["Statement"]
+    assert admin["Sid"] == "KeyAdministration"
+    assert set(admin["Principal"]["AWS"]) == {
+        f"arn:aws:iam::{ACCOUNT_ID}:root",
+        "arn:aws:iam::111122223333:role/deploy",  # deployer.principalArn
+    }
+    assert set(admin["Action"]) == KEY_ADMIN  # keeps kms:PutKeyPolicy (Put*): never locked out
+    assert not {"kms:Encrypt", "kms:Decrypt", "kms:*"} & set(admin["Action"])
+    # The only user: the cluster role, by the ARN built from its (autonamed) name.
+    assert user["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNT_ID}:role/{role.outputs['name']}"]}
+    assert user["Principal"]["AWS"] == [role.outputs["arn"]]
+    assert set(user["Action"]) == {
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ListGrants",
+        "kms:DescribeKey",
+    }
+    assert not any(a.startswith(("kms:Put", "kms:Create")) for a in user["Action"])
+    # KMS checks the principals of a key policy: the key waits for the role.
+    assert role.urn in key.dependencies
 
 
 def test_control_plane_logs_and_their_retention(run_pulumi):
@@ -165,8 +216,21 @@ def test_addons_are_pinned_and_vpc_cni_uses_prefix_delegation(run_pulumi):
         ]
     )
     assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-    # Only on behalf of this account's clusters (the account the deployer runs in).
-    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    # Only on behalf of this cluster: its account, its associations, its ARN.
+    cluster_arn = f"arn:aws:eks:us-east-1:{ACCOUNT_ID}:cluster/gpu-test"
+    assert trust["Statement"][0]["Condition"] == {
+        "StringEquals": {
+            "aws:SourceAccount": ACCOUNT_ID,
+            "aws:RequestTag/eks-cluster-arn": cluster_arn,
+        },
+        "ArnLike": {
+            "aws:SourceArn": (
+                f"arn:aws:eks:us-east-1:{ACCOUNT_ID}:podidentityassociation/gpu-test/*"
+            )
+        },
+    }
+    cluster = recorded.one(CLUSTER)
+    assert cluster.outputs["arn"] == cluster_arn
 
 
 @pytest.mark.parametrize("gpu_pools", [True, False])
@@ -349,3 +413,24 @@ def test_the_control_plane_log_group_takes_the_logs_key_and_prod_protects_the_se
     assert group.urn in cluster.dependencies
     others = [r.name for r in recorded.registrations if r.protect and r.custom]
     assert sorted(others) == sorted(["c-secrets", "c-secrets", "c-control-plane", "c-eks"])
+
+
+def test_the_ebs_csi_node_plugin_reads_imds_behind_a_hop_limit_of_one(run_pulumi):
+    """With a hop limit of 1 a pod's own network namespace cannot reach IMDS, and the driver's
+    Kubernetes fallback assumes one ENI: the node plugin runs on the host network with IMDS as its
+    only metadata source, so it counts the node's ENIs and attached volumes."""
+    from components.common.launch_template import IMDS_HOP_LIMIT, metadata_options
+
+    assert IMDS_HOP_LIMIT == 1
+    assert metadata_options()["http_put_response_hop_limit"] == 1
+    recorded = run_pulumi(cluster_of(spec()))
+    addon = next(
+        a
+        for a in recorded.of_type("aws:eks/addon:Addon")
+        if a.inputs["addonName"] == "aws-ebs-csi-driver"
+    )
+    values = json.loads(addon.inputs["configurationValues"])
+    assert values == {"node": {"hostNetwork": True, "metadataSources": "imds"}}
+    # No limit for every node alike: it would be wrong on all but one instance type.
+    assert "volumeAttachLimit" not in values["node"]
+    assert "reservedVolumeAttachments" not in values["node"]

@@ -42,12 +42,27 @@ from components.storage import (
 )
 from tests.support import STACKS, config, platform, raw_config
 
-BUCKET_ARNS = (
-    "arn:aws:s3:::datasets-abc",
-    "arn:aws:s3:::checkpoints-def",
-    "arn:aws:s3:::models-ghi",
-)
-KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+BUCKET_NAMES = ("datasets-abc", "checkpoints-def", "models-ghi")
+BUCKET_ARNS = tuple(f"arn:aws:s3:::{b}" for b in BUCKET_NAMES)
+ACCOUNT = "123456789012"
+ALIAS = "alias/gpu-platform-dev-storage"
+KEY_ARNS = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/*"
+DEPLOYER = "arn:aws:iam::123456789012:role/deploy"
+
+
+def access(read: list[str], write: list[str]) -> str:
+    return access_policy("aws", "us-east-1", ACCOUNT, ALIAS, read=read, write=write)
+
+
+def key_statement_is_alias_scoped(statement: dict[str, Any]) -> None:
+    """The storage key, named by its alias (its ARN is unknown before it exists), through S3."""
+    assert as_list(statement["Resource"]) == [KEY_ARNS]
+    assert statement["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": ALIAS},
+        "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"},
+    }
+
+
 WRITE_ACTIONS = {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
 POOL_STACK = "prod"
 """Three AZs and the hot tier on."""
@@ -198,33 +213,34 @@ def test_tls_only_policy_denies_every_insecure_request_to_bucket_and_objects():
 
 def test_training_shape_reads_datasets_writes_checkpoints_and_uses_the_key():
     datasets, checkpoints, models = BUCKET_ARNS
-    found = statements(access_policy(read=[datasets], write=[checkpoints], key_arn=KEY_ARN))
+    found = statements(access(read=[BUCKET_NAMES[0]], write=[BUCKET_NAMES[1]]))
     by_sid = {s["Sid"]: s for s in found}
     assert set(by_sid) == {"ListBuckets", "ReadObjects", "WriteObjects", "UseStorageKey"}
     assert sorted(as_list(by_sid["ListBuckets"]["Resource"])) == sorted([datasets, checkpoints])
     assert as_list(by_sid["WriteObjects"]["Resource"]) == [f"{checkpoints}/*"]
     assert set(by_sid["WriteObjects"]["Action"]) == WRITE_ACTIONS
-    assert as_list(by_sid["UseStorageKey"]["Resource"]) == [KEY_ARN]
+    key_statement_is_alias_scoped(by_sid["UseStorageKey"])
     assert "kms:GenerateDataKey" in by_sid["UseStorageKey"]["Action"]
     assert models not in json.dumps(found)
 
 
 def test_read_only_policy_has_no_writes_and_no_data_key():
-    found = statements(access_policy(read=[BUCKET_ARNS[2]], write=[], key_arn=KEY_ARN))
+    found = statements(access(read=[BUCKET_NAMES[2]], write=[]))
     actions = {a for s in found for a in as_list(s["Action"])}
     assert not actions & WRITE_ACTIONS
     assert "kms:GenerateDataKey" not in actions
     assert {"kms:Decrypt", "s3:GetObject", "s3:ListBucket"} <= actions
 
 
-arn_sets = st.sets(st.sampled_from(BUCKET_ARNS))
+name_sets = st.sets(st.sampled_from(BUCKET_NAMES))
 
 
 @settings(max_examples=100, deadline=None)
-@given(read=arn_sets, write=arn_sets)
-def test_access_policy_grants_least_privilege(read, write):
-    read_list, write_list = sorted(read), sorted(write)
-    found = statements(access_policy(read=read_list, write=write_list, key_arn=KEY_ARN))
+@given(read_names=name_sets, write_names=name_sets)
+def test_access_policy_grants_least_privilege(read_names, write_names):
+    found = statements(access(read=sorted(read_names), write=sorted(write_names)))
+    read = {f"arn:aws:s3:::{b}" for b in read_names}
+    write = {f"arn:aws:s3:::{b}" for b in write_names}
     assert all(s["Effect"] == "Allow" for s in found)
     for statement in found:
         actions = as_list(statement["Action"])
@@ -232,11 +248,12 @@ def test_access_policy_grants_least_privilege(read, write):
         assert "s3:*" not in actions and "*" not in actions
         assert not any(a.endswith(":*") for a in actions)
         assert "*" not in resources
+        if any(a.startswith("kms:") for a in actions):
+            key_statement_is_alias_scoped(statement)
+            continue
         if set(actions) & WRITE_ACTIONS:
             # Writes only on the write buckets' objects, never a bucket ARN or a read bucket.
             assert set(resources) == {f"{arn}/*" for arn in write}
-        if any(a.startswith("kms:") for a in actions):
-            assert resources == [KEY_ARN]
     all_actions = {a for s in found for a in as_list(s["Action"])}
     assert ("kms:GenerateDataKey" in all_actions) is bool(write)
     put_resources = {
@@ -660,16 +677,85 @@ def test_standard_ia_transition_before_day_30_is_rejected():
     )
 
 
-def test_storage_key_policy_lets_the_fsx_link_role_use_the_key_through_s3_only():
-    document = json.loads(storage_key_policy("us-east-1", "aws", "111122223333", "fs-0abc"))
-    by_sid = {s["Sid"]: s for s in document["Statement"]}
-    assert by_sid["AccountAdministers"]["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
-    fsx = by_sid["FsxLinksReadAndWriteBuckets"]
-    assert fsx["Principal"]["AWS"].endswith(
-        "/s3.data-source.lustre.fsx.amazonaws.com/AWSServiceRoleForFSxS3Access_fs-0abc"
+def key_policy(**kwargs: Any) -> dict[str, Any]:
+    args = {"training_role": "storage-training-abc1234", **kwargs}
+    return json.loads(storage_key_policy("aws", "us-east-1", ACCOUNT, DEPLOYER, **args))
+
+
+ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
+CRYPTO = ("kms:encrypt", "kms:decrypt", "kms:reencrypt", "kms:generatedatakey")
+
+
+def grants(statement: dict[str, Any], action: str) -> bool:
+    import fnmatch
+
+    return any(fnmatch.fnmatchcase(action, a.lower()) for a in as_list(statement["Action"]))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"model_readers": ["triton-models-read-1234567"]}, {"fsx": True}],
+    ids=["training only", "with a model reader", "with the hot tier"],
+)
+def test_storage_key_policy_separates_administrators_from_users(kwargs):
+    document = key_policy(**kwargs)
+    admin, *users = document["Statement"]
+    assert admin["Sid"] == "KeyAdministration"
+    assert sorted(admin["Principal"]["AWS"]) == sorted([ROOT_ARN, DEPLOYER])
+    assert grants(admin, "kms:putkeypolicy")  # never locked out
+    assert not any(grants(admin, a) for a in CRYPTO)  # no administrator encrypts or decrypts
+    assert users
+    for statement in users:
+        assert statement["Effect"] == "Allow"
+        assert not grants(statement, "kms:putkeypolicy")
+        assert not any(grants(statement, a) for a in ("kms:schedulekeydeletion", "kms:*"))
+        assert ROOT_ARN not in json.dumps(statement["Principal"])
+        condition = statement["Condition"]["StringEquals"]
+        assert condition["kms:CallerAccount"] == ACCOUNT  # never another account's callers
+        assert condition["kms:ViaService"] in (
+            "s3.us-east-1.amazonaws.com",
+            "fsx.us-east-1.amazonaws.com",
+        )
+        if DEPLOYER in json.dumps(statement["Principal"]):
+            assert statement["Action"] == ["kms:GenerateDataKey"]  # seeds objects, never reads
+
+
+def test_storage_key_policy_names_its_users_by_role_arn():
+    by_sid = {s["Sid"]: s for s in key_policy(model_readers=["triton-a", "triton-b"])["Statement"]}
+    training = by_sid["TrainingThroughS3"]
+    assert training["Principal"] == {
+        "AWS": [f"arn:aws:iam::{ACCOUNT}:role/storage-training-abc1234"]
+    }
+    assert set(training["Action"]) == {"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"}
+    readers = by_sid["ModelReadersThroughS3"]
+    assert readers["Principal"]["AWS"] == [
+        f"arn:aws:iam::{ACCOUNT}:role/triton-a",
+        f"arn:aws:iam::{ACCOUNT}:role/triton-b",
+    ]
+    assert set(readers["Action"]) == {"kms:Decrypt", "kms:DescribeKey"}
+    assert "FsxEncryptsFileSystem" not in by_sid
+    assert "DeployerSeedsThroughS3" not in {s["Sid"] for s in key_policy()["Statement"]}
+
+
+def test_storage_key_policy_lets_fsx_and_its_link_roles_use_the_key_through_services_only():
+    by_sid = {s["Sid"]: s for s in key_policy(fsx=True)["Statement"]}
+    fsx = by_sid["FsxEncryptsFileSystem"]
+    assert fsx["Principal"] == "*"
+    assert fsx["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": "fsx.us-east-1.amazonaws.com",
+            "kms:CallerAccount": ACCOUNT,
+        }
+    }
+    assert "kms:CreateGrant" in fsx["Action"]
+    links = by_sid["FsxLinksReadAndWriteBuckets"]
+    assert links["Principal"] == "*"
+    assert links["Condition"]["StringEquals"]["kms:ViaService"] == "s3.us-east-1.amazonaws.com"
+    assert links["Condition"]["ArnLike"]["aws:PrincipalArn"] == (
+        f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/s3.data-source.lustre.fsx.amazonaws.com/"
+        "AWSServiceRoleForFSxS3Access_*"
     )
-    assert fsx["Condition"] == {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
-    assert "kms:*" not in fsx["Action"]
+    assert "kms:*" not in links["Action"]
 
 
 def test_storage_key_policy_names_the_stacks_partition():
@@ -680,11 +766,20 @@ def test_storage_key_policy_names_the_stacks_partition():
     }
     spec = platform("dev", **china).storage
     assert spec.partition == "aws-cn"
-    document = json.loads(storage_key_policy(spec.region, spec.partition, "111122223333", "fs-0"))
-    principals = [s["Principal"]["AWS"] for s in document["Statement"]]
-    assert principals
-    assert all(p.startswith("arn:aws-cn:iam::111122223333:") for p in principals)
-    via = document["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"]
+    document = json.loads(
+        storage_key_policy(
+            spec.partition,
+            spec.region,
+            "111122223333",
+            spec.deployer_arn,
+            training_role="t",
+            fsx=True,
+        )
+    )
+    admin, training = document["Statement"][:2]
+    assert "arn:aws-cn:iam::111122223333:root" in admin["Principal"]["AWS"]
+    assert training["Principal"]["AWS"] == ["arn:aws-cn:iam::111122223333:role/t"]
+    via = training["Condition"]["StringEquals"]["kms:ViaService"]
     assert via.startswith("s3.cn-north-1.")
 
 
@@ -772,3 +867,25 @@ def test_a_target_above_a_nodes_network_is_refused_naming_the_key():
     [(key, message)] = caught.value.problems
     assert key == "gpu-platform:storage.fsx.targetGbpsPerTrainingNode"
     assert "p5.48xlarge" in message
+
+
+def test_data_users_use_the_storage_key_through_s3_only():
+    users = ["arn:aws:iam::123456789012:role/data-engineers", "arn:aws:iam::123456789012:user/etl"]
+    by_sid = {s["Sid"]: s for s in key_policy(data_users=users)["Statement"]}
+    statement = by_sid["DataUsersThroughS3"]
+    assert statement["Principal"] == {"AWS": sorted(users)}
+    assert set(statement["Action"]) == {"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"}
+    assert statement["Condition"]["StringEquals"] == {
+        "kms:ViaService": "s3.us-east-1.amazonaws.com",
+        "kms:CallerAccount": ACCOUNT,
+    }
+    assert "DataUsersThroughS3" not in {s["Sid"] for s in key_policy()["Statement"]}
+
+
+def test_data_users_come_from_the_config_and_must_be_iam_principals():
+    user = "arn:aws:iam::123456789012:role/data-engineers"
+    spec = platform("dev", storage={"dataUserArns": [user]}).storage
+    assert spec.data_user_arns == (user,)
+    assert platform("dev").storage.data_user_arns == ()
+    found = problems({"dataUserArns": ["data-engineers"]})
+    assert "gpu-platform:storage.dataUserArns[0]" in found

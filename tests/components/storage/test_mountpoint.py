@@ -39,7 +39,9 @@ ARNS = {
     "models": "arn:aws:s3:::md-bucket",
 }
 NAMES = {b: arn.rsplit(":", 1)[-1] for b, arn in ARNS.items()}
-KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/storage"
+ACCOUNT = "123456789012"
+KEY_ALIAS = "alias/gpu-platform-prod-storage"
+KEY = {"partition": "aws", "account_id": ACCOUNT, "key_alias": KEY_ALIAS}
 TEAMS = [{"name": "team-a", "gpuQuota": 8}, {"name": "team-b", "gpuQuota": 4}]
 
 
@@ -163,7 +165,7 @@ def test_mount_s3_is_not_a_team_name():
 
 
 def test_the_driver_lists_reads_and_writes_only_the_mounted_prefixes():
-    found = statements(driver_policy(mountpoint(), ARNS, KEY_ARN))
+    found = statements(driver_policy(mountpoint(), ARNS, **KEY))
     assert set(found) == {
         "ListDatasets",
         "ReadDatasets",
@@ -188,14 +190,18 @@ def test_the_driver_lists_reads_and_writes_only_the_mounted_prefixes():
         "s3:DeleteObject",
         "s3:PutObject",
     ]
-    # The storage key, in the role's own policy (the key policy is not touched).
-    assert found["UseStorageKey"]["Resource"] == KEY_ARN
+    # The storage key, by its alias and through S3 only (known before the key exists).
+    assert found["UseStorageKey"]["Resource"] == f"arn:aws:kms:us-east-1:{ACCOUNT}:key/*"
+    assert found["UseStorageKey"]["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": KEY_ALIAS},
+        "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"},
+    }
     assert found["UseStorageKey"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
 
 
 def test_read_only_volumes_get_no_write_and_no_data_key():
     spec = mountpoint(volumes=[{"bucket": "models", "prefix": "triton/"}])
-    found = statements(driver_policy(spec, ARNS, KEY_ARN))
+    found = statements(driver_policy(spec, ARNS, **KEY))
     assert set(found) == {"ListModels", "ReadModels", "UseStorageKey"}
     assert found["ListModels"]["Condition"] == {"StringLike": {"s3:prefix": ["triton/*"]}}
     assert found["ReadModels"]["Resource"] == f"{ARNS['models']}/triton/*"
@@ -206,7 +212,7 @@ def test_a_whole_bucket_volume_beside_a_prefix_lists_without_a_condition():
     spec = mountpoint(
         volumes=[{"bucket": "checkpoints", "teams": ["team-a"], "perTeam": False}],
     )
-    found = statements(driver_policy(spec, ARNS, KEY_ARN))
+    found = statements(driver_policy(spec, ARNS, **KEY))
     assert "Condition" not in found["ListCheckpoints"]
 
 
@@ -274,7 +280,8 @@ def recorded(run_pulumi, spec: MountpointSpec) -> Recorded:
                 "provider": provider,
                 "bucket_names": NAMES,
                 "bucket_arns": ARNS,
-                "kms_key_arn": KEY_ARN,
+                "partition": "aws",
+                "key_alias": KEY_ALIAS,
                 "namespaces": namespaces,
                 "nodes": [nodes],
             },
@@ -303,7 +310,7 @@ def test_the_add_on_waits_for_its_pod_identity_and_the_nodes(
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
         "Service": "pods.eks.amazonaws.com"
     }
-    assert policy.inputs["policy"] == driver_policy(spec, ARNS, KEY_ARN)
+    assert policy.inputs["policy"] == driver_policy(spec, ARNS, **KEY)
 
 
 def test_every_team_gets_its_claims_bound_to_reserved_volumes(

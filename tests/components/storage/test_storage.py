@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
 
@@ -85,6 +86,8 @@ TUNED = platform(
 ).storage
 """The hot tier with every release, alarm and working-set setting away from its default."""
 MODELS_READ = "modelsReadPolicy"
+READER = "model-reader"
+"""A role that reads models with the storage key (the inference service's, in the stack)."""
 
 
 def subnets(stack: str) -> dict[str, str]:
@@ -103,6 +106,8 @@ def program(stack: str, spec: StorageSpec):
             provider=provider,
         )
         storage = TieredStorage(NAME, spec, refs)
+        reader = aws.iam.Role(READER, assume_role_policy="{}")
+        storage.grant_key_use([reader])
         pulumi.export(MODELS_READ, storage.models_read_policy)
 
     return body
@@ -171,6 +176,7 @@ def test_every_child_is_parented_to_the_component_and_named_from_it(variant, req
         r
         for r in recorded.registrations
         if r.type not in (COMPONENT, "pulumi:pulumi:Stack", "pulumi:providers:kubernetes")
+        and r.name != READER  # the test program's own role
     ]
     assert others
     assert recorded.children(component.urn) == others
@@ -544,8 +550,11 @@ def test_models_read_policy_reads_models_only(protected):
     key_arn = protected.one(KEY).outputs["arn"]
     text = protected.outputs[MODELS_READ]
     assert isinstance(text, str)
-    assert arns["models"] in text
-    assert key_arn in text
+    assert arns["models"] in text  # built from the bucket's name: the same ARN
+    assert key_arn not in text  # unknown before the key exists: named by its alias instead
+    alias = protected.one("aws:kms/alias:Alias", f"{NAME}-key")
+    assert alias.inputs["targetKeyId"] == protected.one(KEY).outputs["keyId"]
+    assert f'"kms:ResourceAliases": "{alias.inputs["name"]}"' in text
     assert arns["datasets"] not in text and arns["checkpoints"] not in text
     actions = {a for s in json.loads(text)["Statement"] for a in as_list(s["Action"])}
     assert {"s3:GetObject", "s3:ListBucket", "kms:Decrypt"} <= actions
@@ -572,9 +581,41 @@ def test_lustre_traffic_flows_both_ways_between_servers_and_clients(protected):
         and r.inputs["referencedSecurityGroupId"] == fsx_group.id
     }
     assert into_clients == {988, 1018}
-    policy = recorded.one("aws:kms/keyPolicy:KeyPolicy")
-    links = recorded.of_type("aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation")
-    assert {link.urn for link in links} <= set(policy.dependencies)
+
+
+def test_the_key_policy_names_its_users_once_they_exist_and_not_the_file_system(protected):
+    policy = protected.one("aws:kms/keyPolicy:KeyPolicy", f"{NAME}-key-fsx")
+    assert policy.inputs["keyId"] == protected.one(KEY).outputs["keyId"]
+    training = protected.one(ROLE, f"{NAME}-training")
+    reader = protected.one(ROLE, READER)
+    # KMS checks a key policy's principals: the policy waits for every role it names.
+    assert {training.urn, reader.urn} <= set(policy.dependencies)
+    by_sid = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    assert by_sid["TrainingThroughS3"]["Principal"] == {"AWS": [training.outputs["arn"]]}
+    assert by_sid["ModelReadersThroughS3"]["Principal"] == {"AWS": [reader.outputs["arn"]]}
+    assert {"KeyAdministration", "FsxEncryptsFileSystem", "FsxLinksReadAndWriteBuckets"} <= set(
+        by_sid
+    )
+    # Known before the file system exists: its id appears nowhere.
+    assert protected.one(LUSTRE).id not in policy.inputs["policy"]
+    assert "kms:*" not in policy.inputs["policy"]
+
+
+def test_the_key_policy_is_registered_once(run_pulumi):
+    def twice() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        refs = StorageRefs(
+            vpc_id=VPC,
+            subnet_ids_by_az=subnets("dev"),
+            client_security_group_ids=[CLIENT_SG],
+            provider=provider,
+        )
+        storage = TieredStorage(NAME, WARM_ONLY, refs)
+        storage.grant_key_use()
+        storage.grant_key_use()
+
+    with pytest.raises(Exception, match="already registered"):
+        run_pulumi(twice)
 
 
 # --------------------------------------------------------------------------- the shipped prod plan
