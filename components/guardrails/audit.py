@@ -15,10 +15,10 @@
   guide, "Enabling Amazon S3 server access logging": default encryption of the destination bucket
   must be SSE-S3).
 
-Every key policy separates administrators (the deployer and `audit.keyAdministratorArns`: manage,
-never use) from users (the service principal, under its documented conditions; readers of the
-trail's log files). There is no account-root `kms:*` statement: IAM policies alone cannot grant
-use of these keys.
+Every key policy separates administrators (the account root, so the key can never be locked out,
+the deployer and `audit.keyAdministratorArns`: manage, never use; components/common/kms.py) from
+users (the service principal, under its documented conditions; readers of the trail's log files).
+There is no account-root `kms:*` statement: IAM policies alone cannot grant use of these keys.
 
 pulumi-aws argument names are those of the installed SDK (pulumi_aws 7.x: `cloudtrail/trail.py`
 `advanced_event_selectors[].field_selectors[]{field, equals, starts_withs}`, `kms_key_id`,
@@ -36,7 +36,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.catalog.conventions import EXPECTED_SIZE_TAG
-from components.common import iam
+from components.common import iam, kms
 from components.common.protection import guard, keep
 from components.resolve.audit import (
     ACCESS_LOG_PREFIX,
@@ -46,26 +46,6 @@ from components.resolve.audit import (
     TrailSpec,
 )
 
-KEY_ADMIN_ACTIONS = (
-    "kms:CancelKeyDeletion",
-    "kms:Create*",
-    "kms:Delete*",
-    "kms:Describe*",
-    "kms:Disable*",
-    "kms:Enable*",
-    "kms:Get*",
-    "kms:List*",
-    "kms:Put*",
-    "kms:Revoke*",
-    "kms:RotateKeyOnDemand",
-    "kms:ScheduleKeyDeletion",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:Update*",
-)
-"""What key administrators may do (KMS developer guide, "Default key policy", "Allows key
-administrators to administer the KMS key"): manage, rotate, schedule deletion; no cryptographic
-operation."""
 LOGS_KEY_ACTIONS = (
     "kms:Decrypt*",
     "kms:Describe*",
@@ -88,23 +68,13 @@ def trail_arn(partition: str, region: str, account_id: str, trail_name: str) -> 
     return f"arn:{partition}:cloudtrail:{region}:{account_id}:trail/{trail_name}"
 
 
-def _administrators(admins: Sequence[str]) -> dict[str, Any]:
-    return {
-        "Sid": "KeyAdministrators",
-        "Effect": "Allow",
-        "Principal": {"AWS": list(admins)},
-        "Action": list(KEY_ADMIN_ACTIONS),
-        "Resource": "*",
-    }
-
-
 def logs_key_policy(spec: AuditSpec, account_id: str) -> str:
     """Pure: administrators manage the logs key; CloudWatch Logs of the stack's region uses it for
     this account's log groups only."""
     part, region = spec.partition, spec.region
     return iam.document(
         [
-            _administrators(spec.key_administrators),
+            kms.administrators([kms.account_root(part, account_id), *spec.key_administrators]),
             {
                 "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
                 "Effect": "Allow",
@@ -136,7 +106,7 @@ def trail_key_policy(spec: AuditSpec, trail: TrailSpec, account_id: str) -> str:
     readers = list(spec.log_readers) or [f"arn:{part}:iam::{account_id}:root"]
     return iam.document(
         [
-            _administrators(spec.key_administrators),
+            kms.administrators([kms.account_root(part, account_id), *spec.key_administrators]),
             {
                 "Sid": "CloudTrailEncryptsThisTrailsLogs",
                 "Effect": "Allow",

@@ -164,7 +164,7 @@ class MountpointS3(pulumi.ComponentResource):
         inputs = pulumi.Output.all(account.account_id, *(refs["bucket_arns"][b] for b in buckets))
         self.identity = pod_identity(
             f"{name}-driver",
-            cluster_name=refs["cluster_name"],
+            cluster_name=spec.cluster_name,
             namespace=DRIVER_NAMESPACE,
             service_account=DRIVER_SERVICE_ACCOUNT,
             policy=inputs.apply(

@@ -12,10 +12,10 @@ from typing import Any
 import pulumi
 import pytest
 
+from components.common import kms
 from components.common.protection import RETAINED_TYPES
 from components.config import ConfigError
 from components.guardrails.audit import (
-    KEY_ADMIN_ACTIONS,
     AuditRefs,
     AuditTrail,
     LogsKey,
@@ -47,6 +47,7 @@ DEPLOYER = config("prod").deployer.principal_arn
 BUCKET_ARNS = {b: f"arn:aws:s3:::gpu-platform-{b}-0a1b2c" for b in AUDITED_BUCKETS}
 LOG_KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/logs"
 TRAIL_ARN = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT_ID}:trail/{PROD_TRAIL.name}"
+ROOT = f"arn:aws:iam::{ACCOUNT_ID}:root"
 
 
 def statements(document: str) -> dict[str, dict[str, Any]]:
@@ -155,8 +156,9 @@ def test_data_event_selectors_cover_exactly_the_three_buckets_and_keep_managemen
 
 def test_trail_key_policy_separates_administrators_from_users():
     policy = statements(trail_key_policy(PROD, PROD_TRAIL, ACCOUNT_ID))
-    admins = policy["KeyAdministrators"]
-    assert admins["Principal"] == {"AWS": [DEPLOYER]}
+    admins = policy["KeyAdministration"]
+    # The account root administers too, so the key can never be locked out.
+    assert admins["Principal"] == {"AWS": sorted([DEPLOYER, ROOT])}
     assert not [a for a in admins["Action"] if a.startswith(("kms:Decrypt", "kms:Encrypt"))]
     assert "kms:*" not in admins["Action"] and "kms:GenerateDataKey*" not in admins["Action"]
     context = f"arn:aws:cloudtrail:*:{ACCOUNT_ID}:trail/*"
@@ -189,7 +191,7 @@ def test_named_log_readers_replace_the_account():
     assert spec is not None and spec.trail is not None
     policy = statements(trail_key_policy(spec, spec.trail, ACCOUNT_ID))
     assert policy["ReadersDecryptTheLogFiles"]["Principal"] == {"AWS": [reader]}
-    assert policy["KeyAdministrators"]["Principal"] == {"AWS": [DEPLOYER, admin]}
+    assert policy["KeyAdministration"]["Principal"] == {"AWS": sorted([DEPLOYER, ROOT, admin])}
 
 
 def test_logs_key_policy_grants_cloudwatch_logs_of_the_region_for_this_account_only():
@@ -201,7 +203,7 @@ def test_logs_key_policy_grants_cloudwatch_logs_of_the_region_for_this_account_o
             "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:*"
         }
     }
-    assert set(policy["KeyAdministrators"]["Action"]) == set(KEY_ADMIN_ACTIONS)
+    assert set(policy["KeyAdministration"]["Action"]) == set(kms.KEY_ADMIN_ACTIONS)
 
 
 def test_trail_bucket_policy_admits_this_trail_only_and_requires_tls():
