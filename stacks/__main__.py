@@ -48,7 +48,12 @@ def build(spec: PlatformSpec) -> None:
     pulumi.runtime.register_stack_transformation(auto_tag(spec.tags))
 
     network = Network("network", spec.network)
-    subnets: ClusterRefs = {"subnet_ids": network.private_subnet_ids, "vpc_id": network.vpc_id}
+    subnets: ClusterRefs = {
+        "subnet_ids": network.private_subnet_ids,
+        "vpc_id": network.vpc_id,
+        "control_plane_subnet_ids": network.control_plane_subnet_ids,
+        "pod_subnet_ids_by_az": network.pod_subnet_ids_by_az,
+    }
     cluster = Cluster("cluster", spec.cluster, subnets)
     after_cluster = pulumi.ResourceOptions(depends_on=[cluster])
     provider = cluster.provider
