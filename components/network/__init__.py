@@ -152,6 +152,8 @@ class Network(pulumi.ComponentResource):
             )
 
         private_rts: list[aws.ec2.RouteTable] = []
+        pod_ids: dict[str, pulumi.Output[str]] = {}
+        control_plane_ids: dict[str, pulumi.Output[str]] = {}
         for plan in spec.subnets:
             az = plan.az
             nat = nats.get(az, nats[spec.nat_azs[0]])
@@ -171,13 +173,21 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableAssociation(
                 f"{name}-private-{az}", subnet_id=private[az].id, route_table_id=rt.id, opts=child
             )
-            for role, extra in (("pods", pods), ("control-plane", control_plane)):
+            for role, extra, ready in (
+                ("pods", pods, pod_ids),
+                ("control-plane", control_plane, control_plane_ids),
+            ):
                 if az in extra:
-                    aws.ec2.RouteTableAssociation(
+                    association = aws.ec2.RouteTableAssociation(
                         f"{name}-{role}-{az}",
                         subnet_id=extra[az].id,
                         route_table_id=rt.id,
                         opts=child,
+                    )
+                    # Handed out only once routed: the control plane's interfaces must answer the
+                    # deployer through the transit gateway route, and pods need NAT and S3.
+                    ready[az] = pulumi.Output.all(extra[az].id, association.id).apply(
+                        lambda v: str(v[0])
                     )
             private_rts.append(rt)
 
@@ -242,9 +252,9 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = [private[p.az].id for p in spec.subnets]
         self.public_subnet_ids = [public[p.az].id for p in spec.subnets]
         self.private_subnet_ids_by_az = {p.az: private[p.az].id for p in spec.subnets}
-        self.pod_subnet_ids_by_az = {az: subnet.id for az, subnet in pods.items()}
+        self.pod_subnet_ids_by_az = {p.az: pod_ids[p.az] for p in spec.pod_subnets}
         self.control_plane_subnet_ids = (
-            [subnet.id for subnet in control_plane.values()]
+            [control_plane_ids[p.az] for p in spec.subnets]
             if control_plane
             else self.private_subnet_ids
         )

@@ -84,6 +84,44 @@ def test_in_prod_every_node_group_waits_for_the_configured_vpc_cni_addon():
         assert cni["urn"] in group["dependencies"], group["urn"]
     # The control plane's interfaces sit in the control-plane subnets, not the node subnets.
     cluster = next(s for s in states if s["type"] == "aws:eks/cluster:Cluster")
-    names = {u.rsplit("::", 1)[-1] for u in cluster["propertyDependencies"]["vpcConfig"]}
+    deps = cluster["propertyDependencies"]["vpcConfig"]
+    names = {u.rsplit("::", 1)[-1] for u in deps}
     assert names >= {f"network-control-plane-us-east-1{z}" for z in "abc"}
     assert not any(n.startswith("network-private-") for n in names)
+    # Both wait for their subnets' route table associations: the control plane's interfaces
+    # answer the deployer through the private tables' transit gateway route, pods need NAT.
+    association = "aws:ec2/routeTableAssociation:RouteTableAssociation::network-"
+    for z in "abc":
+        assert any(u.endswith(f"{association}control-plane-us-east-1{z}") for u in deps)
+        assert any(
+            u.endswith(f"{association}pods-us-east-1{z}")
+            for u in cni["propertyDependencies"]["configurationValues"]
+        )
+
+
+def test_an_existing_vpcs_pod_subnets_go_to_the_eniconfigs(tmp_path):
+    import yaml
+
+    from scripts.plan.__main__ import plan
+    from tests.support import ROOT
+
+    data = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    pods = {"us-east-1a": "subnet-0bbbbbbbbbbbbbbb1", "us-east-1b": "subnet-0bbbbbbbbbbbbbbb2"}
+    data["config"]["gpu-platform:existingVpc"] = {
+        "vpcId": "vpc-0123456789abcdef0",
+        "privateSubnetIds": {
+            "us-east-1a": "subnet-0aaaaaaaaaaaaaaa1",
+            "us-east-1b": "subnet-0aaaaaaaaaaaaaaa2",
+        },
+        "podSubnetIds": pods,
+    }
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(data))
+    document, _ = plan("dev", path)
+    states = [step["newState"] for step in document["steps"]]
+    cni = next(s for s in states if s["type"] == ADDON and s["inputs"]["addonName"] == "vpc-cni")
+    values = json.loads(cni["inputs"]["configurationValues"])
+    assert {az: v["id"] for az, v in values["eniConfig"]["subnets"].items()} == pods
+    assert values["env"]["AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG"] == "true"
+    # Nothing of the network is created in an existing VPC.
+    assert not any(s["type"] == "aws:ec2/subnet:Subnet" for s in states)
