@@ -1161,6 +1161,14 @@ class StackConfig(_Model):
         return value
 
     @property
+    def custom_networking(self) -> bool:
+        """VPC CNI custom networking: pods on pod subnets (`podNetwork`, or an existing VPC's
+        `podSubnetIds`), not on the node subnets."""
+        return self.pod_network is not None or bool(
+            self.existing_vpc and self.existing_vpc.pod_subnet_ids
+        )
+
+    @property
     def cluster_deletion_protection(self) -> bool:
         if self.deletion_protection is None:
             return self.environment is Environment.PROD

@@ -168,8 +168,7 @@ def resolve_cluster(config: StackConfig, name: str, tags: dict[str, str]) -> Clu
             max_size=pool.max_size,
             disk_size_gib=pool.disk_size_gib,
         ),
-        custom_networking=config.pod_network is not None
-        or bool(config.existing_vpc and config.existing_vpc.pod_subnet_ids),
+        custom_networking=config.custom_networking,
         tags=dict(tags),
         protect=config.protect,
         node_monitoring=bool(config.gpu_pools),

@@ -88,9 +88,7 @@ def resolve_network(config: StackConfig, name_prefix: str) -> NetworkSpec:
     """Pure: size and place subnets, decide NAT placement and endpoint service names."""
     azs = list(config.availability_zones)
     fleet = footprints(config.system_pool, config.gpu_pools, azs, config.region)
-    custom = config.pod_network is not None or bool(
-        config.existing_vpc and config.existing_vpc.pod_subnet_ids
-    )
+    custom = config.custom_networking
     demand = ip_demand_per_az(fleet, azs, lambda t: node_ip_demand(t, custom))
     existing = None
     subnets: list[SubnetPlan] = []

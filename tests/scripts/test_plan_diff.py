@@ -549,7 +549,14 @@ def test_turning_on_pod_networking_and_control_plane_subnets_in_prod_is_additive
         ops.setdefault(step["op"], []).append(step)
     assert set(ops) == {"same", "create", "update"}, sorted(ops)
     updated = {s["urn"].rsplit("::", 1)[-1]: s["diffReasons"] for s in ops["update"]}
-    assert updated == {"cluster-eks": ["vpcConfig"], "cluster-vpc-cni": ["configurationValues"]}
+    assert updated == {
+        "cluster-eks": ["vpcConfig"],
+        "cluster-vpc-cni": ["configurationValues"],
+        # The p5 layout keeps card 0's second slot free for the pods' interface: a new launch
+        # template version, which rolls the pool's nodes (they must be replaced anyway).
+        "pool-h100-train-lt": ["networkInterfaces"],
+        "pool-h100-train-ng": ["launchTemplate"],
+    }
     created = sorted(s["urn"].rsplit("::", 1)[-1] for s in ops["create"])
     assert created == sorted(
         ["network-pod-cidr", "network-endpoints-https-pods"]
