@@ -229,3 +229,30 @@ def test_an_efa_pool_still_fits_with_custom_networking() -> None:
     }
     plans = plan_pod_subnets("100.64.0.0/16", ip_demand_per_az([p5], ["us-east-1a"], pod_ip_demand))
     assert plans[0].ip_demand == 40 * 273
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    prefix=st.integers(min_value=16, max_value=24),
+    second=st.integers(min_value=0, max_value=255),
+    azs=st.integers(min_value=2, max_value=3),
+)
+def test_derived_control_plane_subnets_sit_clear_of_the_fixed_plan(
+    prefix: int, second: int, azs: int
+) -> None:
+    from components.resolve.sizing import layout_subnets
+
+    vpc = ipaddress.IPv4Network(f"10.{second}.0.0/{prefix}", strict=False)
+    zones = AZS[:azs]
+    try:
+        derived = layout_control_plane(str(vpc), zones)
+    except SubnetPlanError:
+        return  # too small: the error names subnets.controlPlaneCidrs
+    taken = [
+        ipaddress.IPv4Network(c) for _, *cidrs in layout_subnets(str(vpc), zones) for c in cidrs
+    ]
+    nets = [ipaddress.IPv4Network(c) for c in derived.values()]
+    assert list(derived) == list(zones)
+    assert all(n.prefixlen == 28 and n.subnet_of(vpc) for n in nets)
+    assert not any(n.overlaps(t) for n in nets for t in taken)
+    assert len(set(nets)) == len(nets)
