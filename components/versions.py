@@ -48,6 +48,14 @@ EKS_ADDONS: Final[dict[str, AddonVersions]] = {
     #   preflight checks the build the account offers. The EBS CSI driver's configuration values
     #   (`node.hostNetwork`, `node.metadataSources`: IMDS behind a hop limit of 1) were read in
     #   the chart at aws-ebs-csi-driver v1.64.0 (components/cluster, EBS_CSI_CONFIGURATION).
+    # vpc-cni custom networking (`podNetwork`), read at amazon-vpc-cni-k8s v1.23.0: the env names
+    #   AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG (pkg/ipamd/ipamd.go) and ENI_CONFIG_LABEL_DEF
+    #   (pkg/eniconfig/eniconfig.go; README: `topology.kubernetes.io/zone` selects an ENIConfig
+    #   named after the AZ); the `eniConfig: {create, region, subnets: {<name>: {id,
+    #   securityGroups}}}` values (charts/aws-vpc-cni/values.yaml, templates/eniconfig.yaml,
+    #   which names each ENIConfig after its key). The EKS add-on takes the same `eniConfig`
+    #   block in its configuration values (terraform-aws-eks users pass it that way); an add-on
+    #   build that refuses it fails `pulumi up` at the add-on, before any node joins.
     # eks-node-monitoring-agent: aws/eks-node-monitoring-agent's newest tag is v1.7.0 (2026-08-04),
     #   again without an eksbuild suffix; no AWS table lists add-on builds per minor, and the only
     #   builds seen (v1.6.2-eksbuild.1 beside a 1.35 cluster) come from third-party IaC, not AWS:

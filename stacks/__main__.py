@@ -59,6 +59,8 @@ def build(spec: PlatformSpec) -> None:
         "subnet_ids": network.private_subnet_ids,
         "vpc_id": network.vpc_id,
         "log_kms_key_arn": log_key_arn,
+        "control_plane_subnet_ids": network.control_plane_subnet_ids,
+        "pod_subnet_ids_by_az": network.pod_subnet_ids_by_az,
     }
     cluster = Cluster("cluster", spec.cluster, subnets)
     after_cluster = pulumi.ResourceOptions(depends_on=[cluster])

@@ -299,7 +299,9 @@ def types_meeting(
     return tuple(sorted(matches, key=lambda it: (it.on_demand_usd_per_hour, it.name)))
 
 
-def eks_max_pods(instance_type: InstanceType, prefix_delegation: bool = True) -> int:
+def eks_max_pods(
+    instance_type: InstanceType, prefix_delegation: bool = True, custom_networking: bool = False
+) -> int:
     """Recommended kubelet ``maxPods`` for the Amazon VPC CNI, as AWS computes it.
 
     Follows awslabs/amazon-eks-ami ``max-pods-calculator.sh`` and ``eni-max-pods.txt``:
@@ -315,9 +317,13 @@ def eks_max_pods(instance_type: InstanceType, prefix_delegation: bool = True) ->
       then capped like the calculator's recommended value: 110 when the type has 30 vCPUs or
       fewer, 250 above 30 vCPUs (m5.large: 110, p5.48xlarge: 250).
 
-    Custom networking (one ENI fewer) and ``--cni-max-eni`` are not modelled.
+    * With custom networking (``--cni-custom-networking-enabled``) the primary ENI carries no
+      pods: one ENI fewer in both formulas (m5.large without prefix delegation: 20, as the EKS
+      user guide's "choosing an instance type" example gives).
+
+    ``--cni-max-eni`` is not modelled.
     """
-    enis = instance_type.max_interfaces_per_card
+    enis = instance_type.max_interfaces_per_card - (1 if custom_networking else 0)
     ips_per_eni = instance_type.ipv4_addresses_per_interface - 1
     if not prefix_delegation:
         return enis * ips_per_eni + _HOST_NETWORK_PODS

@@ -35,6 +35,11 @@ MIG_CONFIG_LABEL: Final = "nvidia.com/mig.config"
 AUTOSCALER_TEMPLATE: Final = "k8s.io/cluster-autoscaler/node-template"
 """Prefix of the Auto Scaling group tags the Cluster Autoscaler builds empty nodes from."""
 
+SUBNET_ROLE_TAG: Final = "gpu-platform/subnet-role"
+"""Subnet tag: `pods` (VPC CNI custom networking, pods' addresses) or `control-plane` (the EKS
+control plane's network interfaces). The plan's capacity stage reads it from the document."""
+POD_SUBNET_ROLE: Final = "pods"
+CONTROL_PLANE_SUBNET_ROLE: Final = "control-plane"
 EXPECTED_SIZE_TAG: Final = "gpu-platform/expected-size-gib"
 """Bucket tag carrying the configured expected size, so cost checks can price a preview alone."""
 WORKING_SET_TAG: Final = "gpu-platform/working-set-gib"

@@ -10,7 +10,7 @@ components that deploy into the cluster.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -22,7 +22,7 @@ from components.catalog.conventions import NODE_POOL_LABEL, SYSTEM_POOL
 from components.common import iam, kms, launch_template
 from components.common.identity import pod_identity_trust_output
 from components.common.protection import guard, keep
-from components.resolve.cluster import ClusterSpec
+from components.resolve.cluster import ClusterSpec, vpc_cni_configuration
 
 NODE_MONITORING_CONFIGURATION = json.dumps(
     {"dcgmAgent": {"tolerations": [{"operator": "Exists"}]}}, sort_keys=True
@@ -84,12 +84,17 @@ class ClusterRefs(TypedDict):
     """Handles of what the network created, for the cluster."""
 
     subnet_ids: Sequence[pulumi.Input[str]]
-    """Private subnets for the control-plane ENIs and the system node group."""
+    """Private subnets for the system node group (and the control-plane ENIs without
+    `control_plane_subnet_ids`)."""
     vpc_id: pulumi.Input[str]
     """The VPC (for the API security group)."""
     log_kms_key_arn: NotRequired[pulumi.Input[str] | None]
     """The stack's logs key (`LogsKey.key_arn`), for the control-plane log group; None or absent:
     AWS-managed encryption."""
+    control_plane_subnet_ids: NotRequired[Sequence[pulumi.Input[str]]]
+    """Dedicated subnets for the control plane's network interfaces. Default: `subnet_ids`."""
+    pod_subnet_ids_by_az: NotRequired[Mapping[str, pulumi.Input[str]]]
+    """Pod subnet per AZ, with custom networking (the spec's `custom_networking`)."""
 
 
 def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
@@ -143,6 +148,8 @@ class Cluster(pulumi.ComponentResource):
     cluster_security_group_id: pulumi.Output[str]
     node_role_arn: pulumi.Output[str]
     provider: k8s.Provider
+    vpc_cni: aws.eks.Addon
+    """The vpc-cni add-on: node groups depend on it (pod networking before the first node)."""
 
     def __init__(
         self,
@@ -251,7 +258,9 @@ class Cluster(pulumi.ComponentResource):
         self.api_security_group_id = api_group.id
 
         vpc_config: aws.eks.ClusterVpcConfigArgsDict = {
-            "subnet_ids": list(refs["subnet_ids"]),
+            # EKS updates the subnets of a live cluster in place (UpdateClusterConfig), within the
+            # AZs the cluster was created in.
+            "subnet_ids": list(refs.get("control_plane_subnet_ids") or refs["subnet_ids"]),
             "security_group_ids": [api_group.id],
             "endpoint_private_access": True,
             "endpoint_public_access": spec.endpoint_public,
@@ -312,7 +321,7 @@ class Cluster(pulumi.ComponentResource):
             addon_name: str,
             version: str | None,
             *,
-            configuration: str | None = None,
+            configuration: pulumi.Input[str] | None = None,
             service_account: str | None = None,
             policies: Sequence[str] = (),
             after: Sequence[pulumi.Resource] = (),
@@ -346,15 +355,30 @@ class Cluster(pulumi.ComponentResource):
                 **extra,
             )
 
-        # Before nodes: networking and credentials must be there when the first node joins.
+        # Before nodes: networking and credentials must be there when the first node joins. With
+        # custom networking above all: a node that joins before the ENIConfigs and the CNI's
+        # environment exist puts its pods on the node subnet until it is replaced, so every node
+        # group depends on this add-on (`self.vpc_cni`).
         pod_identity = addon(
             "pod-identity-agent", "eks-pod-identity-agent", spec.addons.pod_identity_agent
         )
+        cni_values: pulumi.Input[str] = vpc_cni_configuration(region)
+        if spec.custom_networking:
+            pod_subnets = dict(refs.get("pod_subnet_ids_by_az") or {})
+            if not pod_subnets:
+                raise ValueError("custom networking needs the pod subnets (pod_subnet_ids_by_az)")
+            azs = list(pod_subnets)
+            # Pods' interfaces carry the cluster security group, as the nodes' do.
+            cni_values = pulumi.Output.all(
+                cluster.vpc_config.cluster_security_group_id, *pod_subnets.values()
+            ).apply(
+                lambda v: vpc_cni_configuration(region, dict(zip(azs, v[1:], strict=True)), [v[0]])
+            )
         vpc_cni = addon(
             "vpc-cni",
             "vpc-cni",
             spec.addons.vpc_cni,
-            configuration=spec.vpc_cni_configuration,
+            configuration=cni_values,
             service_account="aws-node",
             policies=["AmazonEKS_CNI_Policy"],
             after=[pod_identity],
@@ -448,6 +472,7 @@ class Cluster(pulumi.ComponentResource):
         self.oidc_issuer = issuer
         self.cluster_security_group_id = cluster.vpc_config.cluster_security_group_id
         self.node_role_arn = node_role.arn
+        self.vpc_cni = vpc_cni
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,

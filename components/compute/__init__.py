@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from typing import Any, TypedDict
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -53,6 +53,9 @@ class PoolRefs(TypedDict):
     cluster_security_group_id: pulumi.Input[str]
     """EKS cluster security group (put on EFA interfaces, which replace the default one)."""
     vpc_id: pulumi.Input[str]
+    node_prerequisites: NotRequired[Sequence[pulumi.Resource]]
+    """What must exist before the first node joins: the vpc-cni add-on (with custom networking,
+    its ENIConfigs and environment), so no node starts with pods on the node subnet."""
 
 
 def pool_refs(cluster: Cluster, network: Network) -> PoolRefs:
@@ -63,6 +66,7 @@ def pool_refs(cluster: Cluster, network: Network) -> PoolRefs:
         "node_role_arn": cluster.node_role_arn,
         "cluster_security_group_id": cluster.cluster_security_group_id,
         "vpc_id": network.vpc_id,
+        "node_prerequisites": [cluster.vpc_cni],
     }
 
 
@@ -192,7 +196,11 @@ class GpuNodeGroup(pulumi.ComponentResource):
             taints=[{"key": k, "value": v, "effect": _EFFECTS[e]} for k, v, e in spec.taints],
             launch_template={"id": lt.id, "version": lt.latest_version.apply(str)},
             node_repair_config=node_repair_config(spec.node_repair),
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(refs.get("node_prerequisites") or ()),
+                ignore_changes=["scalingConfig.desiredSize"],
+            ),
         )
 
         asg_name = node_group.resources.apply(

@@ -82,6 +82,130 @@ def address_plan(config: StackConfig) -> list[tuple[str, str]]:
             if clash:
                 problems.append((f"{path}.{az}", f"{cidr} overlaps {clash[0]}"))
             seen.append((f"{az} {cidr}", net))
+    problems.extend(_control_plane_subnets(config, seen))
+    problems.extend(pod_network(config))
+    return problems
+
+
+RFC_6598 = "100.64.0.0/10"
+RFC_1918 = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+
+
+def _control_plane_subnets(
+    config: StackConfig, seen: list[tuple[str, ipaddress.IPv4Network]]
+) -> list[tuple[str, str]]:
+    """Pinned control-plane subnets: one per AZ (EKS wants subnets in two AZs at least; the
+    stack has two or three), inside the VPC, clear of the pinned node and public subnets."""
+    problems: list[tuple[str, str]] = []
+    subnets = config.subnets
+    path = f"{PROJECT_NAMESPACE}:subnets.controlPlaneCidrs"
+    if config.existing_vpc is not None and subnets.control_plane:
+        problems.append(
+            (
+                f"{PROJECT_NAMESPACE}:subnets",
+                "dedicated control-plane subnets are carved from a VPC this stack creates: "
+                "remove subnets.dedicatedControlPlane and subnets.controlPlaneCidrs with "
+                "existingVpc",
+            )
+        )
+        return problems
+    given = subnets.control_plane_cidrs
+    if given and sorted(given) != sorted(config.availability_zones):
+        problems.append((path, f"needs one CIDR per AZ of {config.availability_zones}"))
+    vpc = ipaddress.IPv4Network(config.vpc_cidr)
+    for az, cidr in sorted(given.items()):
+        net = ipaddress.IPv4Network(cidr)
+        if not net.subnet_of(vpc):
+            problems.append((f"{path}.{az}", f"{cidr} is outside vpcCidr {config.vpc_cidr}"))
+        clash = [name for name, other in seen if other.overlaps(net)]
+        if clash:
+            problems.append((f"{path}.{az}", f"{cidr} overlaps {clash[0]}"))
+        seen.append((f"{az} {cidr}", net))
+    return problems
+
+
+def secondary_range_allowed(vpc_cidr: str, cidr: str) -> bool:
+    """AWS's rule for a secondary IPv4 range, as this platform applies it: RFC 6598
+    (100.64.0.0/10) with any primary range, or a range of the same RFC 1918 block as the
+    primary (a secondary range from another RFC 1918 block is refused)."""
+    net, vpc = ipaddress.IPv4Network(cidr), ipaddress.IPv4Network(vpc_cidr)
+    if net.subnet_of(ipaddress.IPv4Network(RFC_6598)):
+        return True
+    return any(
+        net.subnet_of(block) and vpc.subnet_of(block)
+        for block in map(ipaddress.IPv4Network, RFC_1918)
+    )
+
+
+def pod_network(config: StackConfig) -> list[tuple[str, str]]:
+    """The pod range: allowed as a secondary VPC range, clear of every other range the stack
+    knows; pinned pod subnets one per AZ inside it, none overlapping another. With an existing
+    VPC, pods' subnets are given as ids instead."""
+    ns = PROJECT_NAMESPACE
+    problems: list[tuple[str, str]] = []
+    existing = config.existing_vpc
+    if existing is not None and existing.pod_subnet_ids:
+        pod_azs = sorted(existing.pod_subnet_ids)
+        if pod_azs != sorted(config.availability_zones):
+            problems.append(
+                (
+                    f"{ns}:existingVpc.podSubnetIds",
+                    f"needs exactly one subnet per availabilityZones "
+                    f"{config.availability_zones} (got {pod_azs})",
+                )
+            )
+        nodes = set(existing.private_subnet_ids.values())
+        clash = sorted(set(existing.pod_subnet_ids.values()) & nodes)
+        if clash:
+            problems.append(
+                (
+                    f"{ns}:existingVpc.podSubnetIds",
+                    f"{clash} are also node subnets (existingVpc.privateSubnetIds): pod subnets "
+                    "are separate subnets",
+                )
+            )
+    pods = config.pod_network
+    if pods is None:
+        return problems
+    path = f"{ns}:podNetwork"
+    if existing is not None:
+        problems.append(
+            (
+                path,
+                "an existing VPC's ranges are its owner's: remove podNetwork and give the pod "
+                "subnets as existingVpc.podSubnetIds",
+            )
+        )
+        return problems
+    net = ipaddress.IPv4Network(pods.cidr)
+    if not secondary_range_allowed(config.vpc_cidr, pods.cidr):
+        problems.append(
+            (
+                f"{path}.cidr",
+                f"{pods.cidr} cannot be a secondary range of vpcCidr {config.vpc_cidr}: use "
+                f"RFC 6598 ({RFC_6598}, for example 100.64.0.0/16) or a range of the RFC 1918 "
+                "block vpcCidr is in",
+            )
+        )
+    others = [("vpcCidr", config.vpc_cidr)]
+    others += [("apiAccess.sourceCidrs", c) for c in config.api_access.source_cidrs]
+    for key, other in others:
+        if net.overlaps(ipaddress.IPv4Network(other)):
+            problems.append((f"{path}.cidr", f"{pods.cidr} overlaps {key} {other}"))
+    given = pods.subnet_cidrs
+    if given and sorted(given) != sorted(config.availability_zones):
+        problems.append(
+            (f"{path}.subnetCidrs", f"needs one CIDR per AZ of {config.availability_zones}")
+        )
+    seen: list[tuple[str, ipaddress.IPv4Network]] = []
+    for az, cidr in sorted(given.items()):
+        subnet = ipaddress.IPv4Network(cidr)
+        if not subnet.subnet_of(net):
+            problems.append((f"{path}.subnetCidrs.{az}", f"{cidr} is outside {pods.cidr}"))
+        clash = [name for name, other in seen if other.overlaps(subnet)]
+        if clash:
+            problems.append((f"{path}.subnetCidrs.{az}", f"{cidr} overlaps {clash[0]}"))
+        seen.append((f"{az} {cidr}", subnet))
     return problems
 
 

@@ -204,8 +204,14 @@ class ExistingVpc(_Model):
     private_subnet_ids: dict[str, str]
     """Private subnet id per availability zone, one for each of the stack's AZs. Their size is
     checked against the fleet by `python -m scripts.ops preflight`. Required."""
+    pod_subnet_ids: dict[str, str] = Field(default_factory=dict)
+    """Pod subnet id per availability zone (VPC CNI custom networking): pods take their
+    addresses from these subnets, nodes keep theirs in `privateSubnetIds`. One per AZ, in the
+    VPC (a secondary CIDR the VPC's owner associated); preflight checks their free addresses
+    against the pods at maximum size. `podNetwork` is refused with an existing VPC: this is its
+    form there. Default: none (pods share the node subnets)."""
 
-    @field_validator("private_subnet_ids")
+    @field_validator("private_subnet_ids", "pod_subnet_ids")
     @classmethod
     def _subnets(cls, value: dict[str, str]) -> dict[str, str]:
         bad = sorted(s for s in value.values() if not re.match(r"^subnet-[0-9a-f]{8,17}$", s))
@@ -223,18 +229,77 @@ class Subnets(_Model):
     """Private subnet CIDR per AZ, to pin an existing layout. Default: the fixed plan."""
     public_cidrs: dict[str, str] = Field(default_factory=dict)
     """Public subnet CIDR per AZ, to pin an existing layout. Default: the fixed plan."""
+    dedicated_control_plane: bool = False
+    """Give the EKS control plane's network interfaces small subnets of their own (a /28 per AZ,
+    carved from the spare quarter of the public block of the fixed plan) instead of the node
+    subnets, as the EKS user guide recommends. Default: off (the control plane uses the private
+    node subnets)."""
+    control_plane_cidrs: dict[str, str] = Field(default_factory=dict)
+    """Control-plane subnet CIDR per AZ (/24 to /28, inside `vpcCidr`): pins the dedicated
+    control-plane subnets, and turns them on. Default: the derived /28s when
+    `dedicatedControlPlane` is on."""
 
     @field_validator("private_cidrs", "public_cidrs")
     @classmethod
     def _cidrs(cls, value: dict[str, str]) -> dict[str, str]:
-        for cidr in value.values():
-            try:
-                net = ipaddress.IPv4Network(cidr)
-            except ValueError:
-                raise ValueError(f"{cidr!r} is not an IPv4 CIDR") from None
-            if not 16 <= net.prefixlen <= 28:
-                raise ValueError(f"{cidr}: AWS subnets are /16 to /28")
+        return _subnet_cidrs(value, 16)
+
+    @field_validator("control_plane_cidrs")
+    @classmethod
+    def _control_plane(cls, value: dict[str, str]) -> dict[str, str]:
+        return _subnet_cidrs(value, 24)
+
+    @property
+    def control_plane(self) -> bool:
+        """Dedicated control-plane subnets, derived or pinned."""
+        return self.dedicated_control_plane or bool(self.control_plane_cidrs)
+
+
+def _subnet_cidrs(value: dict[str, str], largest: int) -> dict[str, str]:
+    """Subnet CIDRs per AZ: IPv4, from /`largest` to AWS's smallest subnet (/28)."""
+    for cidr in value.values():
+        try:
+            net = ipaddress.IPv4Network(cidr)
+        except ValueError:
+            raise ValueError(f"{cidr!r} is not an IPv4 CIDR") from None
+        if not largest <= net.prefixlen <= 28:
+            raise ValueError(f"{cidr}: these subnets are /{largest} to /28")
+    return value
+
+
+class PodNetwork(_Model):
+    """Pod addresses from a secondary VPC CIDR (VPC CNI custom networking): the range is
+    associated with the VPC, a pod subnet is carved per AZ, and the vpc-cni add-on puts pods'
+    network interfaces there (one ENIConfig per AZ), so nodes take only their own address from
+    the private subnets. Set before the first nodes join: nodes that joined before keep pods on
+    the node subnets until they are replaced."""
+
+    cidr: str
+    """Secondary IPv4 range, /16 to /26: RFC 6598 (100.64.0.0/10), or another range of the RFC
+    1918 block `vpcCidr` is in (AWS refuses a secondary range from another RFC 1918 block).
+    Required."""
+    subnet_cidrs: dict[str, str] = Field(default_factory=dict)
+    """Pod subnet CIDR per AZ inside `cidr`, to pin an existing layout. Default: the fixed plan
+    (`cidr` split in four, a quarter per AZ in the stack's AZ order)."""
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            net = ipaddress.IPv4Network(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an IPv4 CIDR ({exc})") from None
+        if not 16 <= net.prefixlen <= 26:
+            raise ValueError(
+                f"{value}: a secondary VPC range is /16 or smaller, and it must split into a pod "
+                "subnet (/28 at least) per quarter: /16 to /26"
+            )
         return value
+
+    @field_validator("subnet_cidrs")
+    @classmethod
+    def _subnet_cidrs(cls, value: dict[str, str]) -> dict[str, str]:
+        return _subnet_cidrs(value, 16)
 
 
 class _NodeGroup(_Model):
@@ -1112,6 +1177,9 @@ class StackConfig(_Model):
     """Who runs `pulumi up` for this stack, and from where. Required."""
     api_access: ApiAccess = Field(default_factory=ApiAccess)
     """Who may reach a private API endpoint. Default: nobody beyond the VPC itself."""
+    pod_network: PodNetwork | None = None
+    """Pod addresses from a secondary VPC CIDR (VPC CNI custom networking). Default: none (pods
+    take addresses from the node subnets)."""
     existing_vpc: ExistingVpc | None = None
     """Use an existing VPC and its private subnets instead of creating a network. Default: none
     (the stack creates its VPC)."""
@@ -1259,6 +1327,14 @@ class StackConfig(_Model):
             if len(val) > 256:
                 raise ValueError(f"tag {key!r} value is longer than 256 characters")
         return value
+
+    @property
+    def custom_networking(self) -> bool:
+        """VPC CNI custom networking: pods on pod subnets (`podNetwork`, or an existing VPC's
+        `podSubnetIds`), not on the node subnets."""
+        return self.pod_network is not None or bool(
+            self.existing_vpc and self.existing_vpc.pod_subnet_ids
+        )
 
     @property
     def cluster_deletion_protection(self) -> bool:

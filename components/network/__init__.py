@@ -3,6 +3,12 @@
 Private subnets carry every node and pod (VPC CNI prefix delegation); public subnets carry NAT
 gateways and internet-facing load balancers. An S3 gateway endpoint and ECR/STS interface endpoints
 keep image pulls, dataset reads and credential calls off the NAT gateways.
+
+With `podNetwork` a secondary range is associated with the VPC and a pod subnet carved per AZ
+(VPC CNI custom networking): pods take their addresses there, routed through the same route
+table (NAT, S3 endpoint, transit gateway) as the AZ's node subnet, and reach the interface
+endpoints from that range. With `subnets.dedicatedControlPlane` a /28 per AZ holds the EKS
+control plane's network interfaces, on the same private route tables.
 """
 
 from __future__ import annotations
@@ -12,6 +18,11 @@ from typing import TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from components.catalog.conventions import (
+    CONTROL_PLANE_SUBNET_ROLE,
+    POD_SUBNET_ROLE,
+    SUBNET_ROLE_TAG,
+)
 from components.common import iam
 from components.common.protection import keep
 from components.resolve.network import ExistingVpcSpec, FlowLogSpec, NetworkSpec
@@ -37,6 +48,11 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: list[pulumi.Output[str]]
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids_by_az: dict[str, pulumi.Output[str]]
+    pod_subnet_ids_by_az: dict[str, pulumi.Output[str]]
+    """Pod subnet per AZ (custom networking); empty without."""
+    control_plane_subnet_ids: list[pulumi.Output[str]]
+    """Subnets for the EKS control plane's interfaces: the dedicated ones, else the private
+    subnets."""
 
     def __init__(
         self,
@@ -113,6 +129,38 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
 
+        control_plane: dict[str, aws.ec2.Subnet] = {}
+        for plan in spec.subnets:
+            if plan.control_plane_cidr is None:
+                continue
+            control_plane[plan.az] = aws.ec2.Subnet(
+                f"{name}-control-plane-{plan.az}",
+                vpc_id=vpc.id,
+                cidr_block=plan.control_plane_cidr,
+                availability_zone=plan.az,
+                tags={
+                    "Name": f"{prefix}-control-plane-{plan.az}",
+                    SUBNET_ROLE_TAG: CONTROL_PLANE_SUBNET_ROLE,
+                },
+                opts=child,
+            )
+
+        pods: dict[str, aws.ec2.Subnet] = {}
+        if spec.pod_cidr is not None:
+            # Subnets of a secondary range can be created only once it is associated.
+            secondary = aws.ec2.VpcIpv4CidrBlockAssociation(
+                f"{name}-pod-cidr", vpc_id=vpc.id, cidr_block=spec.pod_cidr, opts=child
+            )
+            for pod_plan in spec.pod_subnets:
+                pods[pod_plan.az] = aws.ec2.Subnet(
+                    f"{name}-pods-{pod_plan.az}",
+                    vpc_id=vpc.id,
+                    cidr_block=pod_plan.cidr,
+                    availability_zone=pod_plan.az,
+                    tags={"Name": f"{prefix}-pods-{pod_plan.az}", SUBNET_ROLE_TAG: POD_SUBNET_ROLE},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[secondary]),
+                )
+
         nats: dict[str, aws.ec2.NatGateway] = {}
         for az in spec.nat_azs:
             eip = aws.ec2.Eip(
@@ -127,6 +175,8 @@ class Network(pulumi.ComponentResource):
             )
 
         private_rts: list[aws.ec2.RouteTable] = []
+        pod_ids: dict[str, pulumi.Output[str]] = {}
+        control_plane_ids: dict[str, pulumi.Output[str]] = {}
         for plan in spec.subnets:
             az = plan.az
             nat = nats.get(az, nats[spec.nat_azs[0]])
@@ -146,6 +196,22 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableAssociation(
                 f"{name}-private-{az}", subnet_id=private[az].id, route_table_id=rt.id, opts=child
             )
+            for role, extra, ready in (
+                ("pods", pods, pod_ids),
+                ("control-plane", control_plane, control_plane_ids),
+            ):
+                if az in extra:
+                    association = aws.ec2.RouteTableAssociation(
+                        f"{name}-{role}-{az}",
+                        subnet_id=extra[az].id,
+                        route_table_id=rt.id,
+                        opts=child,
+                    )
+                    # Handed out only once routed: the control plane's interfaces must answer the
+                    # deployer through the transit gateway route, and pods need NAT and S3.
+                    ready[az] = pulumi.Output.all(extra[az].id, association.id).apply(
+                        lambda v: str(v[0])
+                    )
             private_rts.append(rt)
 
         aws.ec2.VpcEndpoint(
@@ -175,6 +241,17 @@ class Network(pulumi.ComponentResource):
                 description="HTTPS from inside the VPC",
                 opts=child,
             )
+            if spec.pod_cidr is not None:
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-endpoints-https-pods",
+                    security_group_id=endpoint_sg.id,
+                    cidr_ipv4=spec.pod_cidr,
+                    ip_protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    description="HTTPS from pods (the secondary pod range)",
+                    opts=child,
+                )
             for service in spec.interface_services:
                 short = service.split(".", 3)[3].replace(".", "-")
                 aws.ec2.VpcEndpoint(
@@ -198,11 +275,19 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = [private[p.az].id for p in spec.subnets]
         self.public_subnet_ids = [public[p.az].id for p in spec.subnets]
         self.private_subnet_ids_by_az = {p.az: private[p.az].id for p in spec.subnets}
+        self.pod_subnet_ids_by_az = {p.az: pod_ids[p.az] for p in spec.pod_subnets}
+        self.control_plane_subnet_ids = (
+            [control_plane_ids[p.az] for p in spec.subnets]
+            if control_plane
+            else self.private_subnet_ids
+        )
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
                 "private_subnet_ids": self.private_subnet_ids,
                 "public_subnet_ids": self.public_subnet_ids,
+                "pod_subnet_ids": list(self.pod_subnet_ids_by_az.values()),
+                "control_plane_subnet_ids": self.control_plane_subnet_ids,
             }
         )
 
@@ -215,6 +300,10 @@ class Network(pulumi.ComponentResource):
         }
         self.private_subnet_ids = list(self.private_subnet_ids_by_az.values())
         self.public_subnet_ids = []
+        self.pod_subnet_ids_by_az = {
+            az: pulumi.Output.from_input(subnet) for az, subnet in existing.pod_subnet_ids.items()
+        }
+        self.control_plane_subnet_ids = self.private_subnet_ids
         if spec.flow_logs is not None:
             self._flow_logs(name, self.vpc_id, spec.flow_logs, spec.region)
         self.register_outputs(

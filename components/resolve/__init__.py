@@ -94,7 +94,7 @@ def resolve_platform(config: StackConfig, project: str, stack: str) -> PlatformS
     azs = config.availability_zones
     cluster = resolve_cluster(config, cluster_name, tags)
     pools = tuple(
-        resolve_pool(p, i, azs, tags, cluster_name, config.region)
+        resolve_pool(p, i, azs, tags, cluster_name, config.region, config.custom_networking)
         for i, p in enumerate(config.gpu_pools)
     )
     network = resolve_network(config, name_prefix=cluster_name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from components import versions
@@ -72,7 +73,9 @@ class ClusterSpec:
     node_managed_policies: tuple[str, ...]
     """AWS-managed policies of the node role (SSM's only with `nodeSsmAccess`)."""
     system_pool: SystemPoolSpec
-    vpc_cni_configuration: str
+    custom_networking: bool
+    """VPC CNI custom networking (`podNetwork`, or `existingVpc.podSubnetIds`): the vpc-cni
+    add-on gets an ENIConfig per AZ (see `vpc_cni_configuration`)."""
     tags: dict[str, str]
     """Stack tags, copied into launch template tag specifications."""
     protect: bool
@@ -81,6 +84,43 @@ class ClusterSpec:
     """Install the EKS node monitoring agent: it sets the node health conditions
     (`AcceleratedHardwareReady` and others) that node auto repair on the GPU node groups acts on.
     On when there are GPU pools."""
+
+
+ENI_CONFIG_LABEL = "topology.kubernetes.io/zone"
+"""Node label whose value names the node's ENIConfig (`ENI_CONFIG_LABEL_DEF`): every node carries
+its AZ there, and the add-on names each ENIConfig after its AZ."""
+
+
+def vpc_cni_configuration(
+    region: str,
+    pod_subnets: Mapping[str, str] | None = None,
+    security_group_ids: Sequence[str] = (),
+) -> str:
+    """The vpc-cni add-on's configuration values (JSON): network policy, prefix delegation with
+    `WARM_PREFIX_TARGET` spare prefixes, and with `pod_subnets` (AZ -> subnet id) custom
+    networking.
+
+    Custom networking (amazon-vpc-cni-k8s v1.23.0 README, pkg/ipamd/ipamd.go,
+    pkg/eniconfig/eniconfig.go): `AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG=true` makes ipamd put pods'
+    interfaces in the subnet and security groups of the node's ENIConfig, chosen by the node
+    label `ENI_CONFIG_LABEL_DEF`; the add-on's `eniConfig` section (charts/aws-vpc-cni
+    values.yaml and templates/eniconfig.yaml at v1.23.0: `create`, `region`,
+    `subnets.<name>.{id, securityGroups}`) creates one ENIConfig per key, named after it: here
+    the AZ, matching the zone label. Pure: the component passes the ids once they exist."""
+    env = {"ENABLE_PREFIX_DELEGATION": "true", "WARM_PREFIX_TARGET": str(WARM_PREFIX_TARGET)}
+    values: dict[str, object] = {"enableNetworkPolicy": "true", "env": env}
+    if pod_subnets:
+        env["AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG"] = "true"
+        env["ENI_CONFIG_LABEL_DEF"] = ENI_CONFIG_LABEL
+        values["eniConfig"] = {
+            "create": True,
+            "region": region,
+            "subnets": {
+                az: {"id": subnet, "securityGroups": list(security_group_ids)}
+                for az, subnet in pod_subnets.items()
+            },
+        }
+    return json.dumps(values, sort_keys=True)
 
 
 def resolve_cluster(config: StackConfig, name: str, tags: dict[str, str]) -> ClusterSpec:
@@ -128,16 +168,7 @@ def resolve_cluster(config: StackConfig, name: str, tags: dict[str, str]) -> Clu
             max_size=pool.max_size,
             disk_size_gib=pool.disk_size_gib,
         ),
-        vpc_cni_configuration=json.dumps(
-            {
-                "enableNetworkPolicy": "true",
-                "env": {
-                    "ENABLE_PREFIX_DELEGATION": "true",
-                    "WARM_PREFIX_TARGET": str(WARM_PREFIX_TARGET),
-                },
-            },
-            sort_keys=True,
-        ),
+        custom_networking=config.custom_networking,
         tags=dict(tags),
         protect=config.protect,
         node_monitoring=bool(config.gpu_pools),

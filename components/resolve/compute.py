@@ -4,7 +4,10 @@ What a pool's launch template carries is derived from the instance catalog rathe
 per type:
 - EFA (when the pool asks for it): one EFA device on every network card. Card 0 device 0 is the
   ENA primary interface (it carries the node's IP), card 0 device 1 and device 0 of every other
-  card are `efa-only` (no IP addresses; needs VPC CNI >= 1.18.4).
+  card are `efa-only` (no IP addresses; needs VPC CNI >= 1.18.4). With VPC CNI custom networking
+  the primary interface carries no pods and the CNI attaches the pods' interfaces on card 0, so
+  card 0's EFA device moves onto the primary (`efa`: EFA with ENA, the node's IP) and device 1
+  stays free for the pods' interface: still one EFA device per card.
 - A cluster placement group for EFA pools, in one AZ, unless the pool launches into a capacity
   reservation made outside that group (the launch would fail with InsufficientInstanceCapacity).
 - Instance-store NVMe as RAID0 (nodeadm `localStorage` on AL2023, `apiclient ephemeral-storage` on
@@ -70,7 +73,8 @@ class NetworkInterface:
     network_card_index: int
     device_index: int
     interface_type: str
-    """`interface` (ENA with IP addresses) or `efa-only`."""
+    """`interface` (ENA with IP addresses), `efa` (EFA with ENA and IP addresses, card 0's
+    primary with custom networking) or `efa-only`."""
 
 
 @dataclass(frozen=True)
@@ -152,9 +156,17 @@ class GpuPoolSpec:
         return self.reservation_id is not None
 
 
-def efa_layout(instance: InstanceType) -> list[NetworkInterface]:
-    """One EFA device per network card: card 0 keeps its ENA primary at device 0."""
-    interfaces = [NetworkInterface(0, 0, "interface"), NetworkInterface(0, 1, "efa-only")]
+def efa_layout(instance: InstanceType, custom_networking: bool = False) -> list[NetworkInterface]:
+    """One EFA device per network card: card 0 keeps its ENA primary at device 0.
+
+    With custom networking (pods' interfaces in the pod subnet, attached by the VPC CNI on card 0)
+    an `efa-only` device 1 on card 0 would take the only slot a p5.48xlarge has left there (two
+    interfaces per card) and leave its pods no interface at all: card 0's EFA device is then the
+    primary itself (`efa`), and device 1 stays free."""
+    if custom_networking:
+        interfaces = [NetworkInterface(0, 0, "efa")]
+    else:
+        interfaces = [NetworkInterface(0, 0, "interface"), NetworkInterface(0, 1, "efa-only")]
     interfaces += [
         NetworkInterface(card, 0, "efa-only") for card in range(1, instance.network_cards)
     ]
@@ -205,6 +217,7 @@ def resolve_pool(
     tags: Mapping[str, str],
     cluster_name: str = "gpu-platform",
     region: str | None = None,
+    custom_networking: bool = False,
 ) -> GpuPoolSpec:
     """Pure: instance types, AZs, EFA layout, placement, capacity, user data, labels and taints.
     Raises ConfigError naming `gpu-platform:gpuPools[<index>].<key>`."""
@@ -240,11 +253,11 @@ def resolve_pool(
                 f"{first.name} supports {first.max_efa_interfaces} EFA interfaces "
                 f"for {first.network_cards} network cards",
             )
-        interfaces = efa_layout(first)
+        interfaces = efa_layout(first, custom_networking)
     if pool.capacity_type is CapacityType.CAPACITY_BLOCK and len(types) != 1:
         raise _fail(path, "instanceTypes", "a Capacity Block is for exactly one instance type")
 
-    efa_devices = sum(1 for i in interfaces if i.interface_type == "efa-only")
+    efa_devices = sum(1 for i in interfaces if i.interface_type in ("efa", "efa-only"))
     # EFA pools need one: their own, unless they launch into a reservation, which can only use
     # the group it was created in (if any).
     placement = pool.efa and pool.capacity_reservation_id is None

@@ -34,7 +34,12 @@ from components import versions
 from components.catalog import VCPU_QUOTAS, InstanceType, get_instance_type, vcpus_by_quota
 from components.config import StackConfig
 from components.resolve.pools import footprints, pool_azs, pool_instance_types
-from components.resolve.sizing import ip_demand_per_az, required_addresses
+from components.resolve.sizing import (
+    ip_demand_per_az,
+    node_ip_demand,
+    pod_ip_demand,
+    required_addresses,
+)
 from scripts.ops.aws import Aws, error_code
 from scripts.ops.common import Report, table
 
@@ -329,39 +334,47 @@ def check_eks_version(aws: Aws, version: str) -> list[Check]:
 
 def check_existing_subnets(aws: Aws, config: StackConfig) -> list[Check]:
     """With `existingVpc`: each private subnet is in the VPC and AZ it is given for, and has the
-    free addresses its AZ's fleet needs at maximum size (the same rule as the address plan)."""
+    free addresses its AZ's fleet needs at maximum size (the same rule as the address plan).
+    With `existingVpc.podSubnetIds` (custom networking) the node subnets need the nodes' own
+    addresses only, and each pod subnet is checked the same way against its AZ's pods."""
     existing = config.existing_vpc
     if existing is None:
         return []
     azs = list(config.availability_zones)
-    demand = ip_demand_per_az(
-        footprints(config.system_pool, config.gpu_pools, azs, config.region), azs
-    )
-    ids = [existing.private_subnet_ids[az] for az in azs]
+    fleet = footprints(config.system_pool, config.gpu_pools, azs, config.region)
+    custom = bool(existing.pod_subnet_ids)
+    groups = [
+        ("subnet", existing.private_subnet_ids, "the fleet", lambda t: node_ip_demand(t, custom))
+    ]
+    if custom:
+        groups.append(("pod-subnet", existing.pod_subnet_ids, "its pods", pod_ip_demand))
+    ids = [given[az] for _, given, _, _ in groups for az in azs]
     found = {
         s["SubnetId"]: s
         for s in aws.client("ec2").describe_subnets(SubnetIds=ids).get("Subnets", [])
     }
     checks = []
-    for az in azs:
-        subnet_id = existing.private_subnet_ids[az]
-        subnet = found.get(subnet_id)
-        subject = f"{az} {subnet_id}"
-        if subnet is None:
-            checks.append(Check("subnet", subject, NO_GO, "not found"))
-            continue
-        problems = []
-        if subnet.get("VpcId") != existing.vpc_id:
-            problems.append(f"it is in {subnet.get('VpcId')}, not {existing.vpc_id}")
-        if subnet.get("AvailabilityZone") != az:
-            problems.append(f"it is in {subnet.get('AvailabilityZone')}, not {az}")
-        free = int(subnet.get("AvailableIpAddressCount", 0))
-        need = required_addresses(demand[az])
-        detail = f"{free:,} free addresses, the fleet needs {need:,} at maximum size"
-        if free < need:
-            problems.append(detail)
-        result = NO_GO if problems else GO
-        checks.append(Check("subnet", subject, result, "; ".join(problems) or detail))
+    for kind, given, what, per_node in groups:
+        demand = ip_demand_per_az(fleet, azs, per_node)
+        for az in azs:
+            subnet_id = given[az]
+            subnet = found.get(subnet_id)
+            subject = f"{az} {subnet_id}"
+            if subnet is None:
+                checks.append(Check(kind, subject, NO_GO, "not found"))
+                continue
+            problems = []
+            if subnet.get("VpcId") != existing.vpc_id:
+                problems.append(f"it is in {subnet.get('VpcId')}, not {existing.vpc_id}")
+            if subnet.get("AvailabilityZone") != az:
+                problems.append(f"it is in {subnet.get('AvailabilityZone')}, not {az}")
+            free = int(subnet.get("AvailableIpAddressCount", 0))
+            need = required_addresses(demand[az])
+            detail = f"{free:,} free addresses, {what} needs {need:,} at maximum size"
+            if free < need:
+                problems.append(detail)
+            result = NO_GO if problems else GO
+            checks.append(Check(kind, subject, result, "; ".join(problems) or detail))
     return checks
 
 

@@ -106,3 +106,39 @@ def test_unknown_instance_type_is_reported_not_skipped():
     result = run(_document("x9.huge", 4, "10.0.0.0/20"))
     assert result.data["pools"][0]["unknownInstanceTypes"] == ["x9.huge"]
     assert any("x9.huge" in b for b in result.blocking)
+
+
+def _with_pod_subnet(document: dict[str, Any], cidr: str) -> dict[str, Any]:
+    pods = _state(
+        "aws:ec2/subnet:Subnet",
+        "pods",
+        {
+            "cidrBlock": cidr,
+            "availabilityZone": "us-east-1a",
+            "tags": {"gpu-platform/subnet-role": "pods"},
+        },
+    )
+    return {"steps": [pods, *document["steps"]]}
+
+
+def test_with_a_pod_subnet_the_node_subnet_holds_node_addresses_and_the_pods_move():
+    # 40 p5 nodes: too many for a /24 without custom networking (test above); with a pod subnet
+    # in the AZ the node subnet needs 40 addresses and the pod subnet 40 x 273.
+    result = run(_with_pod_subnet(_document("p5.48xlarge", 40, "10.0.0.0/24"), "100.64.0.0/18"))
+    subnets = {s["name"]: s for s in result.data["subnets"]}
+    assert subnets["s1"]["addressesAtMax"] == 40
+    assert subnets["pods"]["addressesAtMax"] == 40 * 273
+    assert result.blocking == []
+    tight = run(_with_pod_subnet(_document("p5.48xlarge", 40, "10.0.0.0/24"), "100.64.0.0/20"))
+    assert tight.blocking and "100.64.0.0/20" in tight.blocking[0]
+
+
+def test_prod_checks_its_pod_subnets():
+    document, _ = plan("prod")
+    subnets = {s["name"]: s for s in document["capacity"]["subnets"]}
+    assert {n for n in subnets if n.startswith("network-pods-")} == {
+        f"network-pods-us-east-1{z}" for z in "abc"
+    }
+    # Node subnets: one address per node (18 nodes at most in us-east-1a).
+    assert subnets["network-private-us-east-1a"]["addressesAtMax"] == 18
+    assert subnets["network-pods-us-east-1a"]["addressesAtMax"] > 1000

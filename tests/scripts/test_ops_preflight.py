@@ -462,3 +462,47 @@ def test_existing_vpc_subnets_are_checked_for_vpc_az_and_free_addresses(
     assert "us-east-1a" in lines[0] and " go " in lines[0]
     assert "us-east-1b" in lines[1] and "no-go" in lines[1] and "free addresses" in lines[1]
     assert run.code == 1
+
+
+def test_existing_vpc_pod_subnets_take_the_pods_and_leave_node_addresses_to_the_node_subnets(
+    aws: Aws,
+) -> None:
+    from components.resolve.pools import footprints
+    from components.resolve.sizing import ip_demand_per_az, pod_ip_demand, required_addresses
+    from scripts.ops.preflight import check_existing_subnets
+    from tests.support import config
+
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.90.0.0/16")["Vpc"]["VpcId"]
+    ec2.associate_vpc_cidr_block(VpcId=vpc, CidrBlock="100.64.0.0/16")
+
+    def subnet(cidr: str, az: str) -> str:
+        return ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"][
+            "SubnetId"
+        ]
+
+    # Node subnets of /26: too small for dev's fleet with pods, enough for its nodes alone.
+    nodes = {"us-east-1a": subnet("10.90.0.0/26", "us-east-1a")}
+    nodes["us-east-1b"] = subnet("10.90.0.64/26", "us-east-1b")
+    pods = {"us-east-1a": subnet("100.64.0.0/18", "us-east-1a")}
+    pods["us-east-1b"] = subnet("100.64.64.0/27", "us-east-1b")
+    existing = {"vpcId": vpc, "privateSubnetIds": nodes}
+
+    without = check_existing_subnets(aws, config("dev", existingVpc=existing))
+    assert [c.result for c in without] == ["no-go", "no-go"]
+
+    stack = config("dev", existingVpc={**existing, "podSubnetIds": pods})
+    checks = check_existing_subnets(aws, stack)
+    assert [(c.check, c.subject.split()[0], c.result) for c in checks] == [
+        ("subnet", "us-east-1a", "go"),
+        ("subnet", "us-east-1b", "go"),
+        ("pod-subnet", "us-east-1a", "go"),
+        ("pod-subnet", "us-east-1b", "no-go"),
+    ]
+    azs = list(stack.availability_zones)
+    need = required_addresses(
+        ip_demand_per_az(
+            footprints(stack.system_pool, stack.gpu_pools, azs, stack.region), azs, pod_ip_demand
+        )["us-east-1b"]
+    )
+    assert f"its pods needs {need:,} at maximum size" in checks[3].detail

@@ -540,3 +540,51 @@ def test_an_exports_pending_deletions_are_not_the_live_resource():
     new = _document(vpc)
     apply_base(new, base)
     assert new["steps"][0]["op"] == "same"
+
+
+def test_turning_on_pod_networking_and_control_plane_subnets_in_prod_is_additive(tmp_path: Path):
+    """The day-two change prod shipped: against prod without `podNetwork` and
+    `subnets.controlPlaneCidrs`, only creates and two in-place updates, no replacement."""
+
+    def before(config: dict[str, Any]) -> None:
+        del config["gpu-platform:podNetwork"]
+        del config["gpu-platform:subnets"]["controlPlaneCidrs"]
+
+    base = tmp_path / "before.json"
+    config = _config(tmp_path, "prod", before)
+    assert (
+        main(["--stack", "prod", "--config-file", str(config), "--json", str(base), "--quiet"]) == 0
+    )
+    document, results = plan("prod", base=base)
+    ops: dict[str, list[dict[str, Any]]] = {}
+    for step in document["steps"]:
+        ops.setdefault(step["op"], []).append(step)
+    assert set(ops) == {"same", "create", "update"}, sorted(ops)
+    updated = {s["urn"].rsplit("::", 1)[-1]: s["diffReasons"] for s in ops["update"]}
+    assert updated == {
+        "cluster-eks": ["vpcConfig"],
+        "cluster-vpc-cni": ["configurationValues"],
+        # The p5 layout keeps card 0's second slot free for the pods' interface: a new launch
+        # template version, which rolls the pool's nodes (they must be replaced anyway).
+        "pool-h100-train-lt": ["networkInterfaces"],
+        "pool-h100-train-ng": ["launchTemplate"],
+    }
+    created = sorted(s["urn"].rsplit("::", 1)[-1] for s in ops["create"])
+    assert created == sorted(
+        ["network-pod-cidr", "network-endpoints-https-pods"]
+        + [f"network-{r}-us-east-1{z}" for r in ("pods", "control-plane") for z in "abc"] * 2
+    )
+    assert all("gpuplatform:index:Network$" in s["urn"] for s in ops["create"])
+    assert not any(result.blocking for _, result in results.values())
+
+
+def test_growing_a_pool_with_pod_networking_leaves_every_subnet_same(
+    tmp_path: Path, prod_base: Path
+):
+    def grow(config: dict[str, Any]) -> None:
+        _pool(config, "t4-infer")["maxSize"] += 6
+
+    document, _ = plan("prod", _config(tmp_path, "prod", grow), base=prod_base)
+    subnets = [s for s in document["steps"] if s["newState"]["type"] == SUBNET]
+    assert len(subnets) == 12  # private, public, pods, control plane in three AZs
+    assert all(s["op"] == "same" for s in subnets), [(s["urn"], s["op"]) for s in subnets]

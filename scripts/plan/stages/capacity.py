@@ -2,8 +2,11 @@
 
 Per pool: GPUs at min and max size, EFA bandwidth configured against the hardware's maximum.
 Per subnet: addresses the pools can take at maximum scale (VPC CNI prefix delegation) against the
-subnet's usable addresses. Per EC2 service quota: vCPUs the pools need at maximum (quotas count
-vCPUs of running instances; Capacity Block instances are reserved and counted apart).
+subnet's usable addresses; with custom networking (subnets tagged `gpu-platform/subnet-role: pods`
+in the document) a node takes one address from its node subnet and its pods' addresses from the
+pod subnet of the node subnet's AZ. Per EC2 service quota: vCPUs the pools need at maximum
+(quotas count vCPUs of running instances; Capacity Block instances are reserved and counted
+apart).
 
 It reads only the document, so it works on a real `pulumi preview --json` too: node groups, their
 launch templates (found through `propertyDependencies`) and subnets. Instance facts come from the
@@ -24,7 +27,8 @@ from components.catalog import (
     get_instance_type,
     vcpus_by_quota,
 )
-from components.resolve.sizing import node_ip_demand, usable_addresses
+from components.catalog.conventions import POD_SUBNET_ROLE, SUBNET_ROLE_TAG
+from components.resolve.sizing import node_ip_demand, pod_ip_demand, usable_addresses
 from scripts.plan.stages.base import PlanContext, StageResult, states
 from scripts.plan.stages.storage import render as render_storage
 from scripts.plan.stages.storage import storage_section
@@ -109,6 +113,13 @@ class CapacityStage:
         pools = [_pool(s, by_urn) for s in all_states if s["type"] == NODE_GROUP]
         pools.sort(key=lambda p: p["name"])
 
+        pod_subnets = {
+            (s.get("inputs") or {}).get("availabilityZone"): s["urn"]
+            for s in all_states
+            if s["type"] == SUBNET
+            and ((s.get("inputs") or {}).get("tags") or {}).get(SUBNET_ROLE_TAG) == POD_SUBNET_ROLE
+        }
+        custom = bool(pod_subnets)
         demand: dict[str, int] = defaultdict(int)
         reserved_vcpus = 0
         blocking: list[str] = []
@@ -118,12 +129,16 @@ class CapacityStage:
                 continue
             subnets = pool["subnets"] or []
             if subnets:
-                per_node = max(node_ip_demand(t) for t in types)
+                per_node = max(node_ip_demand(t, custom) for t in types)
+                pods_per_node = max(pod_ip_demand(t) for t in types) if custom else 0
                 # Spot capacity follows spare capacity: all nodes may land in one subnet.
                 spread = pool["capacityType"] != "SPOT"
                 nodes = math.ceil(pool["maxSize"] / len(subnets)) if spread else pool["maxSize"]
                 for subnet in subnets:
                     demand[subnet] += nodes * per_node
+                    az = ((by_urn.get(subnet) or {}).get("inputs") or {}).get("availabilityZone")
+                    if custom and az in pod_subnets:
+                        demand[pod_subnets[az]] += nodes * pods_per_node
             if pool["capacityType"] == "CAPACITY_BLOCK":
                 reserved_vcpus += pool["maxSize"] * max(t.vcpus for t in types)
 

@@ -137,9 +137,11 @@ def test_children_are_parented_to_the_component_and_named_from_it(p5):
     assert len({r.urn for r in p5.registrations}) == len(p5.registrations)
 
 
-def test_p5_launch_template_has_one_efa_device_per_network_card(p5):
-    interfaces = p5.one(LAUNCH_TEMPLATE).inputs["networkInterfaces"]
+def test_p5_launch_template_has_one_efa_device_per_network_card(run_pulumi):
     p5_type = get_instance_type("p5.48xlarge")
+    without_pod_network = next(p for p in platform(STACK, podNetwork=None).pools if p.efa)
+    recorded = run_pulumi(lambda: build(without_pod_network))
+    interfaces = recorded.one(LAUNCH_TEMPLATE).inputs["networkInterfaces"]
     cards = [i["networkCardIndex"] for i in interfaces]
     assert len(set(cards)) == 32 == p5_type.network_cards
     assert max(cards.count(c) for c in set(cards)) <= 2
@@ -149,6 +151,17 @@ def test_p5_launch_template_has_one_efa_device_per_network_card(p5):
     assert first[(0, 0)] == "interface"
     assert first[(0, 1)] == "efa-only"
     assert len(first) == len(interfaces)  # no slot used twice
+
+
+def test_with_custom_networking_the_p5_primary_carries_card_zeros_efa_device(p5):
+    # prod ships podNetwork: pods' interfaces go on card 0 (the VPC CNI's card), whose second
+    # slot must stay free, so card 0's EFA device is the primary (`efa`, with the node's IP).
+    interfaces = p5.one(LAUNCH_TEMPLATE).inputs["networkInterfaces"]
+    slots = {(i["networkCardIndex"], i["deviceIndex"]): i["interfaceType"] for i in interfaces}
+    assert slots[(0, 0)] == "efa"
+    assert (0, 1) not in slots
+    assert sorted(slots) == [(card, 0) for card in range(32)]
+    assert sum(t in ("efa", "efa-only") for t in slots.values()) == 32 == P5.efa_devices
 
 
 def test_every_efa_interface_carries_the_cluster_and_efa_groups(p5):
@@ -252,7 +265,7 @@ def test_capacity_block_moves_the_type_into_the_launch_template(run_pulumi):
     # The block was not made inside our placement group: forcing one would fail the launch.
     assert recorded.of_type(PLACEMENT_GROUP) == []
     assert "placement" not in template
-    assert len(template["networkInterfaces"]) == 33  # EFA stays on
+    assert len(template["networkInterfaces"]) == 32  # EFA stays on (prod: custom networking)
     assert recorded.one(COMPONENT).name == "pool-h100-cb"
 
 

@@ -38,6 +38,7 @@ OVERRIDES: dict[str, object] = {
     ],
     "interfaceEndpoints": ["ecr.api", "ecr.dkr", "sts"],
     "subnets": None,  # the fixed address plan, not prod's pinned subnets
+    "podNetwork": None,  # pods on the node subnets (test_pod_network_component.py has the rest)
 }
 FOOTPRINTS = [
     PoolFootprint("system", [get_instance_type("m7i.xlarge")], 6, AZS),

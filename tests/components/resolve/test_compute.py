@@ -92,7 +92,15 @@ def test_platform_pools_are_resolve_pool_of_each_configured_pool():
     spec = platform(STACK)
     assert len(spec.pools) == len(stack_config.gpu_pools) >= 2
     for index, gpu_pool in enumerate(stack_config.gpu_pools):
-        assert spec.pools[index] == resolve_pool(gpu_pool, index, AZS, spec.tags, spec.cluster.name)
+        assert spec.pools[index] == resolve_pool(
+            gpu_pool,
+            index,
+            AZS,
+            spec.tags,
+            spec.cluster.name,
+            stack_config.region,
+            stack_config.custom_networking,
+        )
     assert all(p.tags == spec.tags for p in spec.pools)
     assert spec.tags["stack"] == STACK
 
@@ -147,6 +155,33 @@ def test_p5_uses_both_devices_of_card_zero_only():
     assert len(layout) == 33
 
 
+@pytest.mark.parametrize("instance", EFA_GPU_TYPES, ids=lambda t: t.name)
+def test_with_custom_networking_card_zero_keeps_a_slot_for_the_pods_interface(instance):
+    layout = efa_layout(instance, custom_networking=True)
+    by_slot = {(i.network_card_index, i.device_index): i.interface_type for i in layout}
+    # Card 0's EFA device is the primary itself (EFA with ENA, the node's IP) ...
+    assert by_slot[(0, 0)] == "efa"
+    assert [i for i in layout if i.network_card_index == 0] == [layout[0]]
+    # ... so the VPC CNI has room on card 0 for the pods' interface in the pod subnet.
+    assert instance.max_interfaces_per_card - 1 >= 1
+    # Still one EFA device on every card, the same count as the default layout.
+    efa = [i for i in layout if i.interface_type in ("efa", "efa-only")]
+    assert Counter(i.network_card_index for i in efa) == dict.fromkeys(
+        range(instance.network_cards), 1
+    )
+    assert len(efa) == len(layout) == instance.network_cards
+
+
+def test_prods_p5_pool_gets_the_custom_networking_layout_with_32_efa_devices():
+    spec = platform("prod")
+    h100 = next(p for p in spec.pools if p.name == "h100-train")
+    assert h100.network_interfaces == efa_layout(get_instance_type("p5.48xlarge"), True)
+    assert h100.efa_devices == 32
+    without = next(p for p in platform("prod", podNetwork=None).pools if p.name == "h100-train")
+    assert without.network_interfaces == efa_layout(get_instance_type("p5.48xlarge"))
+    assert without.efa_devices == 32
+
+
 # --------------------------------------------------------------------------- an EFA p5 pool
 
 
@@ -156,7 +191,8 @@ def test_p5_efa_pool_is_one_az_in_a_placement_group():
     assert spec.placement_group is True
     assert spec.azs == [AZS[0]]
     assert spec.efa_devices == 32
-    assert spec.network_interfaces == efa_layout(get_instance_type("p5.48xlarge"))
+    # prod runs VPC CNI custom networking (podNetwork): card 0's EFA device is the primary.
+    assert spec.network_interfaces == efa_layout(get_instance_type("p5.48xlarge"), True)
     assert spec.gpus_per_node == get_instance_type("p5.48xlarge").gpu_count
 
 
