@@ -2,9 +2,10 @@
 
 What a pool's launch template carries is derived from the instance catalog rather than hard-coded
 per type:
-- EFA (when the pool asks for it): one EFA device on every network card. Card 0 device 0 is the
-  ENA primary interface (it carries the node's IP), card 0 device 1 and device 0 of every other
-  card are `efa-only` (no IP addresses; needs VPC CNI >= 1.18.4).
+- EFA (when the pool asks for it): AWS's recommended layout, read per network card from the
+  catalog (see `efa_layout`): the ENA primary on the default card, one `efa-only` device on every
+  card that takes EFA, up to the type's `MaximumEfaInterfaces` (`efa-only` has no IP addresses;
+  needs VPC CNI >= 1.18.4).
 - A cluster placement group for EFA pools, in one AZ, unless the pool launches into a capacity
   reservation made outside that group (the launch would fail with InsufficientInstanceCapacity).
 - Instance-store NVMe as RAID0 (nodeadm `localStorage` on AL2023, `apiclient ephemeral-storage` on
@@ -153,12 +154,41 @@ class GpuPoolSpec:
 
 
 def efa_layout(instance: InstanceType) -> list[NetworkInterface]:
-    """One EFA device per network card: card 0 keeps its ENA primary at device 0."""
-    interfaces = [NetworkInterface(0, 0, "interface"), NetworkInterface(0, 1, "efa-only")]
-    interfaces += [
-        NetworkInterface(card, 0, "efa-only") for card in range(1, instance.network_cards)
-    ]
-    return interfaces
+    """The network interfaces of an EFA node, derived from the type's network cards.
+
+    AWS's recommended configuration (EC2 user guide, "Maximize network bandwidth on Amazon EC2
+    instances with multiple network cards", efa-acc-inst-types):
+    - the primary interface, device 0 of the default network card (`DefaultNetworkCardIndex`),
+      is an ENA `interface` (an `efa-only` interface cannot be the primary); it carries the
+      node's IP;
+    - if that card takes EFA (its `InterfaceTypes` list `efa-only`) and has a second slot, an
+      `efa-only` device at its device index 1;
+    - on every other card that takes EFA, an `efa-only` device at device index 0;
+    - no more EFA devices than `EfaInfo.MaximumEfaInterfaces` (lowest card indexes first).
+    So p5.48xlarge gets 32 EFA devices on its 32 cards, p5en.48xlarge 16, p6-b200.48xlarge 8,
+    and p6-b300.48xlarge 16 on cards 1-16 (its card 0 takes ENA only). Empty when the type takes
+    no EFA device at all."""
+    default = instance.default_network_card_index
+    interfaces = [NetworkInterface(default, 0, "interface")]
+    budget = instance.max_efa_interfaces if instance.efa_supported else 0
+    for card in sorted(instance.cards, key=lambda c: c.index):
+        if budget <= len(interfaces) - 1:
+            break
+        if "efa-only" not in card.interface_types:
+            continue
+        if card.index == default:
+            if card.max_interfaces >= 2:
+                interfaces.append(NetworkInterface(card.index, 1, "efa-only"))
+        else:
+            interfaces.append(NetworkInterface(card.index, 0, "efa-only"))
+    if len(interfaces) == 1:
+        return []
+    return sorted(interfaces, key=lambda i: (i.network_card_index, i.device_index))
+
+
+def efa_device_count(instance: InstanceType) -> int:
+    """EFA devices the recommended layout gives one node of this type."""
+    return sum(1 for i in efa_layout(instance) if i.interface_type == "efa-only")
 
 
 NODEADM_RAID0 = textwrap.dedent(
@@ -227,20 +257,23 @@ def resolve_pool(
         )
     interfaces: list[NetworkInterface] = []
     if pool.efa:
-        cards = {t.network_cards for t in types}
-        if len(cards) != 1:
-            raise _fail(path, "instanceTypes", "EFA pools need types with the same network cards")
+        layouts = {t.name: efa_layout(t) for t in types}
         first = types[0]
-        if first.max_interfaces_per_card < 2 and first.network_cards == 1:
-            raise _fail(path, "efa", f"{first.name} has one interface per card: no room for EFA")
-        if first.network_cards > first.max_efa_interfaces:
+        if any(layout != layouts[first.name] for layout in layouts.values()):
             raise _fail(
                 path,
-                "efa",
-                f"{first.name} supports {first.max_efa_interfaces} EFA interfaces "
-                f"for {first.network_cards} network cards",
+                "instanceTypes",
+                "EFA pools need types with the same EFA layout (network cards): "
+                + ", ".join(f"{n}: {len(v) - 1 if v else 0} EFA" for n, v in layouts.items()),
             )
-        interfaces = efa_layout(first)
+        interfaces = layouts[first.name]
+        if not interfaces:
+            why = (
+                "supports no EFA"
+                if not first.efa_supported
+                else "has no network card with room for an EFA device beside its primary"
+            )
+            raise _fail(path, "efa", f"{first.name} {why} (DescribeInstanceTypes NetworkCards)")
     if pool.capacity_type is CapacityType.CAPACITY_BLOCK and len(types) != 1:
         raise _fail(path, "instanceTypes", "a Capacity Block is for exactly one instance type")
 

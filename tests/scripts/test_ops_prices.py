@@ -23,6 +23,9 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 TYPES = list(supported_instance_types())
 NEW_P5_PRICE = "49.3200000000"
 NOT_LISTED = "m5.large"
+UNPRICED = "p5e.48xlarge"
+"""A catalog type the snapshot has no price for (the Pricing API stub returns none either)."""
+NOT_FOUND = sorted([NOT_LISTED, UNPRICED])
 
 
 @pytest.fixture(autouse=True)
@@ -145,7 +148,7 @@ def stub_aws(real: dict[str, Any]) -> tuple[Aws, Stubber, Stubber]:
     aws = make_aws()
     pricing = Stubber(aws.client("pricing", region="us-east-1"))
     for name in TYPES:
-        if name == NOT_LISTED:
+        if name == NOT_LISTED or name not in real["instances"]:
             price_list: list[str] = []
         elif name == "p5.48xlarge":
             # A Capacity Block product beside the on-demand one must not win.
@@ -219,7 +222,8 @@ def test_refresh_writes_prices_date_and_spot_to_the_output_file(
     assert out.read_text() == json.dumps(written, indent=2) + "\n"
     p5_line = next(line for line in run.out.splitlines() if line.startswith("p5.48xlarge "))
     assert "55.04" in p5_line and "49.32" in p5_line and "-10.4%" in p5_line
-    assert f"1 on-demand prices changed, 1 not found ({NOT_LISTED})" in run.out
+    assert UNPRICED not in written["instances"]  # still unpriced
+    assert f"1 on-demand prices changed, 2 not found ({', '.join(NOT_FOUND)})" in run.out
     assert f"written: {out}" in run.out
 
 
@@ -236,7 +240,7 @@ def test_dry_run_prints_changes_and_writes_nothing(
     report = json.loads(run.out)
     assert report["written"] is None
     assert report["changes"] == [{"instanceType": "p5.48xlarge", "old": 55.04, "new": 49.32}]
-    assert report["notFound"] == [NOT_LISTED]
+    assert report["notFound"] == NOT_FOUND
     assert report["spotAvailabilityZones"] == {
         "g4dn.xlarge": "us-east-1b",
         "p5.48xlarge": "us-east-1a",
