@@ -576,7 +576,11 @@ def _fixed_line(res: Res, result: Estimate) -> Line | None:
         key = fsx_price_key(per_tib)
         price = price_or_none(key)
         if price is None:
-            result.unpriced.append(f"file system {res.name}: no price {key} in the snapshot")
+            result.unpriced.append(
+                f"file system {res.name}: no price {key} in the snapshot (no citable public "
+                f"price for PERSISTENT_2 at {per_tib} MB/s/TiB; add one with its source to "
+                "components/catalog/prices.json)"
+            )
             return None
         return Line(
             res.urn, res.name, "storage-hot", _flat(capacity * price), f"{capacity} GiB at {key}"
