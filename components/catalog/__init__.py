@@ -71,6 +71,7 @@ __all__ = [
     "service_price",
     "service_price_snapshot",
     "service_price_source",
+    "suggest_instance_type",
     "supported_instance_types",
     "types_meeting",
 ]
@@ -305,13 +306,57 @@ def get_instance_type(name: str) -> InstanceType:
         return found
     supported = sorted(catalog)
     message = f"unknown instance type {name!r}"
-    if isinstance(name, str):
-        lowered = {s.lower(): s for s in supported}
-        close = difflib.get_close_matches(name.strip().lower(), list(lowered), n=1, cutoff=0.6)
-        if close:
-            message += f"; did you mean {lowered[close[0]]!r}?"
+    hint = suggest_instance_type(name) if isinstance(name, str) else None
+    if hint:
+        message += f"; did you mean {hint!r}?"
     message += f" Supported instance types: {', '.join(supported)}"
     raise UnknownInstanceTypeError(message)
+
+
+_MAX_TYPO_EDITS = 2
+"""A suggestion is at most this many single-character edits away from what was typed."""
+
+
+def _edits(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions) from `a` to `b`, or
+    `limit + 1` as soon as it is known to exceed `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, char in enumerate(a, 1):
+        current = [i]
+        for j, other in enumerate(b, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
+            )
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def suggest_instance_type(name: str) -> str | None:
+    """The catalog type a mistyped name most likely meant, never a guess across GPU models.
+
+    The candidates are the catalog types fewest edits away (at most two, and at most a third of
+    the name). One is offered only when every candidate has the same GPU model (or none, for
+    CPU types): `p5.48xlarg` -> `p5.48xlarge`, `p6-b20.48xlarge` -> `p6-b200.48xlarge`,
+    `g6e.xlarg` -> `g6e.xlarge`; but `p5v.48xlarge` is as near to p5 (H100) as to p5e (H200)
+    and `g63.xlarge` as near to g6 (L4) as to g6e (L40S), so they get no suggestion rather than
+    one that would swap the GPU. So whenever the name is one typo away from the type meant, a
+    suggestion, if any, is of that type's GPU model."""
+    catalog = _catalog()
+    typed = name.strip().lower()
+    limit = min(_MAX_TYPO_EDITS, len(typed) // 3)
+    distances = {n: _edits(typed, n, limit) for n in catalog}
+    nearest = min(distances.values(), default=limit + 1)
+    if nearest > limit:
+        return None
+    candidates = sorted(n for n, d in distances.items() if d == nearest)
+    if len({catalog[n].gpu_model for n in candidates}) != 1:
+        return None
+    close = difflib.get_close_matches(typed, candidates, n=1, cutoff=0)
+    return close[0] if close else candidates[0]
 
 
 def types_meeting(

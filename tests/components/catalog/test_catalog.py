@@ -34,6 +34,7 @@ from components.catalog import (
     service_price,
     service_price_snapshot,
     service_price_source,
+    suggest_instance_type,
     supported_instance_types,
     types_meeting,
 )
@@ -447,6 +448,61 @@ def test_unknown_name_without_close_match() -> None:
     assert "z9.nonsense" in message
     assert "did you mean" not in message
     assert "g4dn.xlarge" in message
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("p5.48xlarg", "p5.48xlarge"),
+        ("p6-b20.48xlarge", "p6-b200.48xlarge"),
+        ("p6b300.48xlarge", "p6-b300.48xlarge"),
+        ("g6e.xlarg", "g6e.xlarge"),
+        ("g6ee.48xlarge", "g6e.48xlarge"),
+        ("p5en.48xlarg", "p5en.48xlarge"),
+        ("p4.24xlarge", "p4d.24xlarge"),
+        (" G5.XLARGE ", "g5.xlarge"),
+    ],
+)
+def test_did_you_mean_stays_with_the_family_and_gpu_model(typed: str, meant: str) -> None:
+    assert suggest_instance_type(typed) == meant
+    with pytest.raises(UnknownInstanceTypeError, match=re.escape(f"did you mean {meant!r}")):
+        get_instance_type(typed)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "p5v.48xlarge",  # as near to p5 (H100) as to p5e (H200)
+        "g63.12xlarge",  # g6 (L4) or g6e (L40S)
+        "p5e.4xlarge",  # p5e.48xlarge (H200) or p5.4xlarge (H100)
+        "g5e.xlarge",  # g5 (A10G) or g6e (L40S)
+        "p5.24xlarge",  # p5.4xlarge (H100) or p4d.24xlarge (A100)
+        "h100.48xlarge",
+    ],
+)
+def test_did_you_mean_offers_nothing_that_could_swap_the_gpu_model(typed: str) -> None:
+    assert suggest_instance_type(typed) is None
+    with pytest.raises(UnknownInstanceTypeError) as excinfo:
+        get_instance_type(typed)
+    assert "did you mean" not in str(excinfo.value)
+
+
+def _one_typo_away(name: str) -> set[str]:
+    """Every deletion of one character, and every substitution of a family character by one
+    that turns a family into another (p5/p6, g5/g6, g6/g6e, b200/b300)."""
+    typos = {name[:i] + name[i + 1 :] for i in range(len(name))}
+    family = name.split(".")[0]
+    for i in range(len(family)):
+        typos |= {name[:i] + c + name[i + 1 :] for c in "03456e-"}
+    return typos - set(ALL_TYPES)
+
+
+@pytest.mark.parametrize("name", supported_instance_types(gpu_only=True))
+def test_a_suggestion_for_a_one_character_typo_never_changes_the_gpu_model(name: str) -> None:
+    model = get_instance_type(name).gpu_model
+    for typo in sorted(_one_typo_away(name)):
+        hint = suggest_instance_type(typo)
+        assert hint is None or get_instance_type(hint).gpu_model == model, (typo, hint)
 
 
 def test_lookup_is_exact() -> None:
