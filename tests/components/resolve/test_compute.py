@@ -465,6 +465,23 @@ def test_spot_pool_carries_both_taints_and_their_autoscaler_tags():
     assert spec.autoscaler_tags[f"{AUTOSCALER_TEMPLATE}/resources/nvidia.com/gpu"] == "1"
 
 
+def test_a_derived_pool_leaves_out_types_without_a_citable_price():
+    # p5e.48xlarge (no on-demand price) has the same GPUs, vCPUs and memory as p5en.48xlarge
+    p5e, p5en = get_instance_type("p5e.48xlarge"), get_instance_type("p5en.48xlarge")
+    assert (p5e.vcpus, p5e.memory_mib, p5e.gpu_model) == (p5en.vcpus, p5en.memory_mib, "H200")
+    need = {"gpuModel": "H200", "gpusPerNode": 8}
+    spec = resolve(
+        pool(
+            name="h200-spot",
+            capacityType="SPOT",
+            gpuNeed=need,
+            maxSize=2,
+            availabilityZones=["us-east-1a"],
+        )
+    )
+    assert [t.name for t in spec.instance_types] == ["p5en.48xlarge"]
+
+
 def test_spot_respects_max_instance_types():
     need = {"gpusPerNode": 1, "minGpuMemoryGib": 16, "maxInstanceTypes": 2}
     spec = resolve(pool(name="any-spot", capacityType="SPOT", gpuNeed=need))
