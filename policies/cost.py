@@ -157,6 +157,11 @@ def evaluate(
     return found, undecided
 
 
+def _region(provider_props: dict[str, Any]) -> str | None:
+    region = provider_props.get("region")
+    return region if isinstance(region, str) and region else None
+
+
 def _check(judge: StackJudge) -> None:
     resources = [
         Res(
@@ -164,6 +169,7 @@ def _check(judge: StackJudge) -> None:
             urn=r.urn,
             props=r.props,
             property_dependencies=r.property_dependencies,
+            region=_region(r.provider_props),
         )
         for r in judge.resources
     ]

@@ -7,7 +7,8 @@
 Always-on resources (EKS control plane, NAT gateways, interface endpoints, FSx, S3 at the
 buckets' expected sizes, KMS keys) cost the same at every scale. Prices come from the catalog's
 dated snapshot at 730 hours a month. What cannot be priced (an instance type or FSx tier the
-snapshot lacks, a bucket without an expected size) is listed in `unpriced`, never counted as zero.
+snapshot lacks, a bucket without an expected size, anything whose provider runs in another region
+than the snapshot's) is listed in `unpriced`, never counted as zero.
 
 Compute is priced wherever it is declared: EKS node groups, Auto Scaling groups, EC2 instances and
 spot instance requests, EC2 fleets and spot fleets, and capacity reservations (billed while held,
@@ -36,7 +37,9 @@ from components.catalog import (
     InstanceType,
     UnknownInstanceTypeError,
     get_instance_type,
+    price_snapshot,
     service_price,
+    service_price_snapshot,
 )
 from policies.inputs import as_list, as_mapping, is_unknown, number
 
@@ -55,6 +58,9 @@ class Res:
     urn: str
     props: Mapping[str, Any]
     property_dependencies: Mapping[str, list[str]] = field(default_factory=dict)
+    region: str | None = None
+    """The region of the resource's AWS provider, when the document says (its `region`
+    input); None: not known, taken to be the snapshot's."""
 
     @property
     def name(self) -> str:
@@ -354,6 +360,17 @@ def _pool_shape(res: Res, by_urn: Mapping[str, Res]) -> tuple[str, list[Any], st
     return (res.name, names, "RESERVED", count, count, count)
 
 
+def region_problem(region: str | None, snapshot_region: str) -> str | None:
+    """Why a resource in `region` cannot be priced from a snapshot of `snapshot_region`, or
+    None when it can (same region, or the region is not known)."""
+    if not region or region == snapshot_region:
+        return None
+    return (
+        f"runs in {region}, the price snapshot is {snapshot_region}'s: not priced "
+        f"(refresh prices for {region} with `python -m scripts.ops prices refresh`)"
+    )
+
+
 def node_pools(resources: Iterable[Res]) -> tuple[list[Pool], list[str]]:
     """Every compute resource as a pool with its instance types. Returns the pools and the
     problems that stop a pool from being priced."""
@@ -387,12 +404,24 @@ def compute_pools(resources: Iterable[Res]) -> tuple[list[Pool], list[str], list
         if not names:
             problems.append(f"{label} {name}: no instance type to price")
             continue
+        elsewhere = region_problem(res.region, price_snapshot().region)
+        if elsewhere:
+            problems.append(f"{label} {name}: {elsewhere}")
+            continue
         types: list[InstanceType] = []
         for type_name in names:
             try:
-                types.append(get_instance_type(str(type_name)))
+                kind = get_instance_type(str(type_name))
             except UnknownInstanceTypeError:
                 problems.append(f"{label} {name}: instance type {type_name} has no price")
+                continue
+            if kind.on_demand_usd_per_hour is None:
+                problems.append(
+                    f"{label} {name}: instance type {type_name} has no price in the "
+                    f"{price_snapshot().region} snapshot (no citable on-demand price)"
+                )
+                continue
+            types.append(kind)
         if len(types) != len(names):
             continue
         if res.type == BATCH:  # sizes in vCPUs: as instances of the smallest type (worst case)
@@ -451,8 +480,8 @@ def estimate(resources: Iterable[Res]) -> Estimate:
     result.pools, result.unpriced, result.undecided_compute = compute_pools(resources)
     result.undecided = list(result.undecided_compute)
     for pool in result.pools:
-        cheapest = min(t.on_demand_usd_per_hour for t in pool.types)
-        dearest = max(t.on_demand_usd_per_hour for t in pool.types)
+        rates = [t.on_demand_usd_per_hour or 0.0 for t in pool.types]  # all priced here
+        cheapest, dearest = min(rates), max(rates)
         result.lines.append(
             Line(
                 urn=pool.urn,
@@ -491,9 +520,25 @@ def estimate(resources: Iterable[Res]) -> Estimate:
     return result
 
 
+_SERVICE_TYPES = (
+    "aws:eks/cluster:Cluster",
+    "aws:ec2/natGateway:NatGateway",
+    "aws:ec2/vpcEndpoint:VpcEndpoint",
+    "aws:kms/key:Key",
+    "aws:fsx/lustreFileSystem:LustreFileSystem",
+    "aws:s3/bucket:Bucket",
+    "aws:s3/bucketV2:BucketV2",
+)
+
+
 def _fixed_line(res: Res, result: Estimate) -> Line | None:
     props = res.props
     kind = res.type
+    if kind in _SERVICE_TYPES:
+        elsewhere = region_problem(res.region, service_price_snapshot().region)
+        if elsewhere:
+            result.unpriced.append(f"{kind.rsplit(':', 1)[-1]} {res.name}: {elsewhere}")
+            return None
     if kind == "aws:eks/cluster:Cluster":
         support = str(as_mapping(props.get("upgradePolicy")).get("supportType") or "EXTENDED")
         key = "eks_cluster_hour" if support == "STANDARD" else "eks_cluster_extended_support_hour"
@@ -531,7 +576,11 @@ def _fixed_line(res: Res, result: Estimate) -> Line | None:
         key = fsx_price_key(per_tib)
         price = price_or_none(key)
         if price is None:
-            result.unpriced.append(f"file system {res.name}: no price {key} in the snapshot")
+            result.unpriced.append(
+                f"file system {res.name}: no price {key} in the snapshot (no citable public "
+                f"price for PERSISTENT_2 at {per_tib} MB/s/TiB; add one with its source to "
+                "components/catalog/prices.json)"
+            )
             return None
         return Line(
             res.urn, res.name, "storage-hot", _flat(capacity * price), f"{capacity} GiB at {key}"

@@ -7,6 +7,9 @@ import is ever cached in memory:
 
 * **SDK imports**: `import pulumi`, `import pulumi_aws`, `import pulumi_kubernetes` alone, then
   the three together in one process. The last one is the *import baseline*.
+* **Floor**: the least a plan can cost: the three SDKs imported and a minimal program (one
+  bucket, one ConfigMap) run under the plan's own mocks (`scripts.plan.runner.run_function`)
+  into a preview document. It is what any offline plan pays before the platform's own code.
 * **Plans**: for each shipped stack (`stacks/Pulumi.<name>.yaml`, or the `--stack` ones) the full
   offline plan as `python -m scripts.plan` does it: `plan(stack)` (the program under mocks, the
   preview document, every stage) and the terminal report. The child reports the number of
@@ -20,6 +23,10 @@ and one untimed plan of the first stack warm the disk cache and the `.pyc` files
 timed row is not penalised (`--no-warmup` skips them).
 
 How to read the overhead columns:
+
+* `x floor` = plan median wall / floor median wall: how many times the bare cost of a plan the
+  stack's plan takes (the target for prod is 1.5 or less). Everything above 1.0 is the
+  platform's code: the resolve, the components, the SDK submodules they load, the stages.
 
 * `x import` = plan median wall / import-baseline median wall. 1.0 would mean the plan costs
   nothing beyond starting Python and importing the SDKs; 4.0 means it takes four times as long as
@@ -97,6 +104,35 @@ _report(
 )
 """
 )
+
+
+_FLOOR_CHILD = (
+    _CHILD_PRELUDE
+    + """\
+from scripts.bench import floor_document
+_report(steps=len(floor_document()["steps"]))
+"""
+)
+
+
+def floor_document() -> dict[str, Any]:
+    """The floor: the three SDKs imported and a two-resource program (a bucket, a ConfigMap) run
+    under the plan's own mocks into a preview document."""
+    import pulumi_aws as aws
+    import pulumi_kubernetes as k8s
+
+    from scripts.plan.runner import ProgramRun, preview_document, run_function
+
+    config = {"aws:region": "us-east-1"}
+
+    def program() -> None:
+        aws.s3.Bucket("floor")
+        k8s.core.v1.ConfigMap("floor", data={"floor": "true"})
+
+    registrations, outputs = run_function(
+        program, stack="floor", project="gpu-platform", config=config
+    )
+    return preview_document(ProgramRun("floor", "gpu-platform", config, registrations, outputs))
 
 
 class ChildError(Exception):
@@ -233,8 +269,19 @@ def _overheads(plan: Measurement, baseline: Measurement | None) -> tuple[float, 
     return ratio, per_resource_ms
 
 
+def _ratio(plan: Measurement, floor: Measurement | None) -> float | None:
+    """Plan median / floor median, when both are known."""
+    if floor is None or not floor.ok or not plan.ok:
+        return None
+    return plan.median / floor.median
+
+
 def render(
-    imports: list[Measurement], plans: list[Measurement], baseline: Measurement | None, repeat: int
+    imports: list[Measurement],
+    plans: list[Measurement],
+    baseline: Measurement | None,
+    repeat: int,
+    floor: Measurement | None = None,
 ) -> str:
     out = [
         f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
@@ -252,10 +299,27 @@ def render(
     out += ["", "Offline plan (python -m scripts.plan)"]
     rows = []
     notes: list[str] = []
+    if floor is not None:
+        if floor.ok:
+            rows.append(
+                [
+                    floor.label,
+                    str(floor.steps or "?"),
+                    f"{floor.median:.3f}",
+                    f"{floor.fastest:.3f}",
+                    f"{floor.peak_mib:.1f}",
+                    "1.00",
+                    "",
+                    "",
+                ]
+            )
+        else:
+            rows.append([floor.label, "failed", "", "", "", "", "", ""])
     for m in plans:
         if not m.ok:
-            rows.append([m.label, "failed", "", "", "", "", ""])
+            rows.append([m.label, "failed", "", "", "", "", "", ""])
             continue
+        times_floor = _ratio(m, floor)
         over = _overheads(m, baseline)
         ratio, per_res = (f"{over[0]:.2f}", f"{over[1]:.1f}") if over else ("n/a", "n/a")
         steps = str(m.steps) if m.steps is not None else "?"
@@ -271,22 +335,38 @@ def render(
                 f"{m.median:.3f}",
                 f"{m.fastest:.3f}",
                 f"{m.peak_mib:.1f}",
+                f"{times_floor:.2f}" if times_floor is not None else "n/a",
                 ratio,
                 per_res,
             ]
         )
     out.append(
         _table(
-            ["stack", "resources", "median s", "fastest s", "peak MiB", "x import", "ms/res"], rows
+            [
+                "stack",
+                "resources",
+                "median s",
+                "fastest s",
+                "peak MiB",
+                "x floor",
+                "x import",
+                "ms/res",
+            ],
+            rows,
         )
     )
+    if floor is not None and floor.ok:
+        out.append(
+            f"\nfloor (the SDKs and a two-resource program under the plan's mocks): "
+            f"{floor.median:.3f}s, {floor.peak_mib:.1f} MiB"
+        )
     if baseline is not None and baseline.ok:
         out.append(
             f"\nimport baseline ({baseline.label}): {baseline.median:.3f}s, "
             f"{baseline.peak_mib:.1f} MiB"
         )
     out.append(
-        "x import = plan wall / import-baseline wall; "
+        "x floor = plan wall / floor wall; x import = plan wall / import-baseline wall; "
         "ms/res = (plan - baseline) per resource, in ms"
     )
     out += notes
@@ -294,7 +374,11 @@ def render(
 
 
 def to_json(
-    imports: list[Measurement], plans: list[Measurement], baseline: Measurement | None, repeat: int
+    imports: list[Measurement],
+    plans: list[Measurement],
+    baseline: Measurement | None,
+    repeat: int,
+    floor: Measurement | None = None,
 ) -> dict[str, Any]:
     def summary(m: Measurement) -> dict[str, Any]:
         data: dict[str, Any] = {"label": m.label, "runs": [asdict(r) for r in m.runs]}
@@ -312,6 +396,9 @@ def to_json(
         if over is not None:
             data["ratio_to_import_baseline"] = over[0]
             data["ms_per_resource_above_baseline"] = over[1]
+        times_floor = _ratio(m, floor)
+        if times_floor is not None:
+            data["ratio_to_floor"] = times_floor
         stacks.append(data)
     return {
         "python": platform.python_version(),
@@ -320,6 +407,7 @@ def to_json(
         "repeat": repeat,
         "imports": [summary(m) for m in imports],
         "import_baseline": summary(baseline) if baseline is not None else None,
+        "floor": {**summary(floor), "resources": floor.steps} if floor is not None else None,
         "stacks": stacks,
     }
 
@@ -375,15 +463,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     imports.append(baseline)
 
+    floor = measure("floor", _FLOOR_CHILD, [], args.repeat, args.timeout)
     plans = [measure(stack, _PLAN_CHILD, [stack], args.repeat, args.timeout) for stack in stacks]
 
-    sys.stdout.write(render(imports, plans, baseline, args.repeat))
+    sys.stdout.write(render(imports, plans, baseline, args.repeat, floor))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        document = to_json(imports, plans, baseline, args.repeat)
+        document = to_json(imports, plans, baseline, args.repeat, floor)
         args.json.write_text(json.dumps(document, indent=2) + "\n")
         _progress(f"wrote {args.json}")
-    failed = [m.label for m in [*imports, *plans] if not m.ok]
+    failed = [m.label for m in [*imports, floor, *plans] if not m.ok]
     if failed:
         _progress(f"failed: {', '.join(failed)}")
         return 1

@@ -7,16 +7,18 @@ next to this module:
 
 ``instances.json``
     Hardware facts copied from EC2 ``DescribeInstanceTypes`` (AWS's own data, taken from the
-    offline copy that ``moto`` ships). The unit test ``tests/unit/test_catalog.py`` re-checks
-    every entry against ``moto`` so the two sources cannot drift silently. ``moto`` is NOT
-    needed at runtime.
+    offline copy that ``moto`` ships, by ``python -m scripts.catalog_instances``), including
+    every network card (index, interfaces, interface types, bandwidth) and the default card.
+    ``tests/components/catalog/test_catalog.py`` re-checks every entry against ``moto`` so the
+    two sources cannot drift silently. ``moto`` is NOT needed at runtime.
 
 ``prices.json``
     A dated price snapshot (us-east-1, Linux, on-demand). Top-level ``snapshot`` holds a
     ``{date, region, source}`` object per group of prices (``instances`` and ``services``);
-    ``instances`` maps instance type to USD/hour; ``services`` maps a service price key to
-    ``{usd, unit, source}``. The file is plain data so a ``prices refresh`` script can rewrite
-    it from the AWS Pricing API.
+    ``instances`` maps instance type to USD/hour (a catalog type missing there is unpriced:
+    ``on_demand_usd_per_hour`` is None and every estimate lists it); ``services`` maps a
+    service price key to ``{usd, unit, source}``. The file is plain data so ``prices refresh``
+    can rewrite it (from the AWS Pricing API, or offline from Karpenter's generated file).
 
 Service price keys (see :data:`SERVICE_PRICE_KEYS`; units and sources are in ``prices.json``):
 
@@ -58,15 +60,18 @@ from typing import Any
 __all__ = [
     "SERVICE_PRICE_KEYS",
     "InstanceType",
+    "NetworkCard",
     "PriceSnapshot",
     "UnknownInstanceTypeError",
     "all_instance_types",
     "eks_max_pods",
     "get_instance_type",
+    "price_order",
     "price_snapshot",
     "service_price",
     "service_price_snapshot",
     "service_price_source",
+    "suggest_instance_type",
     "supported_instance_types",
     "types_meeting",
 ]
@@ -115,6 +120,26 @@ class PriceSnapshot:
 
 
 @dataclass(frozen=True)
+class NetworkCard:
+    """One network card of an instance type (DescribeInstanceTypes ``NetworkInfo.NetworkCards``)."""
+
+    index: int
+    """``NetworkCardIndex``."""
+    max_interfaces: int
+    """``MaximumNetworkInterfaces`` on this card (device indexes 0 .. max_interfaces - 1)."""
+    interface_types: tuple[str, ...]
+    """``InterfaceTypes`` the card takes: ``interface`` (ENA), ``efa`` (EFA with ENA),
+    ``efa-only``. A card without ``efa``/``efa-only`` takes no EFA device."""
+    peak_bandwidth_gbps: float
+    """``PeakBandwidthInGbps``."""
+
+    @property
+    def efa_capable(self) -> bool:
+        """True when the card can host an EFA device."""
+        return "efa" in self.interface_types or "efa-only" in self.interface_types
+
+
+@dataclass(frozen=True)
 class InstanceType:
     """Hardware facts and on-demand price of one EC2 instance type."""
 
@@ -131,6 +156,7 @@ class InstanceType:
     network_cards: int
     max_network_interfaces: int
     max_interfaces_per_card: int
+    """``MaximumNetworkInterfaces`` of the default network card (see ``cards`` for each card)."""
     ipv4_addresses_per_interface: int
     efa_supported: bool
     max_efa_interfaces: int
@@ -138,7 +164,24 @@ class InstanceType:
     instance_store_disk_gb: int
     placement_group_strategies: tuple[str, ...]
     quota_class: str
-    on_demand_usd_per_hour: float
+    on_demand_usd_per_hour: float | None
+    """USD/hour in the price snapshot's region, or None: the snapshot has no citable price
+    (such a type is reported unpriced, never priced at zero)."""
+    default_network_card_index: int = 0
+    """``NetworkInfo.DefaultNetworkCardIndex``: the card that hosts the primary (ENA)
+    interface, the one the VPC CNI puts pods on."""
+    cards: tuple[NetworkCard, ...] = ()
+    """Every network card, by index."""
+
+    @property
+    def priced(self) -> bool:
+        """True when the snapshot has an on-demand price for the type."""
+        return self.on_demand_usd_per_hour is not None
+
+    @property
+    def default_card(self) -> NetworkCard | None:
+        """The card that hosts the primary interface (None for a catalog without card data)."""
+        return next((c for c in self.cards if c.index == self.default_network_card_index), None)
 
     @property
     def is_gpu(self) -> bool:
@@ -195,11 +238,13 @@ def _catalog() -> dict[str, InstanceType]:
     prices: dict[str, Any] = _prices()["instances"]
     catalog: dict[str, InstanceType] = {}
     for name, raw in entries.items():
-        if name not in prices:
-            raise ValueError(f"{_PRICES_FILE}: no on-demand price for instance type {name!r}")
-        price = float(prices[name])
-        if not math.isfinite(price) or price <= 0:
-            raise ValueError(f"{_PRICES_FILE}: price for {name!r} must be positive, got {price}")
+        price: float | None = None
+        if name in prices:
+            price = float(prices[name])
+            if not math.isfinite(price) or price <= 0:
+                raise ValueError(
+                    f"{_PRICES_FILE}: price for {name!r} must be positive, got {price}"
+                )
         family = str(raw["family"])
         catalog[name] = InstanceType(
             name=name,
@@ -223,6 +268,16 @@ def _catalog() -> dict[str, InstanceType]:
             placement_group_strategies=tuple(str(s) for s in raw["placement_group_strategies"]),
             quota_class=_quota_class(family),
             on_demand_usd_per_hour=price,
+            default_network_card_index=int(raw["default_network_card_index"]),
+            cards=tuple(
+                NetworkCard(
+                    index=int(card["index"]),
+                    max_interfaces=int(card["max_interfaces"]),
+                    interface_types=tuple(str(t) for t in card["interface_types"]),
+                    peak_bandwidth_gbps=float(card["peak_bandwidth_gbps"]),
+                )
+                for card in raw["network_card_details"]
+            ),
         )
     return catalog
 
@@ -251,13 +306,57 @@ def get_instance_type(name: str) -> InstanceType:
         return found
     supported = sorted(catalog)
     message = f"unknown instance type {name!r}"
-    if isinstance(name, str):
-        lowered = {s.lower(): s for s in supported}
-        close = difflib.get_close_matches(name.strip().lower(), list(lowered), n=1, cutoff=0.6)
-        if close:
-            message += f"; did you mean {lowered[close[0]]!r}?"
+    hint = suggest_instance_type(name) if isinstance(name, str) else None
+    if hint:
+        message += f"; did you mean {hint!r}?"
     message += f" Supported instance types: {', '.join(supported)}"
     raise UnknownInstanceTypeError(message)
+
+
+_MAX_TYPO_EDITS = 2
+"""A suggestion is at most this many single-character edits away from what was typed."""
+
+
+def _edits(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions) from `a` to `b`, or
+    `limit + 1` as soon as it is known to exceed `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, char in enumerate(a, 1):
+        current = [i]
+        for j, other in enumerate(b, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
+            )
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def suggest_instance_type(name: str) -> str | None:
+    """The catalog type a mistyped name most likely meant, never a guess across GPU models.
+
+    The candidates are the catalog types fewest edits away (at most two, and at most a third of
+    the name). One is offered only when every candidate has the same GPU model (or none, for
+    CPU types): `p5.48xlarg` -> `p5.48xlarge`, `p6-b20.48xlarge` -> `p6-b200.48xlarge`,
+    `g6e.xlarg` -> `g6e.xlarge`; but `p5v.48xlarge` is as near to p5 (H100) as to p5e (H200)
+    and `g63.xlarge` as near to g6 (L4) as to g6e (L40S), so they get no suggestion rather than
+    one that would swap the GPU. So whenever the name is one typo away from the type meant, a
+    suggestion, if any, is of that type's GPU model."""
+    catalog = _catalog()
+    typed = name.strip().lower()
+    limit = min(_MAX_TYPO_EDITS, len(typed) // 3)
+    distances = {n: _edits(typed, n, limit) for n in catalog}
+    nearest = min(distances.values(), default=limit + 1)
+    if nearest > limit:
+        return None
+    candidates = sorted(n for n, d in distances.items() if d == nearest)
+    if len({catalog[n].gpu_model for n in candidates}) != 1:
+        return None
+    close = difflib.get_close_matches(typed, candidates, n=1, cutoff=0)
+    return close[0] if close else candidates[0]
 
 
 def types_meeting(
@@ -278,7 +377,8 @@ def types_meeting(
             about 22.35 GiB, for A10G and L4).
 
     Returns:
-        Matching types sorted by on-demand price, then name; empty when nothing qualifies.
+        Matching types sorted by on-demand price, then name (unpriced types last); empty when
+        nothing qualifies.
     """
     if min_gpus < 1:
         raise ValueError(f"min_gpus must be at least 1, got {min_gpus}")
@@ -296,7 +396,13 @@ def types_meeting(
         and (max_gpus is None or it.gpu_count <= max_gpus)
         and it.gpu_memory_mib / 1024 >= min_gpu_memory_gib
     ]
-    return tuple(sorted(matches, key=lambda it: (it.on_demand_usd_per_hour, it.name)))
+    return tuple(sorted(matches, key=price_order))
+
+
+def price_order(it: InstanceType) -> tuple[bool, float, str]:
+    """Sort key: cheapest on-demand price first, unpriced types last, then by name."""
+    price = it.on_demand_usd_per_hour
+    return (price is None, price or 0.0, it.name)
 
 
 def eks_max_pods(
@@ -307,9 +413,8 @@ def eks_max_pods(
     Follows awslabs/amazon-eks-ami ``max-pods-calculator.sh`` and ``eni-max-pods.txt``:
 
     * ENIs are counted on the default network card only
-      (``NetworkCards[DefaultNetworkCardIndex].MaximumNetworkInterfaces``, card 0 for every
-      supported type): the VPC CNI puts pods on that card alone, so a p5.48xlarge counts 2
-      ENIs, not 64.
+      (``NetworkCards[DefaultNetworkCardIndex].MaximumNetworkInterfaces``): the VPC CNI puts
+      pods on that card alone, so a p5.48xlarge counts 2 ENIs, not 64.
     * Without prefix delegation: ``ENIs * (IPv4 per ENI - 1) + 2``. This is the value published
       in ``eni-max-pods.txt`` and used by nodeadm (m5.large: 29, p5.48xlarge: 100); no ceiling
       is applied.

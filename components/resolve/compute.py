@@ -2,12 +2,13 @@
 
 What a pool's launch template carries is derived from the instance catalog rather than hard-coded
 per type:
-- EFA (when the pool asks for it): one EFA device on every network card. Card 0 device 0 is the
-  ENA primary interface (it carries the node's IP), card 0 device 1 and device 0 of every other
-  card are `efa-only` (no IP addresses; needs VPC CNI >= 1.18.4). With VPC CNI custom networking
-  the primary interface carries no pods and the CNI attaches the pods' interfaces on card 0, so
-  card 0's EFA device moves onto the primary (`efa`: EFA with ENA, the node's IP) and device 1
-  stays free for the pods' interface: still one EFA device per card.
+- EFA (when the pool asks for it): AWS's recommended layout, read per network card from the
+  catalog (see `efa_layout`): the ENA primary on the default card, one `efa-only` device on every
+  card that takes EFA, up to the type's `MaximumEfaInterfaces` (`efa-only` has no IP addresses;
+  needs VPC CNI >= 1.18.4). With VPC CNI custom networking the primary interface carries no pods
+  and the CNI attaches the pods' interfaces on the default card, so that card's EFA device moves
+  onto the primary (`efa`: EFA with ENA, the node's IP) and its device 1 stays free for the pods'
+  interface: still one EFA device per card.
 - A cluster placement group for EFA pools, in one AZ, unless the pool launches into a capacity
   reservation made outside that group (the launch would fail with InsufficientInstanceCapacity).
 - Instance-store NVMe as RAID0 (nodeadm `localStorage` on AL2023, `apiclient ephemeral-storage` on
@@ -156,21 +157,59 @@ class GpuPoolSpec:
         return self.reservation_id is not None
 
 
-def efa_layout(instance: InstanceType, custom_networking: bool = False) -> list[NetworkInterface]:
-    """One EFA device per network card: card 0 keeps its ENA primary at device 0.
+EFA_DEVICE_TYPES = ("efa", "efa-only")
+"""Interface types that carry an EFA device (`efa` with ENA, `efa-only` without)."""
 
-    With custom networking (pods' interfaces in the pod subnet, attached by the VPC CNI on card 0)
-    an `efa-only` device 1 on card 0 would take the only slot a p5.48xlarge has left there (two
-    interfaces per card) and leave its pods no interface at all: card 0's EFA device is then the
-    primary itself (`efa`), and device 1 stays free."""
-    if custom_networking:
-        interfaces = [NetworkInterface(0, 0, "efa")]
-    else:
-        interfaces = [NetworkInterface(0, 0, "interface"), NetworkInterface(0, 1, "efa-only")]
-    interfaces += [
-        NetworkInterface(card, 0, "efa-only") for card in range(1, instance.network_cards)
-    ]
-    return interfaces
+
+def efa_layout(instance: InstanceType, custom_networking: bool = False) -> list[NetworkInterface]:
+    """The network interfaces of an EFA node, derived from the type's network cards.
+
+    AWS's recommended configuration (EC2 user guide, "Maximize network bandwidth on Amazon EC2
+    instances with multiple network cards", efa-acc-inst-types):
+    - the primary interface, device 0 of the default network card (`DefaultNetworkCardIndex`),
+      is an ENA `interface` (an `efa-only` interface cannot be the primary); it carries the
+      node's IP;
+    - if that card takes EFA (its `InterfaceTypes` list `efa-only`) and has a second slot, an
+      `efa-only` device at its device index 1;
+    - on every other card that takes EFA, an `efa-only` device at device index 0;
+    - no more EFA devices than `EfaInfo.MaximumEfaInterfaces` (lowest card indexes first).
+    So p5.48xlarge gets 32 EFA devices on its 32 cards, p5en.48xlarge 16, p6-b200.48xlarge 8,
+    and p6-b300.48xlarge 16 on cards 1-16 (its card 0 takes ENA only). Empty when the type takes
+    no EFA device at all.
+
+    With custom networking (pods' interfaces in the pod subnet, attached by the VPC CNI on the
+    default card) an `efa-only` device 1 there would take the only slot a p5.48xlarge has left on
+    that card (two interfaces per card) and leave its pods no interface at all: the default card's
+    EFA device is then the primary itself (`efa`, EFA with ENA), and device 1 stays free."""
+    default = instance.default_network_card_index
+    budget = instance.max_efa_interfaces if instance.efa_supported else 0
+    primary = NetworkInterface(default, 0, "interface")
+    interfaces: list[NetworkInterface] = []
+    for card in sorted(instance.cards, key=lambda c: c.index):
+        if budget <= len(interfaces):
+            break
+        if "efa-only" not in card.interface_types:
+            continue
+        if card.index == default:
+            if custom_networking:
+                primary = NetworkInterface(default, 0, "efa")
+                interfaces.append(primary)
+            elif card.max_interfaces >= 2:
+                interfaces.append(NetworkInterface(card.index, 1, "efa-only"))
+        else:
+            interfaces.append(NetworkInterface(card.index, 0, "efa-only"))
+    if not interfaces:
+        return []
+    if primary.interface_type == "interface":
+        interfaces.append(primary)
+    return sorted(interfaces, key=lambda i: (i.network_card_index, i.device_index))
+
+
+def efa_device_count(instance: InstanceType, custom_networking: bool = False) -> int:
+    """EFA devices the recommended layout gives one node of this type."""
+    return sum(
+        1 for i in efa_layout(instance, custom_networking) if i.interface_type in EFA_DEVICE_TYPES
+    )
 
 
 NODEADM_RAID0 = textwrap.dedent(
@@ -240,20 +279,26 @@ def resolve_pool(
         )
     interfaces: list[NetworkInterface] = []
     if pool.efa:
-        cards = {t.network_cards for t in types}
-        if len(cards) != 1:
-            raise _fail(path, "instanceTypes", "EFA pools need types with the same network cards")
+        layouts = {t.name: efa_layout(t, custom_networking) for t in types}
         first = types[0]
-        if first.max_interfaces_per_card < 2 and first.network_cards == 1:
-            raise _fail(path, "efa", f"{first.name} has one interface per card: no room for EFA")
-        if first.network_cards > first.max_efa_interfaces:
+        if any(layout != layouts[first.name] for layout in layouts.values()):
             raise _fail(
                 path,
-                "efa",
-                f"{first.name} supports {first.max_efa_interfaces} EFA interfaces "
-                f"for {first.network_cards} network cards",
+                "instanceTypes",
+                "EFA pools need types with the same EFA layout (network cards): "
+                + ", ".join(
+                    f"{n}: {sum(i.interface_type in EFA_DEVICE_TYPES for i in v)} EFA"
+                    for n, v in layouts.items()
+                ),
             )
         interfaces = efa_layout(first, custom_networking)
+        if not interfaces:
+            why = (
+                "supports no EFA"
+                if not first.efa_supported
+                else "has no network card with room for an EFA device beside its primary"
+            )
+            raise _fail(path, "efa", f"{first.name} {why} (DescribeInstanceTypes NetworkCards)")
     if pool.capacity_type is CapacityType.CAPACITY_BLOCK and len(types) != 1:
         raise _fail(path, "instanceTypes", "a Capacity Block is for exactly one instance type")
 

@@ -11,8 +11,8 @@ from components.resolve.sizing import PoolFootprint
 
 
 def pool_instance_types(pool: GpuPool) -> list[InstanceType]:
-    """Explicit types, or the cheapest catalog types meeting the pool's GPU need that have the
-    cheapest one's vCPUs and memory: the Cluster Autoscaler builds an empty group's node
+    """Explicit types, or the cheapest priced catalog types meeting the pool's GPU need that have
+    the cheapest one's vCPUs and memory: the Cluster Autoscaler builds an empty group's node
     template from its first type, so a pool that mixed sizes would be scaled for the wrong one."""
     if pool.instance_types:
         return [get_instance_type(name) for name in pool.instance_types]
@@ -26,6 +26,9 @@ def pool_instance_types(pool: GpuPool) -> list[InstanceType]:
     )
     if not found:
         return []
+    # An unpriced type (no citable price) cannot be known to be among the cheapest: derive
+    # from priced types when there are any.
+    found = tuple(t for t in found if t.priced) or found
     first = found[0]
     alike = [t for t in found if (t.vcpus, t.memory_mib) == (first.vcpus, first.memory_mib)]
     return alike[: need.max_instance_types]

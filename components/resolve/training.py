@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from components.catalog import InstanceType
 from components.catalog.conventions import TRAINING_SERVICE_ACCOUNT
 from components.config import PROJECT_NAMESPACE, ConfigError, StackConfig
-from components.resolve.compute import GpuPoolSpec
+from components.resolve.compute import GpuPoolSpec, efa_device_count
 
 DEFAULT_SHM_GIB = 64
 TRAINING_RUNTIME = "torch-distributed-restartable"
@@ -144,12 +144,12 @@ def check_job(job: TrainingJobSpec, path: str) -> list[tuple[str, str]]:
                 f"{job.gpus_per_node} GPUs per node, but {it.name} has {it.gpu_count}",
             )
         )
-    if job.efa_per_node > it.max_efa_interfaces or job.efa_per_node > it.network_cards:
+    if job.efa_per_node > efa_device_count(it):
         problems.append(
             (
                 f"{path}.efaPerNode",
                 f"{job.efa_per_node} EFA devices per node, but {it.name} has "
-                f"{min(it.max_efa_interfaces, it.network_cards)}",
+                f"{efa_device_count(it)}",
             )
         )
     if job.shm_gib * 1024 > it.memory_mib // 2:
@@ -228,7 +228,7 @@ def resolve_training(
             [(where, f"{count} nodes asked; pool {pool.name} max is {pool.max_size}")]
         )
     instance = pool.instance_types[0]
-    efa = min(instance.max_efa_interfaces, instance.network_cards)
+    efa = efa_device_count(instance)
     namespace = job_namespace(config, count * instance.gpu_count, count * efa)
     example_name = "example-distributed-training"
     checkpoints = _checkpoint_dir(fsx_claim, namespace, example_name)

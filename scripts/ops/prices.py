@@ -10,12 +10,21 @@ structure: `instances` prices and `snapshot.instances` (date, region, source) ar
 section and `snapshot.spot` are added or replaced; service prices are left alone. A type the
 Pricing API returns nothing for keeps its old price and is reported. `--dry-run` prints the changes
 and writes nothing.
+
+Offline, `--from FILE` reads the on-demand prices instead from a copy of
+aws/karpenter-provider-aws `pkg/providers/pricing/zz_generated.pricing_aws.go` (AWS's Pricing API
+data as Karpenter ships it; `--commit SHA` records which commit in the snapshot's source). No AWS
+call is made. The snapshot date is the file's `generated at` date and the region its header's
+(or `--region`, when the file has that region's map). Every catalog type gets the file's price;
+a type the file lacks loses its old price (prices are never mixed from two sources) and is
+reported unpriced, which the plan then says.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -232,8 +241,107 @@ def refresh(
     return document, Report(data=data, lines=lines)
 
 
+KARPENTER_PATH = "pkg/providers/pricing/zz_generated.pricing_aws.go"
+_GENERATED = re.compile(r"//\s*generated at ((\d{4}-\d{2}-\d{2})T[\d:]+Z) for ([a-z0-9-]+)")
+_REGION_MAP = re.compile(r'^\s*"([a-z]{2}(?:-[a-z]+)+-\d)"\s*:\s*\{', re.MULTILINE)
+_PRICE = re.compile(r'"([a-z0-9-]+\.[a-z0-9-]+)"\s*:\s*([0-9]+(?:\.[0-9]+)?)')
+
+
+def parse_karpenter(text: str) -> tuple[str, str, str, dict[str, dict[str, Decimal]]]:
+    """(generated time, date, header region, {region: {instance type: USD/hour}}) of Karpenter's
+    generated on-demand price file; OpsError when the text is not one."""
+    header = _GENERATED.search(text)
+    if header is None or "InitialOnDemandPricesAWS" not in text:
+        raise OpsError(
+            f"not a karpenter {KARPENTER_PATH} file: no InitialOnDemandPricesAWS map with a "
+            "'generated at <time> for <region>' header"
+        )
+    starts = list(_REGION_MAP.finditer(text))
+    regions: dict[str, dict[str, Decimal]] = {}
+    for i, match in enumerate(starts):
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
+        body = text[match.end() : end]
+        regions[match.group(1)] = {name: Decimal(usd) for name, usd in _PRICE.findall(body)}
+    if not regions:
+        raise OpsError(f"no region price map in the {KARPENTER_PATH} file")
+    return header.group(1), header.group(2), header.group(3), regions
+
+
+def refresh_from_karpenter(
+    path: Path,
+    region: str | None = None,
+    commit: str | None = None,
+    source_file: Path = PRICES_FILE,
+) -> tuple[dict[str, Any], Report]:
+    """The prices document with every catalog type's on-demand price from Karpenter's file
+    (nothing is written) and a report of what changed."""
+    try:
+        text = path.read_text()
+        document: dict[str, Any] = json.loads(source_file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise OpsError(f"cannot read {exc}") from None
+    stamp, generated, header_region, regions = parse_karpenter(text)
+    region = region or header_region
+    if region not in regions:
+        raise OpsError(f"{path} has no prices for {region} (it has: {', '.join(sorted(regions))})")
+    table_for_region = regions[region]
+    names = list(catalog.supported_instance_types())
+    old_prices: dict[str, Any] = document.get("instances", {})
+    new_prices: dict[str, Any] = {}
+    rows, changes, missing = [], [], []
+    for name in names:
+        old = old_prices.get(name)
+        price = table_for_region.get(name)
+        if price is None:
+            missing.append(name)
+            rows.append([name, f"{old}" if old is not None else "-", "(not in the file)", ""])
+            if old is not None:
+                changes.append({"instanceType": name, "old": old, "new": None})
+            continue
+        new = _number(price)
+        new_prices[name] = new
+        if old != new:
+            changes.append({"instanceType": name, "old": old, "new": new})
+        rows.append([name, f"{old}" if old is not None else "-", f"{new}", _change(old, new)])
+    at = f", commit {commit}" if commit else ""
+    document["instances"] = dict(sorted(new_prices.items()))
+    document.setdefault("snapshot", {})["instances"] = {
+        "date": generated,
+        "region": region,
+        "source": (
+            f"aws/karpenter-provider-aws {KARPENTER_PATH} (InitialOnDemandPricesAWS, header "
+            f"'generated at {stamp} for {header_region}'{at}); Linux, shared tenancy, "
+            "on-demand, USD/hour"
+        ),
+    }
+    lines = [
+        f"prices: {len(names)} instance types from {path}, region {region}, generated {generated}",
+        "",
+        "On-demand (USD/hour):",
+        *table(["type", "old", "new", "change"], rows),
+        "",
+        f"{len(changes)} on-demand prices changed, {len(missing)} not in the file"
+        + (f" (unpriced: {', '.join(missing)})" if missing else ""),
+    ]
+    data = {
+        "region": region,
+        "date": generated,
+        "source": str(path),
+        "commit": commit,
+        "changes": changes,
+        "notFound": missing,
+        "instances": document["instances"],
+    }
+    return document, Report(data=data, lines=lines)
+
+
 def handle(args: argparse.Namespace, aws: Aws) -> Report:
-    document, report = refresh(aws, aws.region)
+    if args.from_file is not None:
+        document, report = refresh_from_karpenter(args.from_file, args.region, args.commit)
+    else:
+        if args.commit:
+            raise OpsError("--commit goes with --from (the commit of the karpenter file)")
+        document, report = refresh(aws, aws.region)
     target: Path = args.output or PRICES_FILE
     if args.dry_run:
         report.lines.append("dry run: nothing written")
@@ -267,5 +375,17 @@ def register(
         "--output",
         type=Path,
         help="write the refreshed document here instead of components/catalog/prices.json",
+    )
+    parser.add_argument(
+        "--from",
+        dest="from_file",
+        type=Path,
+        metavar="FILE",
+        help=f"offline: on-demand prices from a copy of karpenter-provider-aws {KARPENTER_PATH}",
+    )
+    parser.add_argument(
+        "--commit",
+        metavar="SHA",
+        help="with --from: the karpenter-provider-aws commit the file was taken at (recorded)",
     )
     parser.set_defaults(handler=handle)

@@ -18,7 +18,7 @@ from policies.pricing import (
     Res,
     estimate,
 )
-from tests.policies import check, state, urn
+from tests.policies import check, provider_reference, provider_state, state, urn
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 BUDGET = "aws:budgets/budget:Budget"
@@ -462,8 +462,84 @@ def test_an_fsx_tier_without_a_price_is_unpriced_not_zero():
     est = estimate([fs])
     assert est.lines == []
     assert est.unpriced == [
-        "file system fs: no price fsx_lustre_persistent2_1000_gb_month in the snapshot"
+        "file system fs: no price fsx_lustre_persistent2_1000_gb_month in the snapshot (no "
+        "citable public price for PERSISTENT_2 at 1000 MB/s/TiB; add one with its source to "
+        "components/catalog/prices.json)"
     ]
+
+
+@pytest.mark.parametrize("throughput", [250, 500, 1000])
+def test_the_faster_fsx_tiers_stay_unpriced_until_a_source_is_cited(throughput: int):
+    fs = res(FSX, "fs", {"storageCapacity": 4800, "perUnitStorageThroughput": throughput})
+    (problem,) = estimate([fs]).unpriced
+    assert f"fsx_lustre_persistent2_{throughput}_gb_month" in problem
+    assert f"PERSISTENT_2 at {throughput} MB/s/TiB" in problem
+
+
+# ------------------------------------------------------------------ regions, unpriced types
+
+
+def test_a_type_without_a_citable_price_is_unpriced_not_zero():
+    est = estimate([node_group((0, 1, 2), ["p5e.48xlarge"])])
+    assert est.lines == []
+    assert est.unpriced == [
+        "node group ng: instance type p5e.48xlarge has no price in the us-east-1 snapshot "
+        "(no citable on-demand price)"
+    ]
+
+
+def test_the_new_fleet_is_priced_at_the_snapshot_rates():
+    est = estimate([node_group((1, 1, 2), ["p6-b200.48xlarge"])])
+    (line,) = est.lines
+    assert line.monthly["idle"] == round(113.9328 * HOURS_PER_MONTH, 2)
+    assert line.monthly["worst"] == round(2 * 113.9328 * HOURS_PER_MONTH, 2)
+
+
+def test_resources_in_another_region_are_unpriced_not_priced_at_us_east_1_rates():
+    group = node_group((1, 1, 2), ["g5.xlarge"])
+    elsewhere = [
+        Res(group.type, group.urn, group.props, region="eu-west-1"),
+        Res(
+            FSX,
+            urn(FSX, "fs"),
+            {"storageCapacity": 1200, "perUnitStorageThroughput": 125},
+            region="eu-west-1",
+        ),
+        Res(
+            "aws:ec2/natGateway:NatGateway",
+            urn("aws:ec2/natGateway:NatGateway", "nat"),
+            {},
+            region="eu-west-1",
+        ),
+    ]
+    est = estimate(elsewhere)
+    assert est.lines == []
+    assert len(est.unpriced) == 3
+    assert all("runs in eu-west-1, the price snapshot is us-east-1's" in u for u in est.unpriced)
+    assert est.unpriced[0].startswith("node group ng:")
+
+
+def test_resources_in_the_snapshot_region_or_of_unknown_region_are_priced():
+    group = node_group((1, 1, 2), ["g5.xlarge"])
+    for region in ("us-east-1", None):
+        est = estimate([Res(group.type, group.urn, group.props, region=region)])
+        assert est.unpriced == []
+        assert est.total("idle") == round(hourly("g5.xlarge") * HOURS_PER_MONTH, 2)
+
+
+def test_the_pack_reports_a_stack_in_another_region_as_unpriced(tmp_path: Path):
+    provider = provider_state("default_7_0_0", {"region": "eu-west-1"})
+    group = pool(*P5_POOL)
+    group["provider"] = provider_reference(provider)
+    found = messages(limits(provider, group, budget(1e6), tmp_path=tmp_path))
+    assert any("h100" in m and "runs in eu-west-1" in m for m in found), found
+
+
+def test_the_pack_prices_a_stack_in_the_snapshot_region(tmp_path: Path):
+    provider = provider_state("default_7_0_0", {"region": "us-east-1"})
+    group = pool(*P5_POOL)
+    group["provider"] = provider_reference(provider)
+    assert limits(provider, group, budget(1e6), tmp_path=tmp_path) == []
 
 
 MONTHLY_COST = {"budgetType": "COST", "timeUnit": "MONTHLY", "limitUnit": "USD"}

@@ -68,6 +68,7 @@ def test_prod_p5_pool_reaches_full_efa_bandwidth_and_counts_quotas():
         "devices": 32,
         "cardsWithEfa": 32,
         "networkCards": 32,
+        "efaCapableCards": 32,
         "configuredGbps": 3200,
         "maxGbps": 3200,
         "percent": 100,

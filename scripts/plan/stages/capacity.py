@@ -87,16 +87,24 @@ def _pool(state: dict[str, Any], by_urn: dict[str, dict[str, Any]]) -> dict[str,
     interfaces = template_inputs.get("networkInterfaces") or []
     efa = [i for i in interfaces if i.get("interfaceType") in ("efa", "efa-only")]
     if efa and types:
-        hardware = min(types, key=lambda t: t.network_bandwidth_gbps)
-        cards = len({int(i.get("networkCardIndex") or 0) for i in efa})
-        configured = hardware.network_bandwidth_gbps * cards / hardware.network_cards
+        # EFA bandwidth per card (PeakBandwidthInGbps): the cards that carry an EFA device
+        # against every card that can take one (p6-b300's card 0 takes ENA only).
+        def efa_gbps(t: InstanceType) -> float:
+            return sum(c.peak_bandwidth_gbps for c in t.cards if c.efa_capable)
+
+        hardware = min(types, key=efa_gbps)
+        speeds = {c.index: c.peak_bandwidth_gbps for c in hardware.cards if c.efa_capable}
+        cards = {int(i.get("networkCardIndex") or 0) for i in efa}
+        configured = sum(speeds.get(card, 0.0) for card in cards)
+        maximum = efa_gbps(hardware)
         pool["efa"] = {
             "devices": len(efa),
-            "cardsWithEfa": cards,
+            "cardsWithEfa": len(cards),
             "networkCards": hardware.network_cards,
+            "efaCapableCards": len(speeds),
             "configuredGbps": round(configured, 1),
-            "maxGbps": hardware.network_bandwidth_gbps,
-            "percent": round(100 * configured / hardware.network_bandwidth_gbps, 1),
+            "maxGbps": maximum,
+            "percent": round(100 * configured / maximum, 1) if maximum else 0.0,
         }
     return pool
 

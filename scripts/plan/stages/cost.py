@@ -14,15 +14,28 @@ from policies.pricing import HOURS_PER_MONTH, SCALES, Res, estimate
 from scripts.plan.stages.base import PlanContext, StageResult, states
 
 
+def provider_region(state: dict[str, Any], by_urn: dict[str, dict[str, Any]]) -> str | None:
+    """The `region` input of the AWS provider a state references (`<urn>::<id>`), if known."""
+    reference = str(state.get("provider") or "")
+    provider = by_urn.get(reference.rsplit("::", 1)[0]) if reference else None
+    if provider is None or not str(provider.get("type", "")).startswith("pulumi:providers:aws"):
+        return None
+    region = (provider.get("inputs") or {}).get("region")
+    return region if isinstance(region, str) and region else None
+
+
 def cost_report(document: dict[str, Any]) -> dict[str, Any]:
+    all_states = states(document)
+    by_urn = {s["urn"]: s for s in all_states}
     est = estimate(
         Res(
             type=s["type"],
             urn=s["urn"],
             props=s.get("inputs") or {},
             property_dependencies=s.get("propertyDependencies") or {},
+            region=provider_region(s, by_urn),
         )
-        for s in states(document)
+        for s in all_states
     )
     budget = min(est.budgets_usd) if est.budgets_usd else None
     worst = est.total("worst")

@@ -24,6 +24,7 @@ from moto import mock_aws
 from components.catalog import (
     SERVICE_PRICE_KEYS,
     InstanceType,
+    NetworkCard,
     PriceSnapshot,
     UnknownInstanceTypeError,
     all_instance_types,
@@ -33,6 +34,7 @@ from components.catalog import (
     service_price,
     service_price_snapshot,
     service_price_source,
+    suggest_instance_type,
     supported_instance_types,
     types_meeting,
 )
@@ -58,6 +60,16 @@ REQUIRED_GPU_TYPES = (
     "g6.2xlarge",
     "g6.4xlarge",
     "g6.12xlarge",
+    # the 2026 fleet
+    *(f"g6e.{size}" for size in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge")),
+    *(f"g6e.{size}" for size in ("16xlarge", "24xlarge", "48xlarge")),
+    *(f"g5.{size}" for size in ("8xlarge", "16xlarge", "24xlarge", "48xlarge")),
+    *(f"g6.{size}" for size in ("8xlarge", "16xlarge", "24xlarge", "48xlarge")),
+    "p4de.24xlarge",
+    "p5.4xlarge",
+    "p5e.48xlarge",
+    "p6-b200.48xlarge",
+    "p6-b300.48xlarge",
 )
 REQUIRED_CPU_TYPES = (
     "m7i.large",
@@ -83,6 +95,38 @@ PUBLISHED_PRICES = {
     "g5.xlarge": 1.006,
     "g6.xlarge": 0.8048,
     "m7i.xlarge": 0.2016,
+}
+
+# The same file at commit 6fc13b5236fd04fd16ff3f9dc7490d0813994099 (generated 2026-07-20).
+PUBLISHED_PRICES_2026_07 = {
+    "g5.48xlarge": 16.288,
+    "g6.48xlarge": 13.3504,
+    "g6e.xlarge": 1.861,
+    "g6e.48xlarge": 30.13118,
+    "p4de.24xlarge": 27.44705,
+    "p5.4xlarge": 6.88,
+    "p5.48xlarge": 55.04,
+    "p5en.48xlarge": 63.296,
+    "p6-b200.48xlarge": 113.9328,
+    "p6-b300.48xlarge": 142.416,
+}
+
+# Types the price source has no on-demand price for (p5e is sold through Capacity Blocks).
+UNPRICED_TYPES = ("p5e.48xlarge",)
+
+# GPU model per family, as DescribeInstanceTypes names it (GpuInfo.Gpus[].Name).
+GPU_MODELS = {
+    "g4dn": "T4",
+    "g5": "A10G",
+    "g6": "L4",
+    "g6e": "L40S",
+    "p4d": "A100",
+    "p4de": "A100",
+    "p5": "H100",
+    "p5e": "H200",
+    "p5en": "H200",
+    "p6-b200": "B200",
+    "p6-b300": "B300",
 }
 
 # maxPods without prefix delegation, as published in awslabs/amazon-eks-ami
@@ -116,7 +160,30 @@ ENI_MAX_PODS = {
     "p4d.24xlarge": 737,
     "p5.48xlarge": 100,
     "p5en.48xlarge": 198,
+    # the 2026 fleet: the file at commit 544fd6502c71f7c89ea186f44b7f24dcb81e2226, its last
+    # version before nodeadm computed maxPods itself (p6-b300 came later: not listed)
+    "g5.8xlarge": 234,
+    "g5.16xlarge": 234,
+    "g5.24xlarge": 737,
+    "g5.48xlarge": 345,
+    "g6.8xlarge": 234,
+    "g6.16xlarge": 737,
+    "g6.24xlarge": 737,
+    "g6.48xlarge": 737,
+    "g6e.xlarge": 58,
+    "g6e.2xlarge": 58,
+    "g6e.4xlarge": 234,
+    "g6e.8xlarge": 234,
+    "g6e.12xlarge": 292,
+    "g6e.16xlarge": 737,
+    "g6e.24xlarge": 492,
+    "g6e.48xlarge": 492,
+    "p4de.24xlarge": 737,
+    "p5.4xlarge": 118,
+    "p5e.48xlarge": 100,
+    "p6-b200.48xlarge": 198,
 }
+NOT_IN_ENI_MAX_PODS = {"p6-b300.48xlarge"}
 
 # maxPods with prefix delegation: max-pods-calculator.sh --cni-prefix-delegation-enabled
 # caps the prefix count at 110 (<= 30 vCPUs) or 250 (> 30 vCPUs).
@@ -172,7 +239,21 @@ def _expected_from_aws(info: dict[str, Any]) -> dict[str, Any]:
         "network_bandwidth_gbps": sum(c["PeakBandwidthInGbps"] for c in cards),
         "network_cards": network["MaximumNetworkCards"],
         "max_network_interfaces": network["MaximumNetworkInterfaces"],
-        "max_interfaces_per_card": cards[0]["MaximumNetworkInterfaces"],
+        "max_interfaces_per_card": next(
+            c["MaximumNetworkInterfaces"]
+            for c in cards
+            if c["NetworkCardIndex"] == network.get("DefaultNetworkCardIndex", 0)
+        ),
+        "default_network_card_index": network.get("DefaultNetworkCardIndex", 0),
+        "cards": tuple(
+            NetworkCard(
+                index=c["NetworkCardIndex"],
+                max_interfaces=c["MaximumNetworkInterfaces"],
+                interface_types=tuple(c.get("InterfaceTypes", ["interface"])),
+                peak_bandwidth_gbps=c["PeakBandwidthInGbps"],
+            )
+            for c in sorted(cards, key=lambda c: c["NetworkCardIndex"])
+        ),
         "ipv4_addresses_per_interface": network["Ipv4AddressesPerInterface"],
         "efa_supported": bool(network.get("EfaSupported", False)),
         "max_efa_interfaces": (network.get("EfaInfo") or {}).get("MaximumEfaInterfaces", 0),
@@ -201,9 +282,58 @@ def test_catalog_entry_matches_describe_instance_types(
     }
     assert not mismatches, f"{name}: catalog != DescribeInstanceTypes (catalog, aws): {mismatches}"
     assert it.family == name.split(".")[0]
-    # eks_max_pods counts ENIs on card 0; that is only right when card 0 is the default card
-    assert info["NetworkInfo"].get("DefaultNetworkCardIndex", 0) == 0, name
-    assert info["NetworkInfo"]["NetworkCards"][0]["NetworkCardIndex"] == 0, name
+    assert len(it.cards) == it.network_cards, name
+    assert it.default_card is not None, name
+
+
+def test_committed_instances_json_is_what_the_generator_writes() -> None:
+    from scripts.catalog_instances import catalog_document, describe_instance_types, render
+
+    committed = (CATALOG_DIR / "instances.json").read_text()
+    names = json.loads(committed)["instance_types"]
+    assert committed == render(catalog_document(names, describe_instance_types())), (
+        "instances.json is stale: run python -m scripts.catalog_instances"
+    )
+
+
+def test_generator_refuses_a_type_aws_does_not_know() -> None:
+    from scripts.catalog_instances import catalog_document, describe_instance_types
+
+    with pytest.raises(KeyError, match=re.escape("p9.48xlarge")):
+        catalog_document(["p5.48xlarge", "p9.48xlarge"], describe_instance_types())
+
+
+@pytest.mark.parametrize("name", supported_instance_types(gpu_only=True))
+def test_gpu_model_per_family(name: str) -> None:
+    it = get_instance_type(name)
+    assert it.gpu_model == GPU_MODELS[it.family], name
+
+
+@pytest.mark.parametrize(
+    ("name", "cards", "efa", "ena_only_cards"),
+    [
+        ("p5.48xlarge", 32, 32, ()),
+        ("p5e.48xlarge", 32, 32, ()),
+        ("p5en.48xlarge", 16, 16, ()),
+        ("p6-b200.48xlarge", 8, 8, ()),
+        ("p6-b300.48xlarge", 17, 16, (0,)),
+        ("p4de.24xlarge", 4, 4, ()),
+        ("g6e.48xlarge", 4, 4, ()),
+        ("p5.4xlarge", 1, 1, ()),
+    ],
+)
+def test_per_card_network_facts(
+    name: str, cards: int, efa: int, ena_only_cards: tuple[int, ...]
+) -> None:
+    it = get_instance_type(name)
+    assert (it.network_cards, it.max_efa_interfaces, it.default_network_card_index) == (
+        cards,
+        efa,
+        0,
+    )
+    assert [c.index for c in it.cards] == list(range(cards))
+    assert tuple(c.index for c in it.cards if not c.efa_capable) == ena_only_cards
+    assert all(c.interface_types == ("interface",) for c in it.cards if not c.efa_capable)
 
 
 def test_required_types_are_supported() -> None:
@@ -320,6 +450,61 @@ def test_unknown_name_without_close_match() -> None:
     assert "g4dn.xlarge" in message
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("p5.48xlarg", "p5.48xlarge"),
+        ("p6-b20.48xlarge", "p6-b200.48xlarge"),
+        ("p6b300.48xlarge", "p6-b300.48xlarge"),
+        ("g6e.xlarg", "g6e.xlarge"),
+        ("g6ee.48xlarge", "g6e.48xlarge"),
+        ("p5en.48xlarg", "p5en.48xlarge"),
+        ("p4.24xlarge", "p4d.24xlarge"),
+        (" G5.XLARGE ", "g5.xlarge"),
+    ],
+)
+def test_did_you_mean_stays_with_the_family_and_gpu_model(typed: str, meant: str) -> None:
+    assert suggest_instance_type(typed) == meant
+    with pytest.raises(UnknownInstanceTypeError, match=re.escape(f"did you mean {meant!r}")):
+        get_instance_type(typed)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "p5v.48xlarge",  # as near to p5 (H100) as to p5e (H200)
+        "g63.12xlarge",  # g6 (L4) or g6e (L40S)
+        "p5e.4xlarge",  # p5e.48xlarge (H200) or p5.4xlarge (H100)
+        "g5e.xlarge",  # g5 (A10G) or g6e (L40S)
+        "p5.24xlarge",  # p5.4xlarge (H100) or p4d.24xlarge (A100)
+        "h100.48xlarge",
+    ],
+)
+def test_did_you_mean_offers_nothing_that_could_swap_the_gpu_model(typed: str) -> None:
+    assert suggest_instance_type(typed) is None
+    with pytest.raises(UnknownInstanceTypeError) as excinfo:
+        get_instance_type(typed)
+    assert "did you mean" not in str(excinfo.value)
+
+
+def _one_typo_away(name: str) -> set[str]:
+    """Every deletion of one character, and every substitution of a family character by one
+    that turns a family into another (p5/p6, g5/g6, g6/g6e, b200/b300)."""
+    typos = {name[:i] + name[i + 1 :] for i in range(len(name))}
+    family = name.split(".")[0]
+    for i in range(len(family)):
+        typos |= {name[:i] + c + name[i + 1 :] for c in "03456e-"}
+    return typos - set(ALL_TYPES)
+
+
+@pytest.mark.parametrize("name", supported_instance_types(gpu_only=True))
+def test_a_suggestion_for_a_one_character_typo_never_changes_the_gpu_model(name: str) -> None:
+    model = get_instance_type(name).gpu_model
+    for typo in sorted(_one_typo_away(name)):
+        hint = suggest_instance_type(typo)
+        assert hint is None or get_instance_type(hint).gpu_model == model, (typo, hint)
+
+
 def test_lookup_is_exact() -> None:
     with pytest.raises(UnknownInstanceTypeError, match=re.escape("did you mean 'g4dn.xlarge'")):
         get_instance_type("G4DN.XLARGE")
@@ -354,12 +539,24 @@ def test_types_meeting_at_least_one_t4_includes_multi_gpu() -> None:
 def test_types_meeting_nothing_qualifies() -> None:
     assert types_meeting(gpu_model="T4", min_gpus=8) == ()
     assert types_meeting(gpu_model="H100", min_gpu_memory_gib=200) == ()
-    assert types_meeting(gpu_model="B300") == ()
+    assert types_meeting(gpu_model="MI300X") == ()
+
+
+def test_types_meeting_puts_unpriced_types_last() -> None:
+    names = [it.name for it in types_meeting(gpu_model="H200", min_gpus=8)]
+    assert names == ["p5en.48xlarge", "p5e.48xlarge"]  # p5e has no price
 
 
 def test_types_meeting_eight_gpus_with_big_memory() -> None:
     names = [it.name for it in types_meeting(min_gpus=8, min_gpu_memory_gib=80)]
-    assert names == ["p5.48xlarge", "p5en.48xlarge"]
+    assert names == [
+        "p4de.24xlarge",
+        "p5.48xlarge",
+        "p5en.48xlarge",
+        "p6-b200.48xlarge",
+        "p6-b300.48xlarge",
+        "p5e.48xlarge",
+    ]
 
 
 def test_types_meeting_rejects_bad_arguments() -> None:
@@ -372,17 +569,22 @@ def test_types_meeting_rejects_bad_arguments() -> None:
 
 
 @given(
-    model=st.sampled_from([None, "T4", "A10G", "L4", "A100", "H100", "H200"]),
+    model=st.sampled_from(
+        [None, "T4", "A10G", "L4", "L40S", "A100", "H100", "H200", "B200", "B300"]
+    ),
     min_gpus=st.integers(min_value=1, max_value=9),
     extra=st.one_of(st.none(), st.integers(min_value=0, max_value=8)),
-    memory=st.floats(min_value=0, max_value=160, allow_nan=False),
+    memory=st.floats(min_value=0, max_value=280, allow_nan=False),
 )
 def test_types_meeting_properties(
     model: str | None, min_gpus: int, extra: int | None, memory: float
 ) -> None:
     max_gpus = None if extra is None else min_gpus + extra
     result = types_meeting(model, min_gpus, max_gpus, memory)
-    keys = [(it.on_demand_usd_per_hour, it.name) for it in result]
+    keys = [
+        (it.on_demand_usd_per_hour is None, it.on_demand_usd_per_hour or 0, it.name)
+        for it in result
+    ]
     assert keys == sorted(keys)
     for it in result:
         assert it.is_gpu
@@ -408,7 +610,7 @@ def test_types_meeting_properties(
 
 
 def test_eni_max_pods_table_covers_catalog() -> None:
-    assert set(ENI_MAX_PODS) == set(ALL_TYPES)
+    assert set(ENI_MAX_PODS) == set(ALL_TYPES) - NOT_IN_ENI_MAX_PODS
 
 
 @pytest.mark.parametrize(("name", "expected"), sorted(ENI_MAX_PODS.items()))
@@ -436,30 +638,44 @@ def test_eks_max_pods_prefix_delegation_ceiling(name: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ALL_TYPES)
-def test_every_type_has_a_positive_price(name: str) -> None:
+@pytest.mark.parametrize("name", sorted(set(ALL_TYPES) - set(UNPRICED_TYPES)))
+def test_every_type_with_a_citable_price_has_a_positive_one(name: str) -> None:
     price = get_instance_type(name).on_demand_usd_per_hour
     assert isinstance(price, float)
     assert price > 0
+    assert get_instance_type(name).priced
 
 
-@pytest.mark.parametrize(("name", "price"), sorted(PUBLISHED_PRICES.items()))
+@pytest.mark.parametrize("name", UNPRICED_TYPES)
+def test_a_type_without_a_citable_price_stays_unpriced(name: str) -> None:
+    it = get_instance_type(name)
+    assert it.on_demand_usd_per_hour is None
+    assert not it.priced
+
+
+@pytest.mark.parametrize(
+    ("name", "price"), sorted({**PUBLISHED_PRICES, **PUBLISHED_PRICES_2026_07}.items())
+)
 def test_prices_match_facts_snapshot(name: str, price: float) -> None:
     assert get_instance_type(name).on_demand_usd_per_hour == pytest.approx(price, abs=1e-9)
 
 
 def test_gpu_prices_grow_with_size_within_family() -> None:
-    for family in ("g4dn", "g5", "g6"):
-        members = [it for it in all_instance_types() if it.family == family]
-        by_vcpu = sorted(members, key=lambda it: it.vcpus)
-        prices = [it.on_demand_usd_per_hour for it in by_vcpu]
-        assert prices == sorted(prices), family
+    for family in ("g4dn", "g5", "g6", "g6e"):
+        for gpus in (1, 4, 8):
+            members = [
+                it for it in all_instance_types() if it.family == family and it.gpu_count == gpus
+            ]
+            by_vcpu = sorted(members, key=lambda it: it.vcpus)
+            prices = [it.on_demand_usd_per_hour for it in by_vcpu]
+            assert prices == sorted(prices), (family, gpus)
 
 
 def test_price_snapshot() -> None:
     snap = price_snapshot()
     assert isinstance(snap, PriceSnapshot)
-    assert date.fromisoformat(snap.date) == date(2026, 1, 19)
+    assert date.fromisoformat(snap.date) == date(2026, 7, 20)
+    assert "6fc13b5236fd04fd16ff3f9dc7490d0813994099" in snap.source
     assert snap.region == "us-east-1"
     assert "karpenter-provider-aws" in snap.source
     services = service_price_snapshot()
@@ -471,7 +687,7 @@ def test_price_snapshot() -> None:
 def test_service_price_keys_match_prices_json() -> None:
     data = json.loads((CATALOG_DIR / "prices.json").read_text(encoding="utf-8"))
     assert set(data["services"]) == set(SERVICE_PRICE_KEYS)
-    assert set(data["instances"]) == set(ALL_TYPES)
+    assert set(data["instances"]) == set(ALL_TYPES) - set(UNPRICED_TYPES)
     for group in ("instances", "services"):
         assert set(data["snapshot"][group]) >= {"date", "region", "source"}
         date.fromisoformat(data["snapshot"][group]["date"])

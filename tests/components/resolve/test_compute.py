@@ -30,9 +30,12 @@ from components.catalog.conventions import (
 )
 from components.config import CapacityType, ConfigError
 from components.resolve.compute import (
+    EFA_DEVICE_TYPES,
     POOL_REPAIR,
     RESERVED_REPAIR,
     GpuPoolSpec,
+    NetworkInterface,
+    efa_device_count,
     efa_layout,
     resolve_pool,
 )
@@ -114,37 +117,82 @@ def test_the_catalog_has_efa_gpu_types():
 
 
 @pytest.mark.parametrize("instance", EFA_GPU_TYPES, ids=lambda t: t.name)
-def test_efa_layout_puts_one_efa_device_on_every_network_card(instance):
+def test_efa_layout_follows_each_types_network_cards(instance):
+    """AWS's recommended layout, checked against the card data of every EFA type."""
     layout = efa_layout(instance)
+    default = instance.default_network_card_index
+    efa_cards = [c for c in instance.cards if "efa-only" in c.interface_types]
     efa_only = [i for i in layout if i.interface_type == "efa-only"]
-    # One EFA device per card, on every card.
-    assert Counter(i.network_card_index for i in efa_only) == dict.fromkeys(
-        range(instance.network_cards), 1
-    )
-    assert len(efa_only) == instance.network_cards <= instance.max_efa_interfaces
-    # Card 0 keeps its ENA primary at device 0; its EFA device is device 1.
-    by_slot = {(i.network_card_index, i.device_index): i.interface_type for i in layout}
-    assert by_slot[(0, 0)] == "interface"
-    assert by_slot[(0, 1)] == "efa-only"
+    # One ENA primary, at device 0 of the default card, first.
     assert [i for i in layout if i.interface_type == "interface"] == [layout[0]]
-    # Every other card uses device 0 only.
-    for card in range(1, instance.network_cards):
-        assert {d for c, d in by_slot if c == card} == {0}
-    # No slot twice, no card over its interface limit.
+    assert (layout[0].network_card_index, layout[0].device_index) == (default, 0)
+    # At most one EFA device per card, only on cards that take one, within the type's limit,
+    # and on every such card up to that limit.
+    per_card = Counter(i.network_card_index for i in efa_only)
+    assert set(per_card.values()) == {1}
+    assert set(per_card) <= {c.index for c in efa_cards}
+    assert len(efa_only) == min(instance.max_efa_interfaces, len(efa_cards)) > 0
+    # The default card's EFA device is its device 1, every other card's is device 0.
+    for i in efa_only:
+        assert i.device_index == (1 if i.network_card_index == default else 0)
+    # No slot twice, no card over its own interface limit.
+    by_slot = {(i.network_card_index, i.device_index) for i in layout}
     assert len(by_slot) == len(layout)
-    per_card = Counter(i.network_card_index for i in layout)
-    assert max(per_card.values()) <= instance.max_interfaces_per_card
+    limits = {c.index: c.max_interfaces for c in instance.cards}
+    for card, used in Counter(i.network_card_index for i in layout).items():
+        assert used <= limits[card]
     assert len(layout) <= instance.max_network_interfaces
 
 
 @pytest.mark.parametrize(
-    ("name", "efa_devices"),
-    [("p5.48xlarge", 32), ("p5en.48xlarge", 16), ("p4d.24xlarge", 4)],
+    ("name", "efa_devices", "cards_with_efa"),
+    [
+        ("p5.48xlarge", 32, range(32)),
+        ("p5e.48xlarge", 32, range(32)),
+        ("p5en.48xlarge", 16, range(16)),
+        ("p6-b200.48xlarge", 8, range(8)),
+        ("p6-b300.48xlarge", 16, range(1, 17)),  # card 0 takes ENA only
+        ("p4d.24xlarge", 4, range(4)),
+        ("p4de.24xlarge", 4, range(4)),
+        ("g6e.48xlarge", 4, range(4)),
+        ("g6e.24xlarge", 2, range(2)),
+        ("g6e.12xlarge", 1, range(1)),
+        ("p5.4xlarge", 1, range(1)),
+        ("g4dn.12xlarge", 1, range(1)),
+    ],
 )
-def test_efa_device_counts_match_the_facts(name, efa_devices):
-    layout = efa_layout(get_instance_type(name))
-    assert sum(i.interface_type == "efa-only" for i in layout) == efa_devices
-    assert len(layout) == efa_devices + 1  # plus the ENA primary on card 0
+def test_efa_device_counts_per_type(name, efa_devices, cards_with_efa):
+    it = get_instance_type(name)
+    layout = efa_layout(it)
+    efa = [i for i in layout if i.interface_type == "efa-only"]
+    assert len(efa) == efa_devices == efa_device_count(it)
+    assert sorted(i.network_card_index for i in efa) == list(cards_with_efa)
+    assert layout[0] == NetworkInterface(0, 0, "interface")
+    assert len(layout) == efa_devices + 1
+
+
+def test_p6_b300_puts_no_efa_on_its_ena_only_card():
+    layout = efa_layout(get_instance_type("p6-b300.48xlarge"))
+    assert [i for i in layout if i.network_card_index == 0] == [NetworkInterface(0, 0, "interface")]
+    assert NetworkInterface(1, 0, "efa-only") in layout
+
+
+@pytest.mark.parametrize("name", ["g4dn.xlarge", "g5.xlarge", "g6e.xlarge", "m5.large"])
+def test_types_without_efa_get_no_layout(name):
+    assert efa_layout(get_instance_type(name)) == []
+    assert efa_device_count(get_instance_type(name)) == 0
+
+
+def test_efa_on_a_type_without_efa_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"gpuPools\[0\]\.efa.*g6e\.xlarge does not support EFA"):
+        resolve(pool(name="l40s", instanceTypes=["g6e.xlarge"], efa=True))
+
+
+def test_efa_pool_mixing_layouts_is_a_config_error():
+    with pytest.raises(ConfigError, match="same EFA layout"):
+        resolve(
+            pool(name="mixed", instanceTypes=["p5.48xlarge", "p5en.48xlarge"], efa=True, maxSize=2)
+        )
 
 
 def test_p5_uses_both_devices_of_card_zero_only():
@@ -156,20 +204,25 @@ def test_p5_uses_both_devices_of_card_zero_only():
 
 
 @pytest.mark.parametrize("instance", EFA_GPU_TYPES, ids=lambda t: t.name)
-def test_with_custom_networking_card_zero_keeps_a_slot_for_the_pods_interface(instance):
+def test_with_custom_networking_the_default_card_keeps_a_slot_for_the_pods_interface(instance):
     layout = efa_layout(instance, custom_networking=True)
-    by_slot = {(i.network_card_index, i.device_index): i.interface_type for i in layout}
-    # Card 0's EFA device is the primary itself (EFA with ENA, the node's IP) ...
-    assert by_slot[(0, 0)] == "efa"
-    assert [i for i in layout if i.network_card_index == 0] == [layout[0]]
-    # ... so the VPC CNI has room on card 0 for the pods' interface in the pod subnet.
-    assert instance.max_interfaces_per_card - 1 >= 1
-    # Still one EFA device on every card, the same count as the default layout.
-    efa = [i for i in layout if i.interface_type in ("efa", "efa-only")]
-    assert Counter(i.network_card_index for i in efa) == dict.fromkeys(
-        range(instance.network_cards), 1
+    default = instance.default_network_card_index
+    card = next(c for c in instance.cards if c.index == default)
+    on_default = [i for i in layout if i.network_card_index == default]
+    # One interface on the default card: the primary, the node's IP ...
+    assert [(i.device_index) for i in on_default] == [0]
+    # ... which is also the card's EFA device where the card takes EFA (p6-b300's takes ENA only).
+    takes_efa = "efa-only" in card.interface_types
+    assert on_default[0].interface_type == ("efa" if takes_efa else "interface")
+    # So the VPC CNI has room there for the pods' interface in the pod subnet.
+    assert card.max_interfaces - len(on_default) >= 1
+    # The same EFA devices, card by card, as the default layout.
+    efa = Counter(i.network_card_index for i in layout if i.interface_type in EFA_DEVICE_TYPES)
+    plain = efa_layout(instance)
+    assert efa == Counter(
+        i.network_card_index for i in plain if i.interface_type in EFA_DEVICE_TYPES
     )
-    assert len(efa) == len(layout) == instance.network_cards
+    assert efa_device_count(instance, True) == efa_device_count(instance) == sum(efa.values())
 
 
 def test_prods_p5_pool_gets_the_custom_networking_layout_with_32_efa_devices():
@@ -452,6 +505,23 @@ def test_spot_pool_carries_both_taints_and_their_autoscaler_tags():
         "true:NoSchedule"
     )
     assert spec.autoscaler_tags[f"{AUTOSCALER_TEMPLATE}/resources/nvidia.com/gpu"] == "1"
+
+
+def test_a_derived_pool_leaves_out_types_without_a_citable_price():
+    # p5e.48xlarge (no on-demand price) has the same GPUs, vCPUs and memory as p5en.48xlarge
+    p5e, p5en = get_instance_type("p5e.48xlarge"), get_instance_type("p5en.48xlarge")
+    assert (p5e.vcpus, p5e.memory_mib, p5e.gpu_model) == (p5en.vcpus, p5en.memory_mib, "H200")
+    need = {"gpuModel": "H200", "gpusPerNode": 8}
+    spec = resolve(
+        pool(
+            name="h200-spot",
+            capacityType="SPOT",
+            gpuNeed=need,
+            maxSize=2,
+            availabilityZones=["us-east-1a"],
+        )
+    )
+    assert [t.name for t in spec.instance_types] == ["p5en.48xlarge"]
 
 
 def test_spot_respects_max_instance_types():
