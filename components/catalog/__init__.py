@@ -41,9 +41,16 @@ Service price keys (see :data:`SERVICE_PRICE_KEYS`; units and sources are in ``p
 - ``cloudwatch_logs_ingest_gb``: CloudWatch Logs ingestion (standard class), per GB.
 - ``kms_key_month``: KMS customer managed key, per key-month.
 
-The FSx for Lustre PERSISTENT_2 250/500/1000 MB/s/TiB tiers are deliberately absent: no
-verifiable public figure was found when the snapshot was compiled. Add them (with a source)
-through the prices refresh rather than guessing.
+Optional keys (see :data:`OPTIONAL_SERVICE_PRICE_KEYS`): ``fsx_lustre_persistent2_250_gb_month``,
+``..._500_...`` and ``..._1000_...``, FSx for Lustre PERSISTENT_2 SSD at those tiers, per
+GB-month. They are absent from the shipped snapshot: no citable public us-east-1 figure was
+found when it was compiled. ``python -m scripts.ops prices refresh`` adds them from the AWS
+Price List API, with the filters it used as their source; until then such a file system is
+unpriced, never guessed.
+
+``spot`` (optional, written by ``prices refresh``) maps instance type to the spot USD/hour of
+its snapshot (``snapshot.spot``: the latest price per AZ, the lowest across AZs); see
+:func:`spot_usd_per_hour`.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ from importlib import resources
 from typing import Any
 
 __all__ = [
+    "OPTIONAL_SERVICE_PRICE_KEYS",
     "SERVICE_PRICE_KEYS",
     "InstanceType",
     "NetworkCard",
@@ -71,6 +79,9 @@ __all__ = [
     "service_price",
     "service_price_snapshot",
     "service_price_source",
+    "spot_prices",
+    "spot_snapshot",
+    "spot_usd_per_hour",
     "suggest_instance_type",
     "supported_instance_types",
     "types_meeting",
@@ -96,6 +107,13 @@ SERVICE_PRICE_KEYS: tuple[str, ...] = (
     "ebs_gp3_gb_month",
     "cloudwatch_logs_ingest_gb",
     "kms_key_month",
+)
+
+#: Service price keys ``prices.json`` may add (``prices refresh`` writes them when found).
+OPTIONAL_SERVICE_PRICE_KEYS: tuple[str, ...] = (
+    "fsx_lustre_persistent2_250_gb_month",
+    "fsx_lustre_persistent2_500_gb_month",
+    "fsx_lustre_persistent2_1000_gb_month",
 )
 
 # EKS max-pods constants, as in awslabs/amazon-eks-ami max-pods-calculator.sh.
@@ -229,6 +247,14 @@ def _prices() -> dict[str, Any]:
         if not isinstance(snap, dict) or not {"date", "region", "source"} <= snap.keys():
             raise ValueError(f"{_PRICES_FILE}: snapshot.{group} needs date, region and source")
         date.fromisoformat(snap["date"])  # fail fast on a malformed date
+    if "spot" in data:
+        snap = data.get("snapshot", {}).get("spot")
+        if not isinstance(snap, dict) or not {"date", "region", "source"} <= snap.keys():
+            raise ValueError(f"{_PRICES_FILE}: a spot section needs snapshot.spot")
+        date.fromisoformat(snap["date"])
+        for name, usd in data["spot"].items():
+            if not math.isfinite(float(usd)) or float(usd) <= 0:
+                raise ValueError(f"{_PRICES_FILE}: spot price for {name!r} must be positive")
     return data
 
 
@@ -456,6 +482,23 @@ def price_snapshot() -> PriceSnapshot:
 def service_price_snapshot() -> PriceSnapshot:
     """Date, region and overall source of the service prices (each key also has its own)."""
     return _snapshot("services")
+
+
+def spot_snapshot() -> PriceSnapshot | None:
+    """Date, region and source of the spot prices, or None: the snapshot has no spot section."""
+    if "spot" not in _prices():
+        return None
+    return _snapshot("spot")
+
+
+def spot_prices() -> dict[str, float]:
+    """The snapshot's spot USD/hour by instance type (empty without a spot section)."""
+    return {str(name): float(usd) for name, usd in (_prices().get("spot") or {}).items()}
+
+
+def spot_usd_per_hour(name: str) -> float | None:
+    """The spot USD/hour of a type in the snapshot, or None (no spot section, or no price)."""
+    return spot_prices().get(name)
 
 
 def _service_entry(key: str) -> dict[str, Any]:

@@ -144,6 +144,192 @@ SPOT_HISTORY = [
 ]
 
 
+def service_entry(
+    service_code: str,
+    usage_type: str,
+    unit: str,
+    tiers: list[tuple[str, str]],
+    attributes: dict[str, str] | None = None,
+    sku: str = "SVCSKU0000000001",
+) -> str:
+    """One service PriceList item as get_products returns it: a JSON document in a string.
+    `tiers` are (beginRange, USD) of the OnDemand term's price dimensions."""
+    dimensions = {}
+    for i, (begin, usd) in enumerate(tiers):
+        code = f"{sku}.JRTCKXETXF.{i:010d}"
+        dimensions[code] = {
+            "unit": unit,
+            "endRange": "Inf" if i == len(tiers) - 1 else tiers[i + 1][0],
+            "description": f"${usd} per {unit} {usage_type}",
+            "appliesTo": [],
+            "rateCode": code,
+            "beginRange": begin,
+            "pricePerUnit": {"USD": usd},
+        }
+    product = {
+        "product": {
+            "productFamily": (attributes or {}).get("productFamily", "Storage"),
+            "attributes": {
+                "regionCode": "us-east-1",
+                "location": "US East (N. Virginia)",
+                "locationType": "AWS Region",
+                "usagetype": usage_type,
+                "servicecode": service_code,
+                **(attributes or {}),
+            },
+            "sku": sku,
+        },
+        "serviceCode": service_code,
+        "terms": {
+            "OnDemand": {
+                f"{sku}.JRTCKXETXF": {
+                    "priceDimensions": dimensions,
+                    "sku": sku,
+                    "effectiveDate": "2026-11-01T00:00:00Z",
+                    "offerTermCode": "JRTCKXETXF",
+                    "termAttributes": {},
+                }
+            }
+        },
+        "version": "20261115000000",
+        "publicationDate": "2026-11-15T00:00:00Z",
+    }
+    return json.dumps(product)
+
+
+def _fsx(tier: int, usd: str, sku: str = "FSXSKU0000000001") -> str:
+    attributes = {
+        "productFamily": "Storage",
+        "fileSystemType": "Lustre",
+        "storageType": "SSD",
+        "throughputCapacity": str(tier),
+    }
+    return service_entry(
+        "AmazonFSx", f"USE1-Storage.SSD.{tier}", "GB-Mo", [("0", usd)], attributes, sku
+    )
+
+
+SERVICE_RESPONSES: dict[str, list[str]] = {
+    "eks_cluster_hour": [
+        service_entry("AmazonEKS", "USE1-AmazonEKS-Hours:perCluster", "Hours", [("0", "0.10")]),
+        # The extended support line answers the same filters: not this price.
+        service_entry("AmazonEKS", "USE1-AmazonEKS-Hours:extendedSupport", "Hours", [("0", "0.5")]),
+    ],
+    "eks_cluster_extended_support_hour": [
+        service_entry("AmazonEKS", "USE1-AmazonEKS-Hours:perCluster", "Hours", [("0", "0.10")]),
+        service_entry("AmazonEKS", "USE1-AmazonEKS-Hours:extendedSupport", "Hours", [("0", "0.5")]),
+    ],
+    "nat_gateway_hour": [
+        service_entry("AmazonEC2", "NatGateway-Hours", "Hrs", [("0", "0.0450000000")]),
+        service_entry("AmazonEC2", "NatGateway-Bytes", "GB", [("0", "0.0450000000")]),
+    ],
+    "nat_gateway_gb": [
+        service_entry("AmazonEC2", "NatGateway-Hours", "Hrs", [("0", "0.0450000000")]),
+        service_entry("AmazonEC2", "NatGateway-Bytes", "GB", [("0", "0.0480000000")]),
+    ],
+    "vpc_interface_endpoint_az_hour": [
+        service_entry("AmazonVPC", "USE1-VpcEndpoint-Hours", "Hrs", [("0", "0.0100000000")]),
+        service_entry("AmazonVPC", "USE1-VpcEndpoint-Bytes", "GB", [("0", "0.0100000000")]),
+    ],
+    "fsx_lustre_persistent2_125_gb_month": [_fsx(125, "0.1450000000")],
+    "fsx_lustre_persistent2_250_gb_month": [_fsx(250, "0.2100000000")],
+    # Two products answer: ambiguous, so not priced.
+    "fsx_lustre_persistent2_500_gb_month": [
+        _fsx(500, "0.3400000000"),
+        _fsx(500, "0.3900000000", sku="FSXSKU0000000002"),
+    ],
+    "fsx_lustre_persistent2_1000_gb_month": [],
+    "s3_standard_gb_month": [
+        service_entry(
+            "AmazonS3",
+            "TimedStorage-ByteHrs",
+            "GB-Mo",
+            [("0", "0.0230000000"), ("51200", "0.0220000000"), ("512000", "0.0210000000")],
+            {"volumeType": "Standard"},
+        )
+    ],
+    "s3_standard_ia_gb_month": [
+        service_entry("AmazonS3", "TimedStorage-SIA-ByteHrs", "GB-Mo", [("0", "0.0125000000")])
+    ],
+    "s3_intelligent_tiering_gb_month": [
+        service_entry("AmazonS3", "TimedStorage-INT-FA-ByteHrs", "GB-Mo", [("0", "0.0230000000")])
+    ],
+    "s3_glacier_ir_gb_month": [
+        service_entry("AmazonS3", "TimedStorage-GIR-ByteHrs", "GB-Mo", [("0", "0.0040000000")])
+    ],
+    "s3_glacier_flexible_gb_month": [
+        service_entry("AmazonS3", "TimedStorage-GlacierByteHrs", "GB-Mo", [("0", "0.0036000000")])
+    ],
+    "s3_deep_archive_gb_month": [
+        service_entry(
+            "AmazonS3GlacierDeepArchive",
+            "TimedStorage-GDA-ByteHrs",
+            "GB-Mo",
+            [("0", "0.0009900000")],
+        )
+    ],
+    "ebs_gp3_gb_month": [
+        service_entry("AmazonEC2", "EBS:VolumeUsage.gp3", "GB-Mo", [("0", "0.0800000000")])
+    ],
+    "cloudwatch_logs_ingest_gb": [
+        service_entry("AmazonCloudWatch", "USE1-DataProcessing-Bytes", "GB", [("0", "0.50")]),
+        service_entry("AmazonCloudWatch", "USE1-DataProcessingIA-Bytes", "GB", [("0", "0.25")]),
+    ],
+    "kms_key_month": [],  # not found: the old price is kept
+}
+SERVICES_NOT_FOUND = [
+    "fsx_lustre_persistent2_500_gb_month",
+    "fsx_lustre_persistent2_1000_gb_month",
+    "kms_key_month",
+]
+
+
+def expected_service_filters(key: str) -> list[dict[str, str]]:
+    attributes = {
+        "eks_cluster_hour": [("productFamily", "Compute")],
+        "eks_cluster_extended_support_hour": [("productFamily", "Compute")],
+        "nat_gateway_hour": [("productFamily", "NAT Gateway")],
+        "nat_gateway_gb": [("productFamily", "NAT Gateway")],
+        "vpc_interface_endpoint_az_hour": [("productFamily", "VpcEndpoint")],
+        "s3_standard_gb_month": [("volumeType", "Standard")],
+        "s3_intelligent_tiering_gb_month": [("storageClass", "Intelligent-Tiering")],
+        "ebs_gp3_gb_month": [("productFamily", "Storage"), ("volumeApiName", "gp3")],
+        "cloudwatch_logs_ingest_gb": [("productFamily", "Data Payload")],
+        "kms_key_month": [("productFamily", "Encryption Key")],
+    }
+    terms = [("regionCode", "us-east-1"), ("locationType", "AWS Region")]
+    if key.startswith("fsx_lustre_persistent2_"):
+        tier = key.split("_")[3]
+        terms += [
+            ("productFamily", "Storage"),
+            ("fileSystemType", "Lustre"),
+            ("storageType", "SSD"),
+            ("throughputCapacity", tier),
+        ]
+    else:
+        terms += attributes.get(key, [])
+    return [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in terms]
+
+
+SERVICE_CODES = {
+    "eks": "AmazonEKS",
+    "nat": "AmazonEC2",
+    "vpc": "AmazonVPC",
+    "fsx": "AmazonFSx",
+    "ebs": "AmazonEC2",
+    "cloudwatch": "AmazonCloudWatch",
+    "kms": "awskms",
+}
+
+
+def service_code(key: str) -> str:
+    if key == "s3_deep_archive_gb_month":
+        return "AmazonS3GlacierDeepArchive"
+    if key.startswith("s3_"):
+        return "AmazonS3"
+    return SERVICE_CODES[key.split("_")[0]]
+
+
 def stub_aws(real: dict[str, Any]) -> tuple[Aws, Stubber, Stubber]:
     aws = make_aws()
     pricing = Stubber(aws.client("pricing", region="us-east-1"))
@@ -164,6 +350,16 @@ def stub_aws(real: dict[str, Any]) -> tuple[Aws, Stubber, Stubber]:
             expected_params={
                 "ServiceCode": "AmazonEC2",
                 "Filters": expected_filters(name),
+                "FormatVersion": "aws_v1",
+            },
+        )
+    for key, price_list in SERVICE_RESPONSES.items():
+        pricing.add_response(
+            "get_products",
+            {"PriceList": price_list, "FormatVersion": "aws_v1"},
+            expected_params={
+                "ServiceCode": service_code(key),
+                "Filters": expected_service_filters(key),
                 "FormatVersion": "aws_v1",
             },
         )
@@ -215,9 +411,7 @@ def test_refresh_writes_prices_date_and_spot_to_the_output_file(
     assert written["spot"] == {"g4dn.xlarge": 0.2001, "p5.48xlarge": 18.5}
     assert written["snapshot"]["spot"]["date"] == "2026-11-22"
     assert "DescribeSpotPriceHistory" in written["snapshot"]["spot"]["source"]
-    # Structure kept: services and their snapshot untouched, same key order, same format.
-    assert written["services"] == real_prices["services"]
-    assert written["snapshot"]["services"] == real_prices["snapshot"]["services"]
+    # Structure kept: same key order, same format.
     assert list(written)[:3] == list(real_prices)[:3]
     assert out.read_text() == json.dumps(written, indent=2) + "\n"
     p5_line = next(line for line in run.out.splitlines() if line.startswith("p5.48xlarge "))
@@ -225,6 +419,70 @@ def test_refresh_writes_prices_date_and_spot_to_the_output_file(
     assert UNPRICED not in written["instances"]  # still unpriced
     assert f"1 on-demand prices changed, 2 not found ({', '.join(NOT_FOUND)})" in run.out
     assert f"written: {out}" in run.out
+
+
+def test_refresh_writes_service_prices_with_their_filters_and_keeps_what_it_cannot_find(
+    real_prices: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws, pricing, _ = stub_aws(real_prices)
+    out = tmp_path / "prices.json"
+
+    run = run_ops(capsys, ["prices", "refresh", "--output", str(out)], aws)
+
+    assert run.code == 0, run.err
+    pricing.assert_no_pending_responses()
+    services = json.loads(out.read_text())["services"]
+    usd = {key: entry["usd"] for key, entry in services.items()}
+    assert usd["eks_cluster_hour"] == 0.1  # not the extended support line beside it
+    assert usd["eks_cluster_extended_support_hour"] == 0.6  # the surcharge plus the cluster-hour
+    assert usd["nat_gateway_hour"] == 0.045
+    assert usd["nat_gateway_gb"] == 0.048  # changed
+    assert usd["s3_standard_gb_month"] == 0.023  # the first tier
+    assert usd["cloudwatch_logs_ingest_gb"] == 0.5  # not the infrequent access class
+    assert usd["fsx_lustre_persistent2_250_gb_month"] == 0.21  # a new tier
+    # Ambiguous or absent: an old price is kept with its source, a new tier stays unpriced.
+    assert services["kms_key_month"] == real_prices["services"]["kms_key_month"]
+    assert "fsx_lustre_persistent2_500_gb_month" not in services
+    assert "fsx_lustre_persistent2_1000_gb_month" not in services
+    nat = services["nat_gateway_gb"]
+    assert nat["unit"] == "USD per GB processed by a NAT gateway"
+    assert nat["source"] == (
+        "AWS Price List API get_products, 2026-11-22, AmazonEC2 regionCode=us-east-1, "
+        "productFamily=NAT Gateway, usagetype *NatGateway-Bytes"
+    )
+    assert services["fsx_lustre_persistent2_250_gb_month"]["source"].endswith(
+        "AmazonFSx regionCode=us-east-1, productFamily=Storage, fileSystemType=Lustre, "
+        "storageType=SSD, throughputCapacity=250"
+    )
+    snapshot = json.loads(out.read_text())["snapshot"]["services"]
+    assert snapshot["date"] == "2026-11-22"
+    assert snapshot["region"] == "us-east-1"
+    assert f"kept from the earlier snapshot: {', '.join(SERVICES_NOT_FOUND)}" in snapshot["source"]
+    rows = {line.split()[0]: line.split(None, 1)[1] for line in run.out.splitlines() if line}
+    assert rows["fsx_lustre_persistent2_500_gb_month"].split() == [
+        "-",
+        "(2",
+        "products",
+        "match,",
+        "unpriced)",
+    ]
+    assert rows["kms_key_month"].split() == ["1.0", "(not", "found,", "kept)"]
+    assert rows["nat_gateway_gb"].split() == ["0.045", "0.048", "+6.7%"]
+    assert f"2 service prices changed, 3 not found ({', '.join(SERVICES_NOT_FOUND)})" in run.out
+
+
+def test_parse_service_takes_one_product_and_its_first_tier() -> None:
+    product = prices.SERVICE_PRODUCTS["s3_standard_gb_month"]
+    tiered = service_entry(
+        "AmazonS3", "USE2-TimedStorage-ByteHrs", "GB-Mo", [("0", "0.023"), ("51200", "0.022")]
+    )
+    price, matched = prices.parse_service([tiered], product)
+    assert (str(price), matched) == ("0.023", 1)
+    other_class = service_entry("AmazonS3", "TimedStorage-SIA-ByteHrs", "GB-Mo", [("0", "0.0125")])
+    assert prices.parse_service([other_class], product) == (None, 0)
+    assert prices.parse_service([tiered, tiered], product) == (None, 2)
+    wrong_unit = service_entry("AmazonS3", "TimedStorage-ByteHrs", "Requests", [("0", "0.1")])
+    assert prices.parse_service([wrong_unit], product) == (None, 0)
 
 
 def test_dry_run_prints_changes_and_writes_nothing(
@@ -245,6 +503,11 @@ def test_dry_run_prints_changes_and_writes_nothing(
         "g4dn.xlarge": "us-east-1b",
         "p5.48xlarge": "us-east-1a",
     }
+    assert {"service": "nat_gateway_gb", "old": 0.045, "new": 0.048} in report["serviceChanges"]
+    assert {"service": "fsx_lustre_persistent2_250_gb_month", "old": None, "new": 0.21} in (
+        report["serviceChanges"]
+    )
+    assert report["servicesNotFound"] == SERVICES_NOT_FOUND
 
 
 # ------------------------------------------------------------------ offline: --from karpenter file
@@ -370,3 +633,12 @@ def test_refresh_from_a_file_that_is_not_karpenters_is_an_error(
     run = run_ops(capsys, ["prices", "refresh", "--commit", KARPENTER_COMMIT, "--dry-run"])
     assert run.code == 2
     assert "--commit goes with --from" in run.err
+
+
+def test_refresh_looks_up_every_service_price_of_the_catalog() -> None:
+    from components.catalog import OPTIONAL_SERVICE_PRICE_KEYS, SERVICE_PRICE_KEYS
+
+    assert set(prices.SERVICE_PRODUCTS) == set(SERVICE_PRICE_KEYS) | set(
+        OPTIONAL_SERVICE_PRICE_KEYS
+    )
+    assert set(SERVICE_RESPONSES) == set(prices.SERVICE_PRODUCTS)
