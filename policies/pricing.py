@@ -1,8 +1,14 @@
 """Price a set of resources, as the engine sees them, at three scales.
 
-- worst case: every node pool at its maximum size on the dearest of its instance types;
+- worst case: every node pool at its maximum size on the dearest of its instance types, always at
+  on-demand rates (a budget guard must never assume spot prices);
 - expected: every pool at its desired size on its cheapest type;
 - idle: every pool at its minimum size on its cheapest type.
+
+Spot pools' idle and expected figures use the snapshot's spot prices when it has a `spot` section
+(`prices refresh` writes one: the latest price per AZ, lowest across AZs, so a floor rather than
+an average), a type without a spot price at on-demand; without a spot section they are at
+on-demand rates and `Estimate.spot_note` says so. Each line's detail names the rate used.
 
 Always-on resources (EKS control plane, NAT gateways, interface endpoints, FSx, S3 at the
 buckets' expected sizes, KMS keys) cost the same at every scale. Prices come from the catalog's
@@ -35,11 +41,14 @@ from typing import Any
 
 from components.catalog import (
     InstanceType,
+    PriceSnapshot,
     UnknownInstanceTypeError,
     get_instance_type,
     price_snapshot,
     service_price,
     service_price_snapshot,
+    spot_prices,
+    spot_snapshot,
 )
 from policies.inputs import as_list, as_mapping, is_unknown, number
 
@@ -101,6 +110,25 @@ class Pool:
         return self.max_size * max((t.gpu_count for t in self.types), default=0)
 
 
+@dataclass(frozen=True)
+class SpotRates:
+    """Spot USD/hour by instance type and the snapshot they come from (None: no spot section,
+    so spot pools are priced at on-demand rates)."""
+
+    prices: Mapping[str, float]
+    snapshot: PriceSnapshot | None
+
+    @classmethod
+    def from_catalog(cls) -> SpotRates:
+        return cls(prices=spot_prices(), snapshot=spot_snapshot())
+
+
+NO_SPOT_NOTE = (
+    "spot pools' idle and expected cost are at on-demand rates: the price snapshot has no spot "
+    "section (`python -m scripts.ops prices refresh` adds one)"
+)
+
+
 @dataclass
 class Estimate:
     lines: list[Line] = field(default_factory=list)
@@ -116,6 +144,8 @@ class Estimate:
     """The part of `undecided` that concerns compute pools."""
     undecided_budgets: list[str] = field(default_factory=list)
     """The part of `undecided` that concerns budgets."""
+    spot_note: str | None = None
+    """Set when a spot pool was priced at on-demand rates for want of spot prices."""
 
     def total(self, scale: str) -> float:
         return round(sum(line.monthly[scale] for line in self.lines), 2)
@@ -367,7 +397,8 @@ def region_problem(region: str | None, snapshot_region: str) -> str | None:
         return None
     return (
         f"runs in {region}, the price snapshot is {snapshot_region}'s: not priced "
-        f"(refresh prices for {region} with `python -m scripts.ops prices refresh`)"
+        f"(refresh prices for {region} with `python -m scripts.ops prices refresh --region "
+        f"{region}`)"
     )
 
 
@@ -473,15 +504,41 @@ def read_budget(res: Res) -> tuple[float | None, str | None]:
     return amount, None
 
 
-def estimate(resources: Iterable[Res]) -> Estimate:
-    """Price every priced resource at idle, expected and worst-case scale."""
+def _pool_rates(pool: Pool, spot: SpotRates) -> tuple[float, float, str]:
+    """(the idle/expected hourly rate, the worst-case hourly rate, which rates were used)."""
+    on_demand = {t.name: t.on_demand_usd_per_hour or 0.0 for t in pool.types}  # all priced
+    dearest = max(on_demand.values())
+    usable = spot.snapshot is not None and spot.snapshot.region == price_snapshot().region
+    if pool.capacity_type != "SPOT" or not usable or spot.snapshot is None:
+        cheapest = min(on_demand.values())
+        if pool.capacity_type == "SPOT":
+            return cheapest, dearest, "on-demand rates: no spot prices"
+        return cheapest, dearest, "on-demand rates"
+    rates = {
+        name: (spot.prices[name], True) if name in spot.prices else (usd, False)
+        for name, usd in on_demand.items()
+    }
+    name, (rate, at_spot) = min(rates.items(), key=lambda item: (item[1][0], item[0]))
+    used = (
+        f"spot ${rate:g}/h {name}, {spot.snapshot.date}"
+        if at_spot
+        else f"on-demand ${rate:g}/h {name}, no spot price"
+    )
+    return rate, dearest, f"expected at {used}; worst case at on-demand"
+
+
+def estimate(resources: Iterable[Res], spot: SpotRates | None = None) -> Estimate:
+    """Price every priced resource at idle, expected and worst-case scale. `spot`: the spot
+    prices for spot pools' idle and expected figures (default: the catalog's snapshot)."""
     resources = list(resources)
+    spot = SpotRates.from_catalog() if spot is None else spot
     result = Estimate()
     result.pools, result.unpriced, result.undecided_compute = compute_pools(resources)
     result.undecided = list(result.undecided_compute)
     for pool in result.pools:
-        rates = [t.on_demand_usd_per_hour or 0.0 for t in pool.types]  # all priced here
-        cheapest, dearest = min(rates), max(rates)
+        cheapest, dearest, used = _pool_rates(pool, spot)
+        if used.endswith("no spot prices"):
+            result.spot_note = NO_SPOT_NOTE
         result.lines.append(
             Line(
                 urn=pool.urn,
@@ -494,7 +551,7 @@ def estimate(resources: Iterable[Res]) -> Estimate:
                 },
                 detail=(
                     f"{pool.capacity_type} {pool.min_size}/{pool.desired_size}/{pool.max_size} x "
-                    f"{','.join(t.name for t in pool.types)} (on-demand rates)"
+                    f"{','.join(t.name for t in pool.types)} ({used})"
                 ),
             )
         )
@@ -578,8 +635,8 @@ def _fixed_line(res: Res, result: Estimate) -> Line | None:
         if price is None:
             result.unpriced.append(
                 f"file system {res.name}: no price {key} in the snapshot (no citable public "
-                f"price for PERSISTENT_2 at {per_tib} MB/s/TiB; add one with its source to "
-                "components/catalog/prices.json)"
+                f"price for PERSISTENT_2 at {per_tib} MB/s/TiB; `python -m scripts.ops prices "
+                "refresh` adds it from the AWS Price List API)"
             )
             return None
         return Line(

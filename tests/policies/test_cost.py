@@ -463,8 +463,8 @@ def test_an_fsx_tier_without_a_price_is_unpriced_not_zero():
     assert est.lines == []
     assert est.unpriced == [
         "file system fs: no price fsx_lustre_persistent2_1000_gb_month in the snapshot (no "
-        "citable public price for PERSISTENT_2 at 1000 MB/s/TiB; add one with its source to "
-        "components/catalog/prices.json)"
+        "citable public price for PERSISTENT_2 at 1000 MB/s/TiB; `python -m scripts.ops prices "
+        "refresh` adds it from the AWS Price List API)"
     ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.catalog import price_snapshot, service_price_snapshot
-from policies.pricing import HOURS_PER_MONTH, SCALES, Res, estimate
+from policies.pricing import HOURS_PER_MONTH, SCALES, Res, SpotRates, estimate
 from scripts.plan.stages.base import PlanContext, StageResult, states
 
 
@@ -24,18 +24,24 @@ def provider_region(state: dict[str, Any], by_urn: dict[str, dict[str, Any]]) ->
     return region if isinstance(region, str) and region else None
 
 
-def cost_report(document: dict[str, Any]) -> dict[str, Any]:
+def cost_report(document: dict[str, Any], spot: SpotRates | None = None) -> dict[str, Any]:
+    """The cost section of the plan. `spot`: spot prices for spot pools' idle and expected
+    figures (default: the catalog's snapshot; the worst case is always at on-demand rates)."""
+    spot = SpotRates.from_catalog() if spot is None else spot
     all_states = states(document)
     by_urn = {s["urn"]: s for s in all_states}
     est = estimate(
-        Res(
-            type=s["type"],
-            urn=s["urn"],
-            props=s.get("inputs") or {},
-            property_dependencies=s.get("propertyDependencies") or {},
-            region=provider_region(s, by_urn),
-        )
-        for s in all_states
+        (
+            Res(
+                type=s["type"],
+                urn=s["urn"],
+                props=s.get("inputs") or {},
+                property_dependencies=s.get("propertyDependencies") or {},
+                region=provider_region(s, by_urn),
+            )
+            for s in all_states
+        ),
+        spot,
     )
     budget = min(est.budgets_usd) if est.budgets_usd else None
     worst = est.total("worst")
@@ -54,7 +60,17 @@ def cost_report(document: dict[str, Any]) -> dict[str, Any]:
                 "region": services.region,
                 "source": services.source,
             },
+            "spot": (
+                None
+                if spot.snapshot is None
+                else {
+                    "date": spot.snapshot.date,
+                    "region": spot.snapshot.region,
+                    "source": spot.snapshot.source,
+                }
+            ),
         },
+        "spotNote": est.spot_note,
         "totals": {scale: est.total(scale) for scale in SCALES},
         "byTier": {scale: est.by_tier(scale) for scale in SCALES},
         "budgetUsd": budget,
@@ -83,8 +99,12 @@ class CostStage:
     key = "cost"
     title = "Cost (monthly, USD)"
 
+    def __init__(self, spot: SpotRates | None = None) -> None:
+        self.spot = spot
+        """Spot prices to use (None: the catalog's snapshot)."""
+
     def run(self, context: PlanContext) -> StageResult:
-        data = cost_report(context.document)
+        data = cost_report(context.document, self.spot)
         return StageResult.rendered(data, self._render)
 
     @staticmethod
@@ -117,6 +137,8 @@ class CostStage:
             lines.append(f"... and {len(data['resources']) - 15} more in the JSON document")
         if data["unpriced"]:
             lines += ["", "Unpriced: " + "; ".join(data["unpriced"])]
+        if data.get("spotNote"):
+            lines += ["", "Spot: " + data["spotNote"] + "."]
         snapshot = data["priceSnapshot"]["instances"]
         lines += [
             "",
