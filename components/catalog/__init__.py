@@ -14,7 +14,8 @@ next to this module:
 
 ``prices.json``
     A dated price snapshot (us-east-1, Linux, on-demand). Top-level ``snapshot`` holds a
-    ``{date, region, source}`` object per group of prices (``instances`` and ``services``);
+    ``{date, region, source}`` object per group of prices (``instances``, ``services`` and,
+    when present, ``spot``);
     ``instances`` maps instance type to USD/hour (a catalog type missing there is unpriced:
     ``on_demand_usd_per_hour`` is None and every estimate lists it); ``services`` maps a
     service price key to ``{usd, unit, source}``. The file is plain data so ``prices refresh``
