@@ -558,8 +558,10 @@ class FsxConfig(_Model):
     """Default: off (dev uses S3 directly)."""
     storage_capacity_gib: int = 1200
     """1200, 2400, then steps of 2400 GiB. Default: 1200."""
-    per_unit_storage_throughput: int = 250
-    """MB/s per TiB: 125, 250, 500 or 1000. Default: 250."""
+    per_unit_storage_throughput: int = 125
+    """MB/s per TiB: 125, 250, 500 or 1000. Default: 125, the tier the price snapshot carries
+    (the faster tiers plan unpriced, so blocked by cost-limits, until `prices refresh` adds
+    their prices); raise it, or set `targetGbpsPerTrainingNode`, for more throughput per TiB."""
     automatic_backup_retention_days: int = Field(default=0, ge=0, le=90)
     """Must stay 0: FSx for Lustre takes no backups of a file system linked to S3 (FSx Lustre user
     guide, "Protecting your data with backups"), and the hot tier always links the datasets and

@@ -60,6 +60,22 @@ def _dev_config_with(tmp_path: Path, key: str, value: object) -> Path:
     return path
 
 
+def test_the_hot_tier_with_its_defaults_plans_with_a_price(tmp_path: Path):
+    data = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    data["config"]["gpu-platform:storage"]["fsx"] = {"enabled": True}
+    config = tmp_path / "Pulumi.dev.yaml"
+    config.write_text(yaml.safe_dump(data))
+    out = tmp_path / "plan.json"
+    assert main(["--stack", "dev", "--config-file", str(config), "--json", str(out)]) == 0
+    cost = json.loads(out.read_text())["cost"]
+    assert cost["unpriced"] == []
+    lustre = [r for r in cost["resources"] if "LustreFileSystem" in json.dumps(r)]
+    assert len(lustre) == 1, cost["resources"]
+    # 1200 GiB at the default 125 MB/s/TiB, at the snapshot's price.
+    assert lustre[0]["detail"] == "1200 GiB at fsx_lustre_persistent2_125_gb_month"
+    assert lustre[0]["monthlyUsd"]["worst"] > 0
+
+
 def test_unknown_key_exits_non_zero_names_it_and_writes_nothing(tmp_path: Path, capsys):
     config = _dev_config_with(tmp_path, "gpu-platform:monthlyBudgetUSD", 10)
     out = tmp_path / "plan.json"

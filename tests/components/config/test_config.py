@@ -143,7 +143,7 @@ def test_minimal_config_loads_with_documented_defaults() -> None:
     assert config.gpu_pools == []
     assert config.storage.fsx.enabled is False
     assert config.storage.fsx.storage_capacity_gib == 1200
-    assert config.storage.fsx.per_unit_storage_throughput == 250
+    assert config.storage.fsx.per_unit_storage_throughput == 125
     assert config.storage.fsx.automatic_backup_retention_days == 0
     for bucket in (config.storage.datasets, config.storage.checkpoints, config.storage.models):
         assert bucket.expected_size_gib == 0

@@ -839,8 +839,11 @@ def test_the_target_raises_capacity_to_the_smallest_increment_that_meets_it():
     spec = efa_hot(pool, perUnitStorageThroughput=125, targetGbpsPerTrainingNode=2.0)
     assert spec.capacity_gib == 2 * 38400
     # TCP-only: 1200, 2400, then steps of 2400 GiB.
-    spec = efa_hot(training_pool(), targetGbpsPerTrainingNode=0.5)
+    spec = efa_hot(training_pool(), perUnitStorageThroughput=250, targetGbpsPerTrainingNode=0.5)
     assert spec.capacity_gib == 4800  # 2 nodes x 0.5 GB/s at 250 MB/s/TiB = 4 TiB
+    # At the default 125 MB/s/TiB the same target needs 8 TiB.
+    spec = efa_hot(training_pool(), targetGbpsPerTrainingNode=0.5)
+    assert spec.throughput_per_tib == 125 and spec.capacity_gib == 9600
 
 
 @given(

@@ -651,7 +651,9 @@ def test_prod_plan_releases_alarms_and_never_backs_up_or_exports_deletes():
 # --------------------------------------------------------------------------- EFA-enabled hot tier
 
 EFA_SG = "sg-0efa0000000000001"
-EFA_HOT = platform("prod", storage={**HOT_STORAGE, "fsx": {"enabled": True}}).storage
+EFA_HOT = platform(
+    "prod", storage={**HOT_STORAGE, "fsx": {"enabled": True, "perUnitStorageThroughput": 250}}
+).storage
 """Prod's EFA training pool makes the file system EFA-enabled by default."""
 
 
