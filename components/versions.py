@@ -174,7 +174,28 @@ TRITON_IMAGE: Final = "nvcr.io/nvidia/tritonserver:26.09-py3"
 """Pinned Triton release (NGC monthly container; 26.09 is CUDA 13.4.1, compute capability >= 7.5,
 so T4 and newer). Evidence: NVIDIA's release notes,
 https://docs.nvidia.com/deeplearning/triton-inference-server/release-notes/rel-26-09.html.
-CUDA 13 needs an R580+ driver on the node: keep the EKS NVIDIA AMI current before bumping."""
+CUDA 13 needs an R580+ driver on the node: keep the EKS NVIDIA AMI current before bumping.
+
+Its S3 client cannot take EKS Pod Identity credentials: Triton's server build.py builds the
+third-party tree at the release's own branch (`TRITON_THIRD_PARTY_REPO_TAG`, server r26.08: the
+newest release branch of triton-inference-server/server here), and
+triton-inference-server/third_party CMakeLists.txt builds aws-sdk-cpp with `GIT_TAG "1.11.60"` on
+every branch and main up to the newest commit there (6f855c0, 2025-07-15: r25.01 ... r25.07,
+main), while Pod Identity needs the C++ SDK 1.11.263 or later (EKS user guide, "Use pod identity
+with the AWS SDK"). So Triton never reads S3 itself: `MODEL_SYNC_IMAGE` copies the served models
+into the pod before it starts (workloads/triton.py)."""
+
+MODEL_SYNC_IMAGE: Final = "public.ecr.aws/aws-cli/aws-cli:2.36.7"
+"""AWS CLI v2 image of the Triton pods' model-sync init containers (`aws s3 sync` from the models
+bucket into the pod, with the pod's EKS Pod Identity credentials). Evidence: aws/aws-cli tag 2.36.7
+(2026-07-23, the newest release there); docker/Dockerfile at that tag builds the image on
+Amazon Linux 2023 with ENTRYPOINT `/usr/local/bin/aws`, and the AWS CLI user guide ("Run the AWS
+CLI from the official Amazon ECR Public or Docker images", "Use specific versions and tags")
+publishes every release as `public.ecr.aws/aws-cli/aws-cli:<version>`. Pod Identity needs AWS
+CLI 2.15.0 or later (EKS user guide, "Use pod identity with the AWS SDK"); at 2.36.7
+awscli/botocore/credentials.py reads `AWS_CONTAINER_CREDENTIALS_FULL_URI` with
+`AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`, and awscli/botocore/utils.py admits the Pod Identity
+agent's address 169.254.170.23."""
 
 EKS_REGISTRY_ACCOUNTS: Final[dict[str, str]] = {
     **dict.fromkeys(

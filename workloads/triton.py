@@ -1,18 +1,25 @@
 """NVIDIA Triton Inference Server on the GPU inference pool, scaled by KEDA on queue time.
 
 What one `TritonService` runs, in its own namespace (Pod Security `restricted`):
-- The model repository, seeded: Triton reads each served model from its own versioned location
-  in the models bucket, `s3://<bucket>/<modelPrefix>/<model>/<version>/` (a repository holding
-  `<model>/config.pbtxt` and the numbered version directories; one `--model-repository` per
-  model, so no model is ever in two repositories, which Triton answers by serving neither). The
-  stack writes a tiny example model (`echo`, a Python-backend identity with no
-  weights, `workloads.triton_config.example_model_files`) there, encrypted with the storage key,
-  and the Deployment waits for it: Triton on an empty location would exit at startup.
+- The model repository, copied into the pod: each served model has its own versioned location in
+  the models bucket, `s3://<bucket>/<modelPrefix>/<model>/<version>/<model>/` (`config.pbtxt` and
+  the numbered version directories). Before Triton starts, one init container per model
+  (`model-sync-<i>`, the AWS CLI, `MODEL_SYNC_IMAGE`) runs `aws s3 sync` from that location into
+  `/models/<model>/` of a pod-local emptyDir, and Triton serves that directory
+  (`--model-repository=/models`, mounted read-only). A failed copy fails the init container, so
+  the pod restarts it and never starts Triton on a partial repository. The stack writes a tiny
+  example model (`echo`, a Python-backend identity with no weights,
+  `workloads.triton_config.example_model_files`) there, encrypted with the storage key, and the
+  Deployment waits for it: Triton on an empty repository would exit at startup. The copy counts
+  against the node's ephemeral storage (the instance-store RAID0 on NVMe nodes).
 - Explicit model control: `--model-control-mode=explicit` with one `--load-model=<m>` per served
   model (stack config `triton.models`); new uploads never change what a running replica serves.
+  Every pod copies its models when it starts (a rollout, a KEDA scale-up, a rescheduled pod), so
+  a release label's objects must never change: a pod starting later would serve the new objects.
   A rollout is a config change: upload the new release under a new version label, set
-  `triton.models[i].version` to it, `pulumi up`. The Deployment's args change, so pods roll one
-  at a time (surge 1, none unavailable); a replica whose model fails to load exits
+  `triton.models[i].version` to it, `pulumi up`. The init containers' source changes with the
+  pod template, so pods roll one at a time (surge 1, none unavailable), each new pod copying the
+  new release before Triton starts; a replica whose model fails to load exits
   (`--exit-on-error=true`) and never becomes ready, so the rollout stops with the old replicas
   still serving, and reverting the config restores it. A second `TritonService` on the new
   release, behind its own Service, is the basis of a canary.
@@ -34,12 +41,14 @@ What one `TritonService` runs, in its own namespace (Pod Security `restricted`):
   with `kubectl -n inference get secret triton-admin-key`. Rotate it with `pulumi up --replace
   <urn of the RandomPassword>`, then `kubectl -n inference rollout restart deployment/triton`
   (a running container keeps the key it started with).
-- Credentials through IRSA: Triton's S3 client is aws-sdk-cpp 1.11.60, older than the 1.11.263
-  that EKS Pod Identity needs. An IAM role trusts only this service account through the
-  cluster's OIDC provider (`:sub` and `:aud` conditions); the service account carries
-  `eks.amazonaws.com/role-arn`, so the pod identity webhook mounts a web-identity token; the role's
-  one inline policy is the storage component's models-read document (read the models bucket,
-  decrypt with the storage key). The Deployment depends on the role and the policy.
+- Credentials through EKS Pod Identity, used by the model-sync init containers only: Triton's own
+  S3 client (aws-sdk-cpp 1.11.60) predates Pod Identity, so Triton never calls AWS. An IAM role
+  trusts only the Pod Identity service for this cluster, and the association binds it to this
+  namespace and service account (`components.common.identity.pod_identity`; the trust names the
+  cluster, so it is known before the cluster exists); the role's one inline policy is the
+  storage component's models-read document (read the models bucket, decrypt with the storage
+  key). A pod admitted before the association exists gets no credentials, so the Deployment
+  depends on the role, its policy and the association.
 - Sizing from the pool (`resolve_triton`): CPU and memory requests are the inference node's
   allocatable (catalog vCPU/memory minus the system reserve) divided by the replicas a node holds
   (`schedulable_gpus_per_node / gpus_per_replica`), the replica range defaults to what the pool
@@ -77,8 +86,8 @@ import pulumi_random as random
 
 from components.catalog.conventions import GPU_RESOURCE, GPU_TAINT, NODE_POOL_LABEL, SPOT_TAINT
 from components.cluster import Cluster
-from components.common.irsa import ROLE_ARN_ANNOTATION, irsa_role
-from components.resolve.workloads import TritonSpec
+from components.common.identity import pod_identity
+from components.resolve.workloads import TritonModelSpec, TritonSpec
 from components.software.observability import Observability
 from components.storage import TieredStorage
 from components.tenancy import deny_ingress_manifest, prometheus_peer
@@ -98,6 +107,15 @@ SUCCESS_METRIC: Final = "nv_inference_request_success"
 ZONE_LABEL: Final = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL: Final = "kubernetes.io/hostname"
 SHM_MOUNT: Final = "/dev/shm"
+MODELS_MOUNT: Final = "/models"
+"""Where the pod-local model repository is mounted (the sync writes it, Triton reads it)."""
+MODELS_VOLUME: Final = "models"
+SYNC_CONTAINER_PREFIX: Final = "model-sync"
+SYNC_CPU_MILLICORES: Final = 500
+SYNC_MEMORY_MIB: Final = 512
+"""Requests (and the memory limit) of a model-sync init container: the AWS CLI's transfers
+stream to disk (10 concurrent parts of 8 MiB by default). Init containers run before Triton, so
+they add nothing to the pod's effective requests."""
 RESTRICTED_APIS: Final = ("model-repository", "shared-memory", "logging", "trace")
 """Triton API groups (`restricted_features.h`) that need the admin key. Never `health`: the
 kubelet's probes call it without headers."""
@@ -117,10 +135,6 @@ class TritonRefs(TypedDict):
 
     provider: k8s.Provider
     """Kubernetes provider of the cluster (every Kubernetes object goes through it)."""
-    oidc_provider_arn: pulumi.Input[str]
-    """The cluster's IAM OIDC provider (the IRSA role trusts it)."""
-    oidc_issuer: pulumi.Input[str]
-    """The cluster's OIDC issuer URL (`https://oidc.eks.<region>.amazonaws.com/id/<id>`)."""
     models_bucket: pulumi.Input[str]
     """Name (not ARN) of the models bucket holding the Triton model repository."""
     models_kms_key_arn: pulumi.Input[str]
@@ -141,8 +155,6 @@ def triton_refs(
     """What a Triton service takes from the cluster, the storage tiers and observability."""
     return {
         "provider": cluster.provider,
-        "oidc_provider_arn": cluster.oidc_provider_arn,
-        "oidc_issuer": cluster.oidc_issuer,
         "models_bucket": storage.bucket_names["models"],
         "models_kms_key_arn": storage.kms_key_arn,
         "models_read_policy": storage.models_read_policy,
@@ -155,9 +167,21 @@ def triton_refs(
 # --------------------------------------------------------------------------- pure builders
 
 
-def model_repository_url(bucket: str, prefix: str) -> str:
-    """`s3://<bucket>` or `s3://<bucket>/<prefix>` (Triton's S3 repository syntax)."""
-    return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+def model_source_url(bucket: str, model: TritonModelSpec) -> str:
+    """`s3://<bucket>/<release>/<name>/`: the model's directory in its release."""
+    return f"s3://{bucket}/{model.repository}/{model.name}/"
+
+
+def sync_args(bucket: str, model: TritonModelSpec) -> list[str]:
+    """Arguments of a model-sync init container (the image's entrypoint is `aws`)."""
+    return [
+        "s3",
+        "sync",
+        model_source_url(bucket, model),
+        f"{MODELS_MOUNT}/{model.name}/",
+        "--no-progress",
+        "--only-show-errors",
+    ]
 
 
 def restricted_flag(spec: TritonSpec, protocol: str) -> str:
@@ -167,11 +191,11 @@ def restricted_flag(spec: TritonSpec, protocol: str) -> str:
     return f"{flag}={','.join(RESTRICTED_APIS)}:{spec.admin_header}=$({ADMIN_KEY_ENV})"
 
 
-def triton_args(spec: TritonSpec, bucket: str) -> list[str]:
+def triton_args(spec: TritonSpec) -> list[str]:
     """The container's arguments (the image's entrypoint runs them)."""
     return [
         "tritonserver",
-        *(f"--model-repository={model_repository_url(bucket, m.repository)}" for m in spec.models),
+        f"--model-repository={MODELS_MOUNT}",
         "--model-control-mode=explicit",
         *(f"--load-model={m.name}" for m in spec.models),
         "--strict-readiness=true",
@@ -216,15 +240,13 @@ def namespace_manifest(spec: TritonSpec) -> dict[str, Any]:
     }
 
 
-def service_account_manifest(spec: TritonSpec, role_arn: str) -> dict[str, Any]:
-    """The service account the IRSA role trusts, annotated with the role (no Kubernetes API
-    token: Triton does not call the API; the webhook mounts its own web-identity token)."""
-    metadata = _metadata(spec)
-    metadata["annotations"] = {ROLE_ARN_ANNOTATION: role_arn}
+def service_account_manifest(spec: TritonSpec) -> dict[str, Any]:
+    """The service account the Pod Identity association binds (no Kubernetes API token: nothing
+    in the pod calls the API; the Pod Identity webhook mounts its own token)."""
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": metadata,
+        "metadata": _metadata(spec),
         "automountServiceAccountToken": False,
     }
 
@@ -260,8 +282,48 @@ def _spread(spec: TritonSpec, key: str) -> dict[str, Any]:
     }
 
 
+def _container_security() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "runAsUser": TRITON_UID,
+        "runAsGroup": TRITON_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def sync_containers(spec: TritonSpec, bucket: str) -> list[dict[str, Any]]:
+    """One init container per served model, copying it into the pod's repository with the
+    pod's Pod Identity credentials (the CLI's container credential provider; the node's IMDS is
+    out of reach at hop limit 1, so it is not tried)."""
+    memory = f"{SYNC_MEMORY_MIB}Mi"
+    return [
+        {
+            "name": f"{SYNC_CONTAINER_PREFIX}-{index}",
+            "image": spec.model_sync_image,
+            "imagePullPolicy": "IfNotPresent",
+            "args": sync_args(bucket, model),
+            "env": [
+                {"name": "AWS_DEFAULT_REGION", "value": spec.region},
+                {"name": "AWS_EC2_METADATA_DISABLED", "value": "true"},
+                # The image's user is root; uid 1000 has no home of its own.
+                {"name": "HOME", "value": "/tmp"},
+            ],
+            "resources": {
+                "requests": {"cpu": f"{SYNC_CPU_MILLICORES}m", "memory": memory},
+                "limits": {"memory": memory},
+            },
+            "securityContext": _container_security(),
+            "volumeMounts": [{"name": MODELS_VOLUME, "mountPath": MODELS_MOUNT}],
+        }
+        for index, model in enumerate(spec.models)
+    ]
+
+
 def deployment_manifest(spec: TritonSpec, bucket: str) -> dict[str, Any]:
-    """The Triton Deployment (no `replicas`: KEDA owns the count)."""
+    """The Triton Deployment (no `replicas`: KEDA owns the count): the model-sync init
+    containers, then Triton on the copied repository."""
     tolerations = [
         {"key": key, "operator": "Equal", "value": value, "effect": effect}
         for key, value, effect in ([GPU_TAINT] + ([SPOT_TAINT] if spec.tolerate_spot else []))
@@ -271,9 +333,8 @@ def deployment_manifest(spec: TritonSpec, bucket: str) -> dict[str, Any]:
         "name": CONTAINER_NAME,
         "image": spec.image,
         "imagePullPolicy": "IfNotPresent",
-        "args": triton_args(spec, bucket),
+        "args": triton_args(spec),
         "env": [
-            {"name": "AWS_DEFAULT_REGION", "value": spec.region},
             {
                 "name": ADMIN_KEY_ENV,
                 "valueFrom": {"secretKeyRef": {"name": spec.admin_secret, "key": ADMIN_KEY_FIELD}},
@@ -295,15 +356,11 @@ def deployment_manifest(spec: TritonSpec, bucket: str) -> dict[str, Any]:
         "startupProbe": _probe(LIVE_PATH, 10, max(1, -(-spec.startup_timeout_seconds // 10))),
         "livenessProbe": _probe(LIVE_PATH, 10, 3),
         "readinessProbe": _probe(READY_PATH, 5, 3),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "runAsNonRoot": True,
-            "runAsUser": TRITON_UID,
-            "runAsGroup": TRITON_UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "volumeMounts": [{"name": "dshm", "mountPath": SHM_MOUNT}],
+        "securityContext": _container_security(),
+        "volumeMounts": [
+            {"name": "dshm", "mountPath": SHM_MOUNT},
+            {"name": MODELS_VOLUME, "mountPath": MODELS_MOUNT, "readOnly": True},
+        ],
     }
     return {
         "apiVersion": "apps/v1",
@@ -333,12 +390,14 @@ def deployment_manifest(spec: TritonSpec, bucket: str) -> dict[str, Any]:
                         "fsGroup": TRITON_UID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
+                    "initContainers": sync_containers(spec, bucket),
                     "containers": [container],
                     "volumes": [
                         {
                             "name": "dshm",
                             "emptyDir": {"medium": "Memory", "sizeLimit": f"{spec.shm_size_gib}Gi"},
-                        }
+                        },
+                        {"name": MODELS_VOLUME, "emptyDir": {}},
                     ],
                 },
             },
@@ -490,9 +549,9 @@ def scaled_object_manifest(spec: TritonSpec, prometheus_url: str) -> dict[str, A
 
 
 class TritonService(pulumi.ComponentResource):
-    """Triton on the GPU inference pool: a seeded model repository, explicit model control,
-    restricted admin APIs, IRSA read access to the models bucket, Deployment, Service, PDB,
-    NetworkPolicies, ServiceMonitor and KEDA scaling on queue time."""
+    """Triton on the GPU inference pool: a seeded model repository copied into each pod with
+    Pod Identity read access to the models bucket, explicit model control, restricted admin APIs,
+    Deployment, Service, PDB, NetworkPolicies, ServiceMonitor and KEDA scaling on queue time."""
 
     namespace: str
     service_name: str
@@ -512,13 +571,12 @@ class TritonService(pulumi.ComponentResource):
         super().__init__("gpuplatform:index:TritonService", name, {}, opts)
         provider = refs["provider"]
 
-        # AWS: a role only this service account can assume (IRSA: Triton's aws-sdk-cpp 1.11.60
-        # predates Pod Identity), reading only the models bucket. Pods get the token when they
-        # are created, so the Deployment waits for the role and its policy.
-        identity = irsa_role(
+        # AWS: a role only this service account of this cluster gets (Pod Identity), reading
+        # only the models bucket; the model-sync init containers use it. Pods get credentials
+        # only if the association exists when they are admitted, so the Deployment waits.
+        identity = pod_identity(
             f"{name}-models-read",
-            oidc_provider_arn=refs["oidc_provider_arn"],
-            oidc_issuer=refs["oidc_issuer"],
+            cluster_name=spec.cluster_name,
             namespace=spec.namespace,
             service_account=spec.service_account,
             policy=refs["models_read_policy"],
@@ -551,12 +609,9 @@ class TritonService(pulumi.ComponentResource):
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace", metadata=ns["metadata"], opts=k8s_opts()
         )
-        sa_metadata = identity.role.arn.apply(
-            lambda arn: service_account_manifest(spec, arn)["metadata"]
-        )
         service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
-            metadata=sa_metadata,
+            metadata=service_account_manifest(spec)["metadata"],
             automount_service_account_token=False,
             opts=k8s_opts(namespace),
         )
@@ -635,7 +690,7 @@ class TritonService(pulumi.ComponentResource):
         self.grpc_endpoint = f"{host}:{GRPC_PORT}"
         self.role_arn = identity.role.arn
         self.role = identity.role
-        """The IRSA role (the storage key's policy names it as a model reader)."""
+        """The Pod Identity role (the storage key's policy names it as a model reader)."""
         self.admin_secret = spec.admin_secret
         self.register_outputs(
             {

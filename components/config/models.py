@@ -905,10 +905,11 @@ class TritonModel(_Model):
     """Triton model name: its directory in the repository and the name clients call.
     Required."""
     version: str = Field(pattern=_MODEL_VERSION)
-    """Release label of the model's location: Triton reads it from
-    `s3://<models bucket>/<modelPrefix>/<name>/<version>/`, a repository holding
-    `<name>/config.pbtxt` and the model's numbered version directories. Promote a release by
-    uploading it under a new label and changing this value. Required."""
+    """Release label of the model's location: each pod copies the model from
+    `s3://<models bucket>/<modelPrefix>/<name>/<version>/<name>/` (`config.pbtxt` and the
+    numbered version directories) when it starts. Promote a release by uploading it under a new
+    label and changing this value; never change a label's objects (pods that start later would
+    serve them). Required."""
 
 
 class TritonConfig(_Model):
@@ -917,6 +918,10 @@ class TritonConfig(_Model):
     image: str = versions.TRITON_IMAGE
     """Triton image with a pinned tag or digest (not `latest`). Default: see
     components/versions.py."""
+    model_sync_image: str = versions.MODEL_SYNC_IMAGE
+    """AWS CLI v2 image (2.15.0 or later, pinned tag or digest) of the init containers that copy
+    the served models from the models bucket into each pod with its Pod Identity credentials
+    (Triton's own S3 client predates Pod Identity). Default: see components/versions.py."""
     models: list[TritonModel] = Field(
         default_factory=lambda: [TritonModel(name=EXAMPLE_MODEL, version=EXAMPLE_MODEL_VERSION)],
         min_length=1,
@@ -952,7 +957,7 @@ class TritonConfig(_Model):
     """Namespaces whose pods may call Triton's HTTP and gRPC ports (NetworkPolicy). Default:
     every namespace of the cluster (nothing from outside it)."""
 
-    @field_validator("image")
+    @field_validator("image", "model_sync_image")
     @classmethod
     def _pinned(cls, value: str) -> str:
         name = value.rsplit("/", 1)[-1]

@@ -123,7 +123,7 @@ def resolve_platform(config: StackConfig, project: str, stack: str) -> PlatformS
     # resumed; `python -m scripts.training render` writes queued copies to run.
     serving = inference_pool(pools)
     triton = (
-        resolve_triton(config, serving)
+        resolve_triton(config, serving, cluster_name)
         if addons.triton and observability is not None and serving is not None
         else None
     )

@@ -26,7 +26,7 @@ class TritonModelSpec:
     version: str
     """Release label (the last part of the location)."""
     repository: str
-    """Key prefix (in the models bucket) of the Triton repository holding `<name>/`:
+    """Key prefix (in the models bucket) of the release holding `<name>/`:
     `<modelPrefix>/<name>/<version>`."""
 
 
@@ -38,15 +38,20 @@ class TritonSpec:
     """Kubernetes object name (Deployment, Service, ServiceAccount, ...)."""
     namespace: str
     region: str
+    cluster_name: str
+    """The EKS cluster (the Pod Identity association and the role's trust name it)."""
     inference_pool: str
     image: str
+    model_sync_image: str
+    """AWS CLI image of the init containers that copy the models into the pod."""
     min_replicas: int
     max_replicas: int
     gpus_per_replica: int
     queue_time_target_us: int
     model_prefix: str
     models: tuple[TritonModelSpec, ...]
-    """Loaded at startup (`--load-model`), each from its own repository."""
+    """Copied into the pod's repository at startup and loaded (`--load-model`), each from its own
+    release."""
     example: TritonModelSpec
     """The example model the stack writes into the bucket."""
     startup_timeout_seconds: int
@@ -177,7 +182,7 @@ def triton_sizing(config: StackConfig, pool: GpuPoolSpec) -> TritonSizing:
     return TritonSizing(cpu, memory, per_node, per_node * pool.max_size)
 
 
-def resolve_triton(config: StackConfig, pool: GpuPoolSpec) -> TritonSpec:
+def resolve_triton(config: StackConfig, pool: GpuPoolSpec, cluster_name: str) -> TritonSpec:
     """Pure: the Triton service on `pool`: sizing, replica range, served models. Raises
     ConfigError naming `gpu-platform:triton.<key>`."""
     t = config.triton
@@ -217,8 +222,10 @@ def resolve_triton(config: StackConfig, pool: GpuPoolSpec) -> TritonSpec:
         name=TRITON_NAME,
         namespace=TRITON_NAMESPACE,
         region=config.region,
+        cluster_name=cluster_name,
         inference_pool=pool.name,
         image=t.image,
+        model_sync_image=t.model_sync_image,
         min_replicas=min_replicas,
         max_replicas=max_replicas,
         gpus_per_replica=t.gpus_per_replica,

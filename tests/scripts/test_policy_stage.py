@@ -69,7 +69,7 @@ def test_every_shipped_stack_passes_every_policy(stack: str):
     assert [v for v in policies["violations"] if v["enforcementLevel"] == "mandatory"] == []
     assert results["policies"][1].blocking == []
     # Under preview semantics every mandatory rule reaches a verdict, except on the properties
-    # acknowledged in policies/preview-gaps.json (prod's IRSA trust of a cluster not yet created).
+    # acknowledged in policies/preview-gaps.json (none on any shipped stack).
     gaps = json.loads((ROOT / "policies" / "preview-gaps.json").read_text()).get(stack, {})
     for verdict in policies["preview"]:
         assert verdict["onlyInPreview"] == [], verdict
@@ -322,8 +322,8 @@ def test_the_recorded_document_says_what_the_mocks_computed():
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_mandatory_rule_reaches_a_verdict_in_a_preview_of_a_new_stack(stack: str):
     """Without any acknowledgement, the pack decides every property of every shipped stack in a
-    preview of a new stack, but the IRSA trust of prod's Triton (an OIDC issuer EKS assigns when
-    it creates the cluster), the one entry preview-gaps.json holds, with its reason."""
+    preview of a new stack (Triton's role trusts the cluster through Pod Identity, known before
+    the cluster exists), and preview-gaps.json acknowledges nothing."""
     document = document_of(stack)
     result = PolicyStage(gaps=None).run(PlanContext(stack=stack, document=document))
     gaps = json.loads((ROOT / "policies" / "preview-gaps.json").read_text())
@@ -333,12 +333,10 @@ def test_every_mandatory_rule_reaches_a_verdict_in_a_preview_of_a_new_stack(stac
         for v in result.data["preview"]
         if v["enforcementLevel"] == "mandatory" and v["verdict"] != "pass"
     }
-    assert undecided == expected
-    assert expected == (
-        {"iam-trust-policies": ["triton-models-read.assumeRolePolicy"]} if stack == "prod" else {}
-    )
-    for paths in expected.values():
-        assert all(path in gaps["_reasons"] for path in paths)
+    assert undecided == expected == {}
+    assert gaps["_reasons"] == {}
+    (trust,) = [v for v in result.data["preview"] if v["name"] == "iam-trust-policies"]
+    assert trust["verdict"] == "pass"
     # With the acknowledgements the shipped plan is not blocked.
     assert PolicyStage().run(PlanContext(stack=stack, document=document)).blocking == []
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,14 +54,20 @@ def test_the_b200_example_resolves_to_a_capacity_block_pool_with_the_full_efa_la
 
 
 @pytest.fixture(scope="module")
-def b200_plan() -> tuple[dict[str, Any], dict[str, Any]]:
-    from scripts.plan.__main__ import plan
+def b200_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, dict[str, Any]]:
+    """`python -m scripts.plan --stack prod --config-file examples/b200-training.yaml --json F`,
+    run in process: its exit code, what it printed and the document it wrote."""
+    from scripts.plan.__main__ import main
 
-    return plan("prod", config_file=B200)
+    out: Path = tmp_path_factory.mktemp("b200") / "plan.json"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["--stack", "prod", "--config-file", str(B200), "--json", str(out)])
+    return code, printed.getvalue(), json.loads(out.read_text())
 
 
 def test_the_b200_example_plans_with_a_capacity_block_launch_template(b200_plan):
-    document, _ = b200_plan
+    _, _, document = b200_plan
     states = {s["newState"]["urn"].rsplit("::", 1)[-1]: s["newState"] for s in document["steps"]}
     template = states["pool-b200-train-lt"]["inputs"]
     assert template["instanceType"] == "p6-b200.48xlarge"
@@ -71,9 +81,22 @@ def test_the_b200_example_plans_with_a_capacity_block_launch_template(b200_plan)
     assert pools["b200-train"]["efa"]["percent"] == 100
 
 
-def test_the_b200_example_is_blocked_only_by_prods_allowed_gpu_types(b200_plan):
-    """As the example says: prod's policy config must allow the type first."""
-    _, results = b200_plan
-    blocking = [b for _, result in results.values() for b in result.blocking]
-    assert len(blocking) == 1, blocking
-    assert "p6-b200.48xlarge is not allowed here" in blocking[0]
+def test_the_b200_example_plans_clean_against_prods_policy_config(b200_plan):
+    """The full offline plan (`python -m scripts.plan --stack prod --config-file
+    examples/b200-training.yaml`) blocks on nothing: prod's policy config allows the type, and
+    the pool's worst case keeps the stack within its budget."""
+    code, printed, document = b200_plan
+    assert printed.rstrip().splitlines()[-1] == "RESULT: ok", printed[-3000:]
+    assert code == 0
+    policies = document["policies"]
+    assert policies["config"] == "policies/config/prod.json"
+    assert [v for v in policies["violations"] if v["enforcementLevel"] == "mandatory"] == []
+    assert all(v["verdict"] == "pass" for v in policies["preview"]), policies["preview"]
+    cost = document["cost"]
+    assert cost["unpriced"] == []
+    (b200,) = [r for r in cost["resources"] if r["name"] == "b200-train"]
+    # 2 nodes at the catalog's on-demand rate, 730 h: the figure cost-limits enforces.
+    hourly = get_instance_type("p6-b200.48xlarge").on_demand_usd_per_hour
+    assert hourly is not None
+    assert b200["monthlyUsd"]["worst"] == pytest.approx(2 * hourly * 730, abs=0.01)
+    assert cost["totals"]["worst"] <= cost["budgetUsd"] == 250_000

@@ -1,7 +1,7 @@
-"""TritonService: every manifest valid against Kubernetes 1.36; the seeded repository, explicit
-model control, restricted APIs, IRSA, sizing from the inference pool, the PDB and the
-NetworkPolicies, under recording mocks; and the Triton settings the stack config validates
-(`gpu-platform:triton.<key>`)."""
+"""TritonService: every manifest valid against Kubernetes 1.36; the seeded repository copied into
+each pod by the model-sync init containers under Pod Identity, explicit model control, restricted
+APIs, sizing from the inference pool, the PDB and the NetworkPolicies, under recording mocks; and
+the Triton settings the stack config validates (`gpu-platform:triton.<key>`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 
 from components import versions
 from components.catalog import get_instance_type
-from components.common.irsa import ROLE_ARN_ANNOTATION, irsa_trust, issuer_host_path
+from components.common import iam
 from components.config import ConfigError
 from components.resolve.workloads import (
     DAEMONSET_CPU_MILLICORES,
@@ -43,6 +43,7 @@ from workloads.triton import (
     TritonService,
     admin_secret_manifest,
     deployment_manifest,
+    model_source_url,
     namespace_manifest,
     network_policy_manifests,
     pod_disruption_budget_manifest,
@@ -52,6 +53,8 @@ from workloads.triton import (
     service_account_manifest,
     service_manifest,
     service_monitor_manifest,
+    sync_args,
+    sync_containers,
     triton_args,
 )
 from workloads.triton_config import EXAMPLE_MODEL_PY, example_model_config
@@ -88,11 +91,7 @@ READ_POLICY = access_policy(
     "aws", "us-east-1", "123456789012", STORAGE_ALIAS, read=[MODELS_BUCKET], write=[]
 )
 """The document the storage component hands Triton (`TieredStorage.models_read_policy`)."""
-ISSUER = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
-OIDC_ARN = (
-    "arn:aws:iam::123456789012:oidc-provider/"
-    "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
-)
+CLUSTER = "gpu-platform-prod"
 
 
 def triton_spec(stack: str = "prod", **settings: Any) -> TritonSpec:
@@ -117,7 +116,7 @@ TWO_MODELS = [{"name": "resnet50", "version": "r7"}, {"name": "bert.base", "vers
 def all_manifests(spec: TritonSpec) -> list[dict[str, Any]]:
     return [
         namespace_manifest(spec),
-        service_account_manifest(spec, "arn:aws:iam::123456789012:role/triton"),
+        service_account_manifest(spec),
         admin_secret_manifest(spec, "K" * 48),
         deployment_manifest(spec, MODELS_BUCKET),
         service_manifest(spec),
@@ -223,13 +222,17 @@ def flags(args: list[str], flag: str) -> list[str]:
 
 def test_explicit_model_control_loads_exactly_the_configured_models():
     spec = triton_spec(models=TWO_MODELS)
-    args = triton_args(spec, MODELS_BUCKET)
+    args = triton_args(spec)
     assert flags(args, "--model-control-mode") == ["explicit"]
     assert flags(args, "--load-model") == ["resnet50", "bert.base"]
     assert "*" not in flags(args, "--load-model")
-    assert flags(args, "--model-repository") == [
-        f"s3://{MODELS_BUCKET}/triton/resnet50/r7",
-        f"s3://{MODELS_BUCKET}/triton/bert.base/2026-11",
+    # One local repository, the pod's copy: no S3 location reaches Triton.
+    assert flags(args, "--model-repository") == ["/models"]
+    assert not any("s3://" in a for a in args)
+    sources = [c["args"][2:4] for c in sync_containers(spec, MODELS_BUCKET)]
+    assert sources == [
+        [f"s3://{MODELS_BUCKET}/triton/resnet50/r7/resnet50/", "/models/resnet50/"],
+        [f"s3://{MODELS_BUCKET}/triton/bert.base/2026-11/bert.base/", "/models/bert.base/"],
     ]
     # Readiness is all loaded models, and a failed load stops the replica (it never serves).
     assert flags(args, "--strict-readiness") == ["true"]
@@ -238,14 +241,65 @@ def test_explicit_model_control_loads_exactly_the_configured_models():
 
 
 def test_a_rollout_is_a_config_change_of_one_model_location():
-    before = triton_args(triton_spec(models=TWO_MODELS), MODELS_BUCKET)
+    before = triton_spec(models=TWO_MODELS)
     promoted = [TWO_MODELS[0], {**TWO_MODELS[1], "version": "2026-12"}]
-    after = triton_args(triton_spec(models=promoted), MODELS_BUCKET)
-    changed = sorted(set(before) ^ set(after))
+    after = triton_spec(models=promoted)
+    # Triton's own arguments stay; the pod template changes in the second model's sync source,
+    # so the Deployment rolls and every new pod copies the new release before Triton starts.
+    assert triton_args(before) == triton_args(after)
+    old, new = (
+        deployment_manifest(s, MODELS_BUCKET)["spec"]["template"]["spec"] for s in (before, after)
+    )
+    assert old["containers"] == new["containers"]
+    assert old["initContainers"][0] == new["initContainers"][0]
+    changed = sorted(set(old["initContainers"][1]["args"]) ^ set(new["initContainers"][1]["args"]))
     assert changed == [
-        f"--model-repository=s3://{MODELS_BUCKET}/triton/bert.base/2026-11",
-        f"--model-repository=s3://{MODELS_BUCKET}/triton/bert.base/2026-12",
+        f"s3://{MODELS_BUCKET}/triton/bert.base/2026-11/bert.base/",
+        f"s3://{MODELS_BUCKET}/triton/bert.base/2026-12/bert.base/",
     ]
+
+
+def test_each_model_is_copied_into_the_pod_before_triton_starts():
+    spec = triton_spec(models=TWO_MODELS)
+    pod = deployment_manifest(spec, MODELS_BUCKET)["spec"]["template"]["spec"]
+    syncs = pod["initContainers"]
+    assert [c["name"] for c in syncs] == ["model-sync-0", "model-sync-1"]
+    (triton,) = pod["containers"]
+    (models,) = [v for v in pod["volumes"] if v["name"] == "models"]
+    assert models == {"name": "models", "emptyDir": {}}
+    assert {"name": "models", "mountPath": "/models", "readOnly": True} in triton["volumeMounts"]
+    for sync, model in zip(syncs, spec.models, strict=True):
+        assert sync["image"] == spec.model_sync_image == versions.MODEL_SYNC_IMAGE
+        assert sync["args"] == sync_args(MODELS_BUCKET, model)
+        assert sync["args"][:2] == ["s3", "sync"]  # the image's entrypoint is `aws`
+        assert sync["args"][2] == model_source_url(MODELS_BUCKET, model)
+        assert sync["args"][3] == f"/models/{model.name}/"
+        assert {"name": "models", "mountPath": "/models"} in sync["volumeMounts"]
+        env = {e["name"]: e["value"] for e in sync["env"]}
+        assert env["AWS_DEFAULT_REGION"] == "us-east-1"
+        # Pod Identity only: no static keys, no role annotation, no IMDS fallback.
+        assert env["AWS_EC2_METADATA_DISABLED"] == "true"
+        assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ROLE_ARN"} & env.keys()
+        assert sync["securityContext"] == triton["securityContext"]
+        assert sync["resources"]["limits"]["memory"] == sync["resources"]["requests"]["memory"]
+        assert "nvidia.com/gpu" not in sync["resources"]["requests"]
+    # Triton itself never calls AWS.
+    assert not any(e["name"].startswith("AWS_") for e in triton["env"])
+
+
+def test_the_sync_image_is_an_aws_cli_that_takes_pod_identity_credentials():
+    repository, tag = versions.MODEL_SYNC_IMAGE.rsplit(":", 1)
+    assert repository == "public.ecr.aws/aws-cli/aws-cli"
+    major, minor, _ = (int(p) for p in tag.split("."))
+    assert (major, minor) >= (2, 15)  # EKS user guide: Pod Identity needs AWS CLI 2.15.0
+    assert triton_spec(modelSyncImage="registry.example/aws-cli:2.36.7").model_sync_image == (
+        "registry.example/aws-cli:2.36.7"
+    )
+    assert triton_problems(modelSyncImage="public.ecr.aws/aws-cli/aws-cli") == {
+        "gpu-platform:triton.modelSyncImage": (
+            "'public.ecr.aws/aws-cli/aws-cli': pin a tag or digest (not latest)"
+        )
+    }
 
 
 def test_readiness_tracks_the_served_models_and_health_stays_open():
@@ -291,9 +345,9 @@ def test_the_example_model_is_seeded_where_the_default_config_loads_it():
         f"triton/echo/v1/{served.name}/1/model.py",
         f"triton/echo/v1/{served.name}/config.pbtxt",
     ]
-    assert flags(triton_args(default, MODELS_BUCKET), "--model-repository") == [
-        f"s3://{MODELS_BUCKET}/triton/echo/v1"
-    ]
+    (sync,) = sync_containers(default, MODELS_BUCKET)
+    assert sync["args"][2] == f"s3://{MODELS_BUCKET}/triton/echo/v1/echo/"
+    assert {k.rsplit("/", 1)[0] for k in keys} >= {"triton/echo/v1/echo"}
 
 
 def test_the_example_model_needs_no_weights_and_its_code_matches_its_config():
@@ -535,25 +589,6 @@ def test_the_program_refuses_bad_triton_settings_before_building():
     assert "gpu-platform:triton.maxReplicas" in message
 
 
-# --------------------------------------------------------------------------- IRSA (pure)
-
-
-def test_irsa_trust_admits_only_the_service_account_of_this_cluster():
-    trust = json.loads(irsa_trust(OIDC_ARN, ISSUER, NAMESPACE, NAME))
-    (statement,) = trust["Statement"]
-    assert statement["Effect"] == "Allow"
-    assert statement["Principal"] == {"Federated": OIDC_ARN}
-    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-    host = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
-    assert statement["Condition"] == {
-        "StringEquals": {
-            f"{host}:sub": "system:serviceaccount:inference:triton",
-            f"{host}:aud": "sts.amazonaws.com",
-        }
-    }
-    assert issuer_host_path(ISSUER + "/") == issuer_host_path(host) == host
-
-
 # --------------------------------------------------------------------------- under mocks
 
 
@@ -568,8 +603,6 @@ def program(**settings: Any) -> Callable[[], None]:
         keda = k8s.core.v1.ConfigMap("keda-release", opts=child(provider))
         refs: TritonRefs = {
             "provider": provider,
-            "oidc_provider_arn": OIDC_ARN,
-            "oidc_issuer": ISSUER,
             "models_bucket": MODELS_BUCKET,
             "models_kms_key_arn": KEY_ARN,
             "models_read_policy": READ_POLICY,
@@ -608,9 +641,9 @@ def test_children_are_parented_named_and_use_the_given_provider(recorded: Record
         SCALED_OBJECT,
         ROLE,
         ROLE_POLICY,
+        ASSOCIATION,
         OBJECT,
     }
-    assert not recorded.of_type(ASSOCIATION)  # Pod Identity is gone: Triton's SDK predates it
     outside = [
         r
         for r in recorded.registrations
@@ -656,10 +689,11 @@ def test_deployment_runs_triton_on_the_inference_pool(recorded: Recorded):
     )
     args = container["args"]
     assert args[0] == "tritonserver"
-    assert f"--model-repository=s3://{MODELS_BUCKET}/triton/echo/v1" in args
+    assert "--model-repository=/models" in args
     assert "--model-control-mode=explicit" in args and "--load-model=echo" in args
     assert "--metrics-port=8002" in args
-    assert {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"} in container["env"]
+    (sync,) = pod["initContainers"]
+    assert sync["args"][2] == f"s3://{MODELS_BUCKET}/triton/echo/v1/echo/"
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"http": 8000, "grpc": 8001, "metrics": 8002}
 
@@ -675,6 +709,7 @@ def test_deployment_waits_for_the_seeded_model_credentials_and_key(recorded: Rec
     for needed in (
         recorded.one(ROLE),
         recorded.one(ROLE_POLICY),
+        recorded.one(ASSOCIATION),
         recorded.one(SERVICE_ACCOUNT),
         recorded.one(SECRET),
         *objects,
@@ -693,14 +728,22 @@ def test_seeded_objects_are_the_example_model_encrypted_with_the_storage_key(rec
         assert inputs["bucketKeyEnabled"] is True
 
 
-def test_irsa_role_binds_the_annotated_service_account(recorded: Recorded):
+def test_pod_identity_binds_the_service_account_of_this_cluster(recorded: Recorded):
     role = recorded.one(ROLE)
+    association = recorded.one(ASSOCIATION)
     account = recorded.one(SERVICE_ACCOUNT).inputs
-    assert role.name == f"{NAME}-models-read"  # the name (and URN) the role always had
-    assert account["metadata"]["annotations"] == {ROLE_ARN_ANNOTATION: role.outputs["arn"]}
+    assert role.name == association.name == f"{NAME}-models-read"  # the role keeps its URN
+    assert "annotations" not in account["metadata"]  # no IRSA role annotation
     assert account["automountServiceAccountToken"] is False
+    assert association.inputs["clusterName"] == CLUSTER == SPEC.cluster_name
+    assert association.inputs["namespace"] == NAMESPACE
+    assert association.inputs["serviceAccount"] == account["metadata"]["name"] == NAME
+    assert association.inputs["roleArn"] == role.outputs["arn"]
     trust = json.loads(role.inputs["assumeRolePolicy"])
-    assert trust == json.loads(irsa_trust(OIDC_ARN, ISSUER, NAMESPACE, account["metadata"]["name"]))
+    assert trust == json.loads(iam.pod_identity_trust("123456789012", "aws", "us-east-1", CLUSTER))
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert "Federated" not in json.dumps(trust)
 
 
 def test_role_policy_only_reads_the_models_bucket(recorded: Recorded):
@@ -791,7 +834,7 @@ def test_spot_toleration_and_gpus_per_replica(run_pulumi):
 # --------------------------------------------------------------------------- the prod plan
 
 
-def test_prod_plan_serves_the_seeded_model_under_irsa_with_no_secret_in_the_document():
+def test_prod_plan_serves_the_seeded_model_under_pod_identity_with_no_secret_in_the_document():
     document, _ = shipped_plan("prod")
     states = {s["newState"]["urn"]: s["newState"] for s in document["steps"]}
     (deployment,) = [
@@ -801,7 +844,11 @@ def test_prod_plan_serves_the_seeded_model_under_irsa_with_no_secret_in_the_docu
     ]
     objects = [s for s in states.values() if s["type"] == OBJECT and "triton-seed-" in s["urn"]]
     assert objects and all(o["urn"] in deployment["dependencies"] for o in objects)
-    assert not [s for s in states.values() if s["type"] == ASSOCIATION and "triton" in s["urn"]]
+    (association,) = [
+        s for s in states.values() if s["type"] == ASSOCIATION and "triton" in s["urn"]
+    ]
+    assert association["urn"] in deployment["dependencies"]
+    assert association["inputs"]["namespace"] == NAMESPACE
     (secret,) = [s for s in states.values() if s["type"] == SECRET and "triton" in s["urn"]]
     assert secret["inputs"]["stringData"] == {"admin-key": "[secret]"}
     policies = [s for s in states.values() if s["type"] == NETWORK_POLICY and "triton" in s["urn"]]
