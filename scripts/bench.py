@@ -177,11 +177,12 @@ def floor_records(registrations: list[Registration]) -> list[dict[str, Any]]:
         module, cls = "", ""
         if reg.type.startswith("pulumi:providers:"):
             package = reg.type.removeprefix("pulumi:providers:")
-            for info in rpc._RESOURCE_PACKAGES.get(package, []):
-                module, cls = info.pkg_info["fqn"], info.pkg_info["class"]  # type: ignore[attr-defined]
+            for package_info in rpc._RESOURCE_PACKAGES.get(package, []):
+                found = package_info.pkg_info  # type: ignore[attr-defined]
+                module, cls = found["fqn"], found["class"]
         elif reg.custom:
-            for info in rpc._RESOURCE_MODULES.get(reg.type.rsplit(":", 1)[0], []):
-                mod_info = info.mod_info  # type: ignore[attr-defined]
+            for module_info in rpc._RESOURCE_MODULES.get(reg.type.rsplit(":", 1)[0], []):
+                mod_info = module_info.mod_info  # type: ignore[attr-defined]
                 module, cls = mod_info["fqn"], mod_info["classes"].get(reg.type, "")
         records.append(
             {

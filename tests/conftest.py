@@ -95,13 +95,13 @@ def _program_runs_once_per_config() -> Iterator[None]:
     real_analyze = policy_stage.analyze
     verdicts: dict[tuple[str, str | None, float | None], Any] = {}
 
-    def analyze(document: dict[str, Any], config_path: Any) -> Any:
+    def analyze(document: dict[str, Any], config_path: Any, session: Any = None) -> Any:
         """The pack's verdict on one document under one policy config is as deterministic as
         the program: analysed once per (document, config file and its content)."""
         stamp = config_path.stat().st_mtime if config_path and config_path.exists() else None
         key = (json.dumps(document, sort_keys=True, default=str), str(config_path), stamp)
         if key not in verdicts:
-            verdicts[key] = real_analyze(document, config_path)
+            verdicts[key] = real_analyze(document, config_path, session)
         return copy.deepcopy(verdicts[key])
 
     patch = pytest.MonkeyPatch()
