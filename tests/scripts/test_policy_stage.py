@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -26,16 +24,17 @@ from scripts.plan.runner import PlanError
 from scripts.plan.stages import PlanContext, StageResult, states
 from tests.conftest import ROOT, STACKS
 from tests.policies import TAGS, doc, state, urn, write_config
+from tests.support import shipped_plan
 
 
-@functools.cache
 def planned(stack: str) -> tuple[dict[str, Any], dict[str, tuple[str, StageResult]]]:
-    return plan(stack)
+    """The shipped stack's plan, computed once per session with the other test files (a copy)."""
+    return shipped_plan(stack)
 
 
 def document_of(stack: str) -> dict[str, Any]:
     """A private copy of the stack's planned document (tests may edit it)."""
-    return copy.deepcopy(planned(stack)[0])
+    return planned(stack)[0]
 
 
 def stack_yaml(stack: str) -> dict[str, Any]:
