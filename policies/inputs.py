@@ -76,6 +76,17 @@ def is_unknown(value: Any) -> bool:
 def plain(value: Any) -> Any:
     """A plain copy of analyzer inputs (proxies or JSON data): dicts, lists and scalars, with every
     unknown replaced by `UNKNOWN` where it sits. Never raises on odd input."""
+    # The exact types analyzer inputs are made of first (this runs for every resource and rule);
+    # anything else takes the general path below, with the same result.
+    kind = type(value)
+    if kind is str:
+        return UNKNOWN if value in UNKNOWN_SENTINELS else value
+    if kind is _DictProxy or kind is _ListProxy:
+        return plain(value["__target"])
+    if kind is dict:
+        return {str(k): plain(v) for k, v in value.items()}
+    if kind is list:
+        return [plain(v) for v in value]
     if value is UNKNOWN or value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):

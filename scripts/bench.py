@@ -1,4 +1,4 @@
-"""Benchmark the offline plan against the bare cost of importing the Pulumi SDKs.
+"""Benchmark the offline plan against the bare SDK cost of the same resources (the floor).
 
 Run it as `python -m scripts.bench [--stack S ...] [--repeat N] [--json FILE]` (`make bench`).
 
@@ -7,9 +7,15 @@ import is ever cached in memory:
 
 * **SDK imports**: `import pulumi`, `import pulumi_aws`, `import pulumi_kubernetes` alone, then
   the three together in one process. The last one is the *import baseline*.
-* **Floor**: the least a plan can cost: the three SDKs imported and a minimal program (one
-  bucket, one ConfigMap) run under the plan's own mocks (`scripts.plan.runner.run_function`)
-  into a preview document. It is what any offline plan pays before the platform's own code.
+* **Floor** (per stack): what the SDKs alone cost to register the stack's resources. The stack's
+  program is run once, untimed, under the plan's mocks and its registrations are written to a
+  file (type, name, parent, inputs, dependencies, provider, options, and the SDK module and class
+  of each type); the floor child then loads the same provider classes (each type's module
+  imported, its class looked up) and registers every recorded resource again, with the same
+  types, names and inputs, through a bare SDK program (`pulumi.CustomResource`,
+  `ProviderResource`, `ComponentResource`) under the same mocks (`scripts.plan.runner.
+  run_function`, `PlanMocks`). It runs none of the platform's code: no config, no resolve, no
+  components, no preview run, no stages.
 * **Plans**: for each shipped stack (`stacks/Pulumi.<name>.yaml`, or the `--stack` ones) the full
   offline plan as `python -m scripts.plan` does it: `plan(stack)` (the program under mocks, the
   preview document, every stage) and the terminal report. The child reports the number of
@@ -24,9 +30,10 @@ timed row is not penalised (`--no-warmup` skips them).
 
 How to read the overhead columns:
 
-* `x floor` = plan median wall / floor median wall: how many times the bare cost of a plan the
-  stack's plan takes (the target for prod is 1.5 or less). Everything above 1.0 is the
-  platform's code: the resolve, the components, the SDK submodules they load, the stages.
+* `x floor` = plan median wall / the same stack's floor median wall: how many times the bare SDK
+  cost of its resources the stack's plan takes (the target for prod is 1.5 or less). Everything
+  above 1.0 is the plan's own work: the config and the resolve, the components' code, the
+  preview run of the program, the document and the stages (the policy pack among them).
 
 * `x import` = plan median wall / import-baseline median wall. 1.0 would mean the plan costs
   nothing beyond starting Python and importing the SDKs; 4.0 means it takes four times as long as
@@ -54,10 +61,14 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scripts.plan.runner import Registration
 
 ROOT = Path(__file__).resolve().parents[1]
 STACKS_DIR = ROOT / "stacks"
@@ -106,33 +117,140 @@ _report(
 )
 
 
+_RECORD_CHILD = (
+    _CHILD_PRELUDE
+    + """\
+from scripts.bench import record_floor
+record_floor(sys.argv[1], sys.argv[2])
+_report()
+"""
+)
+
 _FLOOR_CHILD = (
     _CHILD_PRELUDE
     + """\
-from scripts.bench import floor_document
-_report(steps=len(floor_document()["steps"]))
+import json
+from scripts.bench import replay_floor
+with open(sys.argv[1]) as _file:
+    _records = json.load(_file)
+_report(steps=len(replay_floor(_records)))
 """
 )
 
 
-def floor_document() -> dict[str, Any]:
-    """The floor: the three SDKs imported and a two-resource program (a bucket, a ConfigMap) run
-    under the plan's own mocks into a preview document."""
-    import pulumi_aws as aws
-    import pulumi_kubernetes as k8s
+def record_floor(stack: str, path: str) -> None:
+    """Run the stack's program once under the plan's mocks and write what it registered (type,
+    name, parent, inputs, dependencies, provider, options, and the module and class of the SDK's
+    resource type) as the floor program's input."""
+    import runpy
 
-    from scripts.plan.runner import ProgramRun, preview_document, run_function
+    from scripts.plan.runner import (
+        PROGRAM,
+        project_name,
+        read_stack_config,
+        run_function,
+        stack_config_path,
+    )
 
-    config = {"aws:region": "us-east-1"}
+    raw = read_stack_config(stack_config_path(stack))
+    registrations, _ = run_function(
+        lambda: runpy.run_path(str(PROGRAM), run_name="__main__"),
+        stack=stack,
+        project=project_name(),
+        config=raw,
+    )
+    recorded = {"stack": stack, "project": project_name(), "config": raw}
+    Path(path).write_text(json.dumps({**recorded, "resources": floor_records(registrations)}))
+
+
+def floor_records(registrations: list[Registration]) -> list[dict[str, Any]]:
+    """What the floor program registers again: every recorded resource but the stack root (the
+    SDK registers that itself), with the module and class of its type in the SDKs."""
+    from pulumi.runtime import rpc
+
+    from scripts.plan.runner import STACK_ROOT_TYPE
+
+    records = []
+    for reg in registrations:
+        if reg.type == STACK_ROOT_TYPE:
+            continue  # the SDK registers the stack root itself
+        module, cls = "", ""
+        if reg.type.startswith("pulumi:providers:"):
+            package = reg.type.removeprefix("pulumi:providers:")
+            for package_info in rpc._RESOURCE_PACKAGES.get(package, []):
+                found = package_info.pkg_info  # type: ignore[attr-defined]
+                module, cls = found["fqn"], found["class"]
+        elif reg.custom:
+            for module_info in rpc._RESOURCE_MODULES.get(reg.type.rsplit(":", 1)[0], []):
+                mod_info = module_info.mod_info  # type: ignore[attr-defined]
+                module, cls = mod_info["fqn"], mod_info["classes"].get(reg.type, "")
+        records.append(
+            {
+                "urn": reg.urn,
+                "type": reg.type,
+                "name": reg.name,
+                "custom": reg.custom,
+                "parent": reg.parent,
+                "inputs": reg.inputs,
+                "dependencies": reg.dependencies,
+                "provider": reg.provider.rsplit("::", 1)[0] if reg.provider else "",
+                "protect": reg.protect,
+                "retainOnDelete": reg.retain_on_delete,
+                "version": reg.version,
+                "module": module,
+                "class": cls,
+            }
+        )
+    return records
+
+
+def replay_floor(recorded: dict[str, Any]) -> list[Registration]:
+    """The floor program: the same provider classes loaded (each recorded type's module imported
+    and its class looked up) and every recorded resource registered again, with its type, name,
+    inputs, parent, dependencies, provider and options, by a bare SDK program (`CustomResource`,
+    `ProviderResource`, `ComponentResource`) under the plan's own mocks. Returns the number of
+    what it registered (the stack root included)."""
+    import importlib
+
+    import pulumi
+
+    from scripts.plan.runner import run_function
+
+    resources = recorded["resources"]
+    for record in resources:
+        if record["module"]:
+            getattr(importlib.import_module(record["module"]), record["class"])
 
     def program() -> None:
-        aws.s3.Bucket("floor")
-        k8s.core.v1.ConfigMap("floor", data={"floor": "true"})
+        made: dict[str, pulumi.Resource] = {}
+        for record in resources:
+            opts = pulumi.ResourceOptions(
+                parent=made.get(record["parent"]),
+                depends_on=[made[u] for u in record["dependencies"] if u in made],
+                provider=made.get(record["provider"]),  # type: ignore[arg-type]
+                protect=record["protect"],
+                retain_on_delete=record["retainOnDelete"] or None,
+                version=record["version"] or None,
+            )
+            kind = record["type"]
+            inputs = record["inputs"]
+            resource: pulumi.Resource
+            if kind.startswith("pulumi:providers:"):
+                package = kind.removeprefix("pulumi:providers:")
+                resource = pulumi.ProviderResource(package, record["name"], inputs, opts)
+            elif record["custom"]:
+                resource = pulumi.CustomResource(kind, record["name"], inputs, opts)
+            else:
+                resource = pulumi.ComponentResource(kind, record["name"], None, opts)
+            made[record["urn"]] = resource
 
-    registrations, outputs = run_function(
-        program, stack="floor", project="gpu-platform", config=config
+    registrations, _ = run_function(
+        program,
+        stack=recorded["stack"],
+        project=recorded["project"],
+        config=recorded["config"],
     )
-    return preview_document(ProgramRun("floor", "gpu-platform", config, registrations, outputs))
+    return registrations
 
 
 class ChildError(Exception):
@@ -281,8 +399,11 @@ def render(
     plans: list[Measurement],
     baseline: Measurement | None,
     repeat: int,
-    floor: Measurement | None = None,
+    floors: dict[str, Measurement] | None = None,
 ) -> str:
+    """The report: the SDK imports, the floor of each stack, then each stack's plan with its
+    floor beside it (`x floor` = plan median / floor median)."""
+    floors = floors or {}
     out = [
         f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
         f"{os.cpu_count()} CPUs; every figure from a fresh subprocess, median of {repeat} run(s)",
@@ -296,28 +417,35 @@ def render(
         else:
             rows.append([m.label, "failed", "", ""])
     out.append(_table(["import", "median s", "fastest s", "peak MiB"], rows))
+    if floors:
+        out += [
+            "",
+            "Floor (the plan's recorded resources registered again by a bare SDK program: the same "
+            "provider classes loaded, the same types, names and inputs, under the plan's mocks)",
+        ]
+        rows = []
+        for m in floors.values():
+            if m.ok:
+                rows.append(
+                    [
+                        m.label,
+                        str(m.steps or "?"),
+                        f"{m.median:.3f}",
+                        f"{m.fastest:.3f}",
+                        f"{m.peak_mib:.1f}",
+                    ]
+                )
+            else:
+                rows.append([m.label, "failed", "", "", ""])
+        out.append(_table(["floor", "resources", "median s", "fastest s", "peak MiB"], rows))
     out += ["", "Offline plan (python -m scripts.plan)"]
     rows = []
     notes: list[str] = []
-    if floor is not None:
-        if floor.ok:
-            rows.append(
-                [
-                    floor.label,
-                    str(floor.steps or "?"),
-                    f"{floor.median:.3f}",
-                    f"{floor.fastest:.3f}",
-                    f"{floor.peak_mib:.1f}",
-                    "1.00",
-                    "",
-                    "",
-                ]
-            )
-        else:
-            rows.append([floor.label, "failed", "", "", "", "", "", ""])
     for m in plans:
+        floor = floors.get(m.label)
+        floor_cell = f"{floor.median:.3f}" if floor is not None and floor.ok else "n/a"
         if not m.ok:
-            rows.append([m.label, "failed", "", "", "", "", "", ""])
+            rows.append([m.label, "failed", "", floor_cell, "n/a", "", "", "", ""])
             continue
         times_floor = _ratio(m, floor)
         over = _overheads(m, baseline)
@@ -333,9 +461,10 @@ def render(
                 m.label,
                 steps,
                 f"{m.median:.3f}",
+                floor_cell,
+                f"{times_floor:.2f}" if times_floor is not None else "n/a",
                 f"{m.fastest:.3f}",
                 f"{m.peak_mib:.1f}",
-                f"{times_floor:.2f}" if times_floor is not None else "n/a",
                 ratio,
                 per_res,
             ]
@@ -345,29 +474,26 @@ def render(
             [
                 "stack",
                 "resources",
-                "median s",
+                "plan s",
+                "floor s",
+                "x floor",
                 "fastest s",
                 "peak MiB",
-                "x floor",
                 "x import",
                 "ms/res",
             ],
             rows,
         )
     )
-    if floor is not None and floor.ok:
-        out.append(
-            f"\nfloor (the SDKs and a two-resource program under the plan's mocks): "
-            f"{floor.median:.3f}s, {floor.peak_mib:.1f} MiB"
-        )
     if baseline is not None and baseline.ok:
         out.append(
             f"\nimport baseline ({baseline.label}): {baseline.median:.3f}s, "
             f"{baseline.peak_mib:.1f} MiB"
         )
     out.append(
-        "x floor = plan wall / floor wall; x import = plan wall / import-baseline wall; "
-        "ms/res = (plan - baseline) per resource, in ms"
+        "plan s, floor s = median wall; x floor = plan / floor of the same stack (goal for prod: "
+        "1.5 or less); x import = plan / import baseline; ms/res = (plan - baseline) per "
+        "resource, in ms"
     )
     out += notes
     return "\n".join(out) + "\n"
@@ -378,8 +504,10 @@ def to_json(
     plans: list[Measurement],
     baseline: Measurement | None,
     repeat: int,
-    floor: Measurement | None = None,
+    floors: dict[str, Measurement] | None = None,
 ) -> dict[str, Any]:
+    floors = floors or {}
+
     def summary(m: Measurement) -> dict[str, Any]:
         data: dict[str, Any] = {"label": m.label, "runs": [asdict(r) for r in m.runs]}
         if m.error is not None:
@@ -396,6 +524,9 @@ def to_json(
         if over is not None:
             data["ratio_to_import_baseline"] = over[0]
             data["ms_per_resource_above_baseline"] = over[1]
+        floor = floors.get(m.label)
+        if floor is not None:
+            data["floor"] = {**summary(floor), "resources": floor.steps}
         times_floor = _ratio(m, floor)
         if times_floor is not None:
             data["ratio_to_floor"] = times_floor
@@ -407,7 +538,6 @@ def to_json(
         "repeat": repeat,
         "imports": [summary(m) for m in imports],
         "import_baseline": summary(baseline) if baseline is not None else None,
-        "floor": {**summary(floor), "resources": floor.steps} if floor is not None else None,
         "stacks": stacks,
     }
 
@@ -463,16 +593,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     imports.append(baseline)
 
-    floor = measure("floor", _FLOOR_CHILD, [], args.repeat, args.timeout)
+    floors: dict[str, Measurement] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-floor-") as scratch:
+        for stack in stacks:
+            recorded = str(Path(scratch) / f"{stack}.json")
+            _progress(f"recording {stack} for its floor (untimed) ...")
+            try:
+                run_child(_RECORD_CHILD, [stack, recorded], args.timeout)
+            except ChildError as exc:
+                floors[stack] = Measurement(stack, error=str(exc))
+                _progress(f"recording {stack} FAILED: {exc}")
+                continue
+            floors[stack] = measure(stack, _FLOOR_CHILD, [recorded], args.repeat, args.timeout)
     plans = [measure(stack, _PLAN_CHILD, [stack], args.repeat, args.timeout) for stack in stacks]
 
-    sys.stdout.write(render(imports, plans, baseline, args.repeat, floor))
+    sys.stdout.write(render(imports, plans, baseline, args.repeat, floors))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        document = to_json(imports, plans, baseline, args.repeat, floor)
+        document = to_json(imports, plans, baseline, args.repeat, floors)
         args.json.write_text(json.dumps(document, indent=2) + "\n")
         _progress(f"wrote {args.json}")
-    failed = [m.label for m in [*imports, floor, *plans] if not m.ok]
+    failed = [m.label for m in [*imports, *plans] if not m.ok]
+    failed += [f"floor {m.label}" for m in floors.values() if not m.ok]
     if failed:
         _progress(f"failed: {', '.join(failed)}")
         return 1

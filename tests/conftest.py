@@ -69,25 +69,50 @@ def stack_raw_config(stack: str) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _program_runs_once_per_config() -> Iterator[None]:
+def _program_runs_once_per_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The program is deterministic: one run per (stack, config) serves every test that plans it.
 
     Many tests plan the same shipped stack through the CLI to check the stages, reports and
     options; the program's registrations for one config are the same every time, so they are
-    computed once per session (a copy each time, so no test sees another's changes). Tests of the
-    runner itself call `run_function` and are not affected."""
+    computed once per session (a copy each time, so no test sees another's changes). Under xdist
+    the workers share them too: the first worker to need a config runs it (both the run under
+    mocks and the preview run, `run_program`) and stores it beside the session's temporary
+    directories, under a lock; the others read it. Tests of the runner itself call
+    `run_function` and are not affected."""
     import copy
+    import hashlib
+    import os
+    import pickle
+
+    from filelock import FileLock
 
     from scripts.plan import __main__ as plan_cli
     from scripts.plan import runner
 
     real = runner.run_program
     runs: dict[tuple[str, str, str | None], Any] = {}
+    shared: Path | None = None
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent / "program-runs"
+        shared.mkdir(exist_ok=True)
+
+    def computed(
+        key: tuple[str, str, str | None], stack: str, raw_config: Any, project: Any
+    ) -> Any:
+        if shared is None:
+            return real(stack, raw_config, project=project)
+        path = shared / hashlib.sha256(json.dumps(key).encode()).hexdigest()
+        with FileLock(f"{path}.lock"):
+            if path.exists():
+                return pickle.loads(path.read_bytes())
+            run = real(stack, raw_config, project=project)
+            path.write_bytes(pickle.dumps(run))
+            return run
 
     def run_program(stack: str, raw_config: Any, *, project: str | None = None) -> Any:
         key = (stack, json.dumps(dict(raw_config), sort_keys=True), project)
         if key not in runs:
-            runs[key] = real(stack, raw_config, project=project)
+            runs[key] = computed(key, stack, raw_config, project)
         return copy.deepcopy(runs[key])
 
     from scripts.plan import policy_stage
@@ -95,13 +120,13 @@ def _program_runs_once_per_config() -> Iterator[None]:
     real_analyze = policy_stage.analyze
     verdicts: dict[tuple[str, str | None, float | None], Any] = {}
 
-    def analyze(document: dict[str, Any], config_path: Any) -> Any:
+    def analyze(document: dict[str, Any], config_path: Any, session: Any = None) -> Any:
         """The pack's verdict on one document under one policy config is as deterministic as
         the program: analysed once per (document, config file and its content)."""
         stamp = config_path.stat().st_mtime if config_path and config_path.exists() else None
         key = (json.dumps(document, sort_keys=True, default=str), str(config_path), stamp)
         if key not in verdicts:
-            verdicts[key] = real_analyze(document, config_path)
+            verdicts[key] = real_analyze(document, config_path, session)
         return copy.deepcopy(verdicts[key])
 
     patch = pytest.MonkeyPatch()

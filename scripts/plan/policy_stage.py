@@ -41,15 +41,18 @@ in review.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import proto
+from pulumi_policy import policy as policy_module
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from policies import pack
@@ -320,11 +323,85 @@ def read_gaps(path: Path | None, stack: str) -> dict[str, list[str]]:
     return entry
 
 
-def analyze(document: dict[str, Any], config_path: Path | None) -> dict[str, Any]:
-    """Run the pack over the document; return its results as plain data."""
-    analyzer = servicer()
-    configured = policy_config(analyzer, config_path)
-    analyzer.Configure(proto.ConfigureAnalyzerRequest(policyConfig=configured), None)
+class _MemoisedJsonFormat:
+    """`json_format` as pulumi-policy's analyzer sees it while the stage drives it: the same module,
+    with `MessageToDict` of a `Struct` memoised by the message's wire bytes.
+
+    The servicer converts a resource's properties again for every policy (and its provider's for
+    every policy and resource); each conversion of the same bytes gives the same dict, which the
+    servicer only reads (`deserialize_properties` builds fresh containers for every policy), so
+    one conversion serves them all. The key is the non-deterministic serialisation, which lists
+    map entries in the message's own order, so a hit also has the same key order. Only active
+    around `Analyze` and `AnalyzeStack` (not `Configure`, whose config dicts the servicer keeps)."""
+
+    def __init__(self) -> None:
+        self.memo: dict[bytes, dict[str, Any]] = {}
+
+    def MessageToDict(self, message: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or not isinstance(message, struct_pb2.Struct):
+            return json_format.MessageToDict(message, *args, **kwargs)
+        key = message.SerializeToString()
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = json_format.MessageToDict(message)
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(json_format, name)
+
+
+class AnalyzerSession:
+    """The pack's analyzer configured once for a stage run: both passes (mock and preview
+    semantics) go through the same servicer, as one `pulumi preview` talks to one analyzer.
+
+    An `Analyze` request byte for byte equal to one already answered (most resources read the same
+    in both passes) gets the same answer again: the pack's rules are functions of the request and
+    the configuration alone."""
+
+    def __init__(self, config_path: Path | None):
+        self.config_path = config_path
+        self.analyzer = servicer()
+        self.configured = policy_config(self.analyzer, config_path)
+        self.analyzer.Configure(proto.ConfigureAnalyzerRequest(policyConfig=self.configured), None)
+        self.info = self.analyzer.GetAnalyzerInfo(None, None)
+        self.conversions = _MemoisedJsonFormat()
+        self.answers: dict[bytes, list[Any]] = {}
+
+    def analyze(self, request: Any) -> list[Any]:
+        """The diagnostics of `Analyze(request)`, each attributed to the request's resource."""
+        key = request.SerializeToString()
+        if key not in self.answers:
+            with self._conversions():
+                response = self.analyzer.Analyze(request, None)
+            diagnostics = list(response.diagnostics)
+            for diagnostic in diagnostics:
+                if not diagnostic.urn:  # the engine attributes resource findings to the resource
+                    diagnostic.urn = request.urn
+            self.answers[key] = diagnostics
+        return self.answers[key]
+
+    def analyze_stack(self, request: Any) -> list[Any]:
+        with self._conversions():
+            return list(self.analyzer.AnalyzeStack(request, None).diagnostics)
+
+    @contextlib.contextmanager
+    def _conversions(self) -> Iterator[None]:
+        saved = policy_module.__dict__["json_format"]
+        policy_module.__dict__["json_format"] = self.conversions
+        try:
+            yield
+        finally:
+            policy_module.__dict__["json_format"] = saved
+
+
+def analyze(
+    document: dict[str, Any], config_path: Path | None, session: AnalyzerSession | None = None
+) -> dict[str, Any]:
+    """Run the pack over the document; return its results as plain data. `session`: an analyzer
+    already configured with `config_path` (one is made when None)."""
+    if session is None or session.config_path != config_path:
+        session = AnalyzerSession(config_path)
+    configured = session.configured
     all_states = [s for s in states(document) if s["type"] != "pulumi:pulumi:Stack"]
     by_urn = {s["urn"]: s for s in all_states}
     diagnostics: list[Any] = []
@@ -344,11 +421,7 @@ def analyze(document: dict[str, Any], config_path: Path | None) -> dict[str, Any
         provider = _provider(state, by_urn)
         if provider is not None:
             common["provider"] = provider
-        response = analyzer.Analyze(proto.AnalyzeRequest(**common), None)
-        for diagnostic in response.diagnostics:
-            if not diagnostic.urn:  # the engine attributes resource findings to the resource
-                diagnostic.urn = state["urn"]
-            diagnostics.append(diagnostic)
+        diagnostics.extend(session.analyze(proto.AnalyzeRequest(**common)))
         resources.append(
             proto.AnalyzerResource(
                 **common,
@@ -360,8 +433,7 @@ def analyze(document: dict[str, Any], config_path: Path | None) -> dict[str, Any
                 },
             )
         )
-    response = analyzer.AnalyzeStack(proto.AnalyzeStackRequest(resources=resources), None)
-    diagnostics.extend(response.diagnostics)
+    diagnostics.extend(session.analyze_stack(proto.AnalyzeStackRequest(resources=resources)))
 
     violations = [
         {
@@ -373,7 +445,7 @@ def analyze(document: dict[str, Any], config_path: Path | None) -> dict[str, Any
         for d in diagnostics
     ]
     violations.sort(key=lambda v: (v["enforcementLevel"] != "mandatory", v["policy"], v["urn"]))
-    info = analyzer.GetAnalyzerInfo(None, None)
+    info = session.info
     return {
         "pack": pack.PACK_NAME,
         "version": pack.PACK_VERSION,
@@ -415,11 +487,12 @@ class PolicyStage:
 
     def run(self, context: PlanContext) -> StageResult:
         path = self.config_path(context.stack)
-        data = analyze(context.document, path)
+        session = AnalyzerSession(path)
+        data = analyze(context.document, path, session)
         semantic = bool(
             context.document.get(COMPUTED_KEY) or PREVIEW_INPUTS_KEY in context.document
         )
-        preview = analyze(preview_semantics(context.document), path) if semantic else data
+        preview = analyze(preview_semantics(context.document), path, session) if semantic else data
         data["preview"] = preview_verdicts(
             data, preview, semantic, read_gaps(self.gaps, context.stack)
         )

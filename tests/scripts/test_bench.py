@@ -2,45 +2,121 @@
 
 from __future__ import annotations
 
-from scripts.bench import Measurement, Run, floor_document, render, to_json
+import json
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from scripts.bench import Measurement, Run, floor_records, render, replay_floor, to_json
 
 
-def test_the_floor_is_a_two_resource_program_under_the_plans_mocks():
-    document = floor_document()
-    types = sorted(step["newState"]["type"] for step in document["steps"])
-    assert "aws:s3/bucket:Bucket" in types
-    assert "kubernetes:core/v1:ConfigMap" in types
-    assert "pulumi:pulumi:Stack" in types
+def _program() -> None:
+    class Part(pulumi.ComponentResource):
+        def __init__(self, name: str) -> None:
+            super().__init__("gpuplatform:index:Part", name, {}, None)
+            child = pulumi.ResourceOptions(parent=self)
+            key = aws.kms.Key(f"{name}-key", description="k", opts=child)
+            bucket = aws.s3.BucketV2(f"{name}-bucket", tags={"team": "ml"}, opts=child)
+            aws.s3.BucketServerSideEncryptionConfigurationV2(
+                f"{name}-sse",
+                bucket=bucket.id,
+                rules=[
+                    {
+                        "apply_server_side_encryption_by_default": {
+                            "sse_algorithm": "aws:kms",
+                            "kms_master_key_id": key.arn,
+                        }
+                    }
+                ],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[key], protect=True),
+            )
+            provider = k8s.Provider(f"{name}-k8s", kubeconfig="{}", opts=child)
+            k8s.core.v1.ConfigMap(
+                f"{name}-cm",
+                data={"a": "b"},
+                opts=pulumi.ResourceOptions(parent=self, provider=provider),
+            )
+            self.register_outputs({})
+
+    Part("floor")
+
+
+def test_the_floor_registers_the_recorded_resources_again_with_the_same_inputs(run_pulumi):
+    recorded = run_pulumi(_program)
+    records = floor_records(recorded.registrations)
+    assert {r["type"] for r in records} >= {
+        "gpuplatform:index:Part",
+        "aws:kms/key:Key",
+        "pulumi:providers:kubernetes",
+        "kubernetes:core/v1:ConfigMap",
+    }
+    assert "pulumi:pulumi:Stack" not in {r["type"] for r in records}
+    by_type = {r["type"]: r for r in records}
+    # the SDK class of each custom type, so the floor loads the same provider modules
+    assert (by_type["aws:kms/key:Key"]["module"], by_type["aws:kms/key:Key"]["class"]) == (
+        "pulumi_aws.kms",
+        "Key",
+    )
+    assert by_type["pulumi:providers:kubernetes"]["class"] == "Provider"
+    assert by_type["kubernetes:core/v1:ConfigMap"]["module"] == "pulumi_kubernetes.core.v1"
+    assert by_type["gpuplatform:index:Part"]["module"] == ""
+
+    document = {"stack": "test", "project": "gpu-platform", "config": {"aws:region": "us-east-1"}}
+    replayed = replay_floor(json.loads(json.dumps({**document, "resources": records})))
+
+    def shape(registrations):
+        return sorted(
+            (
+                r.urn,
+                r.type,
+                r.custom,
+                r.parent,
+                json.dumps(r.inputs, sort_keys=True),
+                tuple(r.dependencies),
+                r.provider.rsplit("::", 1)[0],
+                r.protect,
+            )
+            for r in registrations
+        )
+
+    assert shape(replayed) == shape(recorded.registrations)
 
 
 def _measured(label: str, seconds: float, steps: int) -> Measurement:
     return Measurement(label, [Run(seconds, seconds, 100.0, steps=steps)])
 
 
-def test_each_stack_is_reported_as_a_multiple_of_the_floor():
+def test_each_stack_is_reported_as_a_multiple_of_its_own_floor():
     baseline = _measured("import pulumi + pulumi_aws + pulumi_kubernetes", 1.0, 0)
-    floor = _measured("floor", 2.0, 5)
+    floors = {"dev": _measured("dev", 2.0, 105), "prod": _measured("prod", 4.0, 266)}
     plans = [_measured("dev", 3.0, 106), _measured("prod", 5.0, 267)]
-    text = render([baseline], plans, baseline, 1, floor)
-    rows: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        if line.strip():
-            rows.setdefault(line.split()[0], line.split())  # the table row, not the summary
-    # stack, resources, median, fastest, peak, x floor, x import, ms/res
-    assert rows["floor"][5] == "1.00"
-    assert rows["dev"][5] == "1.50"
-    assert rows["prod"][5] == "2.50"
-    assert rows["prod"][6] == "5.00"
-    data = to_json([baseline], plans, baseline, 1, floor)
-    assert data["floor"]["median_seconds"] == 2.0
-    assert [s["ratio_to_floor"] for s in data["stacks"]] == [1.5, 2.5]
+    text = render([baseline], plans, baseline, 1, floors)
+    plan_table = text.split("Offline plan", 1)[1]
+    rows = {line.split()[0]: line.split() for line in plan_table.splitlines()[1:] if line.strip()}
+    # stack, resources, plan s, floor s, x floor, fastest, peak, x import, ms/res
+    assert rows["dev"][3] == "2.000"
+    assert rows["dev"][4] == "1.50"
+    assert rows["prod"][4] == "1.25"
+    assert rows["prod"][7] == "5.00"
+    floor_table = text.split("Floor (", 1)[1].split("Offline plan", 1)[0]
+    assert [line.split()[:3] for line in floor_table.splitlines()[3:] if line.strip()] == [
+        ["dev", "105", "2.000"],
+        ["prod", "266", "4.000"],
+    ]
+    data = to_json([baseline], plans, baseline, 1, floors)
+    assert [s["floor"]["median_seconds"] for s in data["stacks"]] == [2.0, 4.0]
+    assert [s["ratio_to_floor"] for s in data["stacks"]] == [1.5, 1.25]
 
 
 def test_a_failed_floor_leaves_the_multiples_unknown():
-    floor = Measurement("floor", error="exit status 1")
-    text = render([], [_measured("prod", 5.0, 267)], None, 1, floor)
-    prod = next(line for line in text.splitlines() if line.startswith("prod"))
-    assert "n/a" in prod
-    assert next(line for line in text.splitlines() if line.startswith("floor")).split()[1] == (
-        "failed"
+    floors = {"prod": Measurement("prod", error="exit status 1")}
+    text = render([], [_measured("prod", 5.0, 267)], None, 1, floors)
+    plan_table = text.split("Offline plan", 1)[1]
+    prod = next(line for line in plan_table.splitlines() if line.startswith("prod"))
+    assert prod.split()[3:5] == ["n/a", "n/a"]
+    floor_table = text.split("Floor (", 1)[1].split("Offline plan", 1)[0]
+    assert (
+        next(line for line in floor_table.splitlines() if line.startswith("prod")).split()[1]
+        == "failed"
     )

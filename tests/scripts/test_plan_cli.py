@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -242,10 +243,33 @@ def test_an_unwritable_output_is_one_line_exit_2(tmp_path: Path, capsys):
 # --------------------------------------------------------------------------- plan-all
 
 
-def test_plan_all_prints_each_failing_stacks_error_and_a_summary(tmp_path: Path, capsys):
+def test_plan_all_prints_each_failing_stacks_error_and_a_summary(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+):
+    import contextlib
+    import io
+
     from scripts.plan import all as plan_all
 
+    real_run = subprocess.run
+    commands: list[list[str]] = []
+
+    def run(command: list[str], **kwargs: Any) -> Any:
+        """The failing stacks in their own process, as plan-all runs them; the dev plan (the same
+        command line) in this one, where the session already holds dev's program run."""
+        commands.append(command)
+        if command[-3:] != ["--stack", "dev", "--quiet"]:
+            return real_run(command, **kwargs)
+        assert command[:3] == [sys.executable, "-m", "scripts.plan"]
+        assert kwargs["cwd"] == ROOT and kwargs["capture_output"] and kwargs["text"]
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(command[3:])
+        return subprocess.CompletedProcess(command, code, out.getvalue(), err.getvalue())
+
+    monkeypatch.setattr(plan_all.subprocess, "run", run)
     code = plan_all.main(["dev", "nosuchstack", "alsomissing"])
+    assert [c[-2] for c in commands] == ["dev", "nosuchstack", "alsomissing"]
     out = capsys.readouterr().out
     assert code == 2
     lines = out.splitlines()

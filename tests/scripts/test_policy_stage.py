@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -26,16 +24,17 @@ from scripts.plan.runner import PlanError
 from scripts.plan.stages import PlanContext, StageResult, states
 from tests.conftest import ROOT, STACKS
 from tests.policies import TAGS, doc, state, urn, write_config
+from tests.support import shipped_plan
 
 
-@functools.cache
 def planned(stack: str) -> tuple[dict[str, Any], dict[str, tuple[str, StageResult]]]:
-    return plan(stack)
+    """The shipped stack's plan, computed once per session with the other test files (a copy)."""
+    return shipped_plan(stack)
 
 
 def document_of(stack: str) -> dict[str, Any]:
     """A private copy of the stack's planned document (tests may edit it)."""
-    return copy.deepcopy(planned(stack)[0])
+    return planned(stack)[0]
 
 
 def stack_yaml(stack: str) -> dict[str, Any]:
@@ -494,3 +493,81 @@ def test_the_plan_records_the_preview_run():
     assert cluster["inputs"]["roleArn"] == UNKNOWN_STRING  # the role's arn output
     provider = next(s for s in states(preview) if s["type"] == "pulumi:providers:kubernetes")
     assert provider["inputs"]["kubeconfig"] == UNKNOWN_STRING  # built from the endpoint
+
+
+# ------------------------------------------------------------------------- driving the analyzer
+
+
+def test_one_analyzer_session_for_both_passes_judges_as_a_fresh_unmemoised_analyzer_each(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    from google.protobuf import json_format
+    from pulumi_policy import policy as policy_module
+
+    from scripts.plan import policy_stage
+
+    document = document_of("dev")
+    # a resource that violates a rule in both passes
+    untagged = state("aws:ec2/vpc:Vpc", "untagged", {"tags": {}, "cidrBlock": "10.9.0.0/16"})
+    document["steps"].append({"op": "create", "urn": untagged["urn"], "newState": untagged})
+    path = CONFIG_DIR / "dev.json"
+    preview_view = preview_semantics(document)
+
+    session = policy_stage.AnalyzerSession(path)
+    shared = [
+        policy_stage.analyze(document, path, session),
+        policy_stage.analyze(preview_view, path, session),
+    ]
+    assert policy_module.json_format is json_format  # restored after every call
+    assert session.answers and session.conversions.memo
+
+    # The reference: a new servicer per pass, every conversion done by json_format itself.
+    monkeypatch.setattr(policy_stage.AnalyzerSession, "_conversions", lambda self: _nothing())
+    monkeypatch.setattr(
+        policy_stage.AnalyzerSession,
+        "analyze",
+        lambda self, request: _fresh_answer(self, request),
+    )
+    fresh = [policy_stage.analyze(document, path), policy_stage.analyze(preview_view, path)]
+    assert shared == fresh
+    assert any(v["policy"] == "required-tags" for v in shared[0]["violations"])
+
+
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def _fresh_answer(session: Any, request: Any) -> list[Any]:
+    diagnostics = list(session.analyzer.Analyze(request, None).diagnostics)
+    for diagnostic in diagnostics:
+        if not diagnostic.urn:
+            diagnostic.urn = request.urn
+    return diagnostics
+
+
+def test_the_memoised_conversion_is_json_formats_own_in_value_and_key_order():
+    from google.protobuf import json_format, struct_pb2
+
+    from scripts.plan.policy_stage import _MemoisedJsonFormat
+
+    conversions = _MemoisedJsonFormat()
+    for step in document_of("staging")["steps"]:
+        inputs = step["newState"]["inputs"]
+        struct = json_format.ParseDict(inputs, struct_pb2.Struct())
+        expected = json_format.MessageToDict(struct)
+        for _ in range(2):  # a miss, then a hit
+            got = conversions.MessageToDict(struct)
+            assert got == expected
+            assert json.dumps(got) == json.dumps(expected)  # same key order, nested too
+    # same content inserted in another order: its own entry, in its own order
+    first = json_format.ParseDict({"a": 1, "b": {"c": [1, "x"], "d": None}}, struct_pb2.Struct())
+    second = json_format.ParseDict({"b": {"d": None, "c": [1, "x"]}, "a": 1}, struct_pb2.Struct())
+    for struct in (first, second, first):
+        assert json.dumps(conversions.MessageToDict(struct)) == json.dumps(
+            json_format.MessageToDict(struct)
+        )
+    # anything but a bare Struct goes to json_format untouched
+    value = struct_pb2.Value(string_value="x")
+    assert conversions.MessageToDict(value) == json_format.MessageToDict(value)
