@@ -64,6 +64,30 @@ def cross_checks(config: StackConfig) -> list[tuple[str, str]]:
     return problems
 
 
+def _per_az_cidrs(
+    path: str,
+    given: dict[str, str],
+    azs: list[str],
+    parent: ipaddress.IPv4Network,
+    parent_name: str,
+    seen: list[tuple[str, ipaddress.IPv4Network]],
+) -> list[tuple[str, str]]:
+    """Pinned subnets of one kind: one per AZ, inside `parent`, none overlapping a subnet already
+    `seen` (which they join)."""
+    problems: list[tuple[str, str]] = []
+    if given and sorted(given) != sorted(azs):
+        problems.append((path, f"needs one CIDR per AZ of {azs}"))
+    for az, cidr in sorted(given.items()):
+        net = ipaddress.IPv4Network(cidr)
+        if not net.subnet_of(parent):
+            problems.append((f"{path}.{az}", f"{cidr} is outside {parent_name}"))
+        clash = [name for name, other in seen if other.overlaps(net)]
+        if clash:
+            problems.append((f"{path}.{az}", f"{cidr} overlaps {clash[0]}"))
+        seen.append((f"{az} {cidr}", net))
+    return problems
+
+
 def address_plan(config: StackConfig) -> list[tuple[str, str]]:
     """Pinned subnets: one per AZ, inside the VPC range, none overlapping another."""
     problems: list[tuple[str, str]] = []
@@ -72,16 +96,9 @@ def address_plan(config: StackConfig) -> list[tuple[str, str]]:
     for key, alias in (("private_cidrs", "privateCidrs"), ("public_cidrs", "publicCidrs")):
         given: dict[str, str] = getattr(config.subnets, key)
         path = f"{PROJECT_NAMESPACE}:subnets.{alias}"
-        if given and sorted(given) != sorted(config.availability_zones):
-            problems.append((path, f"needs one CIDR per AZ of {config.availability_zones}"))
-        for az, cidr in sorted(given.items()):
-            net = ipaddress.IPv4Network(cidr)
-            if not net.subnet_of(vpc):
-                problems.append((f"{path}.{az}", f"{cidr} is outside vpcCidr {config.vpc_cidr}"))
-            clash = [name for name, other in seen if other.overlaps(net)]
-            if clash:
-                problems.append((f"{path}.{az}", f"{cidr} overlaps {clash[0]}"))
-            seen.append((f"{az} {cidr}", net))
+        problems += _per_az_cidrs(
+            path, given, config.availability_zones, vpc, f"vpcCidr {config.vpc_cidr}", seen
+        )
     problems.extend(_control_plane_subnets(config, seen))
     problems.extend(pod_network(config))
     return problems
@@ -109,18 +126,15 @@ def _control_plane_subnets(
             )
         )
         return problems
-    given = subnets.control_plane_cidrs
-    if given and sorted(given) != sorted(config.availability_zones):
-        problems.append((path, f"needs one CIDR per AZ of {config.availability_zones}"))
     vpc = ipaddress.IPv4Network(config.vpc_cidr)
-    for az, cidr in sorted(given.items()):
-        net = ipaddress.IPv4Network(cidr)
-        if not net.subnet_of(vpc):
-            problems.append((f"{path}.{az}", f"{cidr} is outside vpcCidr {config.vpc_cidr}"))
-        clash = [name for name, other in seen if other.overlaps(net)]
-        if clash:
-            problems.append((f"{path}.{az}", f"{cidr} overlaps {clash[0]}"))
-        seen.append((f"{az} {cidr}", net))
+    problems += _per_az_cidrs(
+        path,
+        subnets.control_plane_cidrs,
+        config.availability_zones,
+        vpc,
+        f"vpcCidr {config.vpc_cidr}",
+        seen,
+    )
     return problems
 
 
@@ -192,20 +206,9 @@ def pod_network(config: StackConfig) -> list[tuple[str, str]]:
     for key, other in others:
         if net.overlaps(ipaddress.IPv4Network(other)):
             problems.append((f"{path}.cidr", f"{pods.cidr} overlaps {key} {other}"))
-    given = pods.subnet_cidrs
-    if given and sorted(given) != sorted(config.availability_zones):
-        problems.append(
-            (f"{path}.subnetCidrs", f"needs one CIDR per AZ of {config.availability_zones}")
-        )
-    seen: list[tuple[str, ipaddress.IPv4Network]] = []
-    for az, cidr in sorted(given.items()):
-        subnet = ipaddress.IPv4Network(cidr)
-        if not subnet.subnet_of(net):
-            problems.append((f"{path}.subnetCidrs.{az}", f"{cidr} is outside {pods.cidr}"))
-        clash = [name for name, other in seen if other.overlaps(subnet)]
-        if clash:
-            problems.append((f"{path}.subnetCidrs.{az}", f"{cidr} overlaps {clash[0]}"))
-        seen.append((f"{az} {cidr}", subnet))
+    problems += _per_az_cidrs(
+        f"{path}.subnetCidrs", pods.subnet_cidrs, config.availability_zones, net, pods.cidr, []
+    )
     return problems
 
 

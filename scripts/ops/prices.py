@@ -108,22 +108,9 @@ def fetch_on_demand(aws: Aws, types: Iterable[str], region: str) -> dict[str, De
     client = aws.client("pricing", region=PRICING_REGION)
     prices: dict[str, Decimal | None] = {}
     for name in types:
-        price_list: list[str] = []
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {
-                "ServiceCode": "AmazonEC2",
-                "Filters": pricing_filters(name, region),
-                "FormatVersion": "aws_v1",
-            }
-            if token:
-                kwargs["NextToken"] = token
-            response = client.get_products(**kwargs)
-            price_list += response.get("PriceList", [])
-            token = response.get("NextToken")
-            if not token:
-                break
-        prices[name] = parse_on_demand(price_list)
+        prices[name] = parse_on_demand(
+            _get_products(client, "AmazonEC2", pricing_filters(name, region))
+        )
     return prices
 
 
