@@ -21,10 +21,16 @@ import is ever cached in memory:
   preview document, every stage) and the terminal report. The child reports the number of
   resources (the document's `steps`, default providers and the stack root included).
 
-Each child is run `--repeat` times (default 3). The table shows the median and the fastest wall
-time, measured by this process around the whole child (interpreter start-up included, the same for
-every row), and the child's peak resident memory (`ru_maxrss` from `resource.getrusage` inside the
-child, the largest over the runs). Before timing anything, one untimed import of the three SDKs
+Each child is run `--repeat` times (default 3); a stack's floor and plan children take turns
+(floor, plan, floor, plan, ...), so a machine whose speed drifts while the bench runs weighs on
+both alike. The table shows the median and the fastest wall time, measured by this process around
+the whole child (interpreter start-up included, the same for every row), the median CPU time
+(user + system of the child and of every process it waited for: a plan hands its preview run and
+the pack's preview pass to a second process where there is a second CPU, scripts/plan/
+background.py, so its CPU time is above its wall time), and the child's peak resident memory
+(`ru_maxrss` from `resource.getrusage` inside the child, the largest over the runs). Every child
+leaves with `os._exit` right after its result line, as `python -m scripts.plan` does, so no row
+pays the interpreter's teardown. Before timing anything, one untimed import of the three SDKs
 and one untimed plan of the first stack warm the disk cache and the `.pyc` files, so the first
 timed row is not penalised (`--no-warmup` skips them).
 
@@ -58,6 +64,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -76,8 +83,11 @@ SDKS: tuple[str, ...] = ("pulumi", "pulumi_aws", "pulumi_kubernetes")
 MARKER = "BENCH_RESULT "
 
 # `ru_maxrss` is in KiB on Linux and in bytes on macOS; the child converts it to MiB itself.
+# `_report` ends the child (`os._exit` once the result line is out), the way `python -m
+# scripts.plan` ends (`exit_now` in scripts/plan/__main__.py), so no row pays the interpreter's
+# teardown of its objects.
 _CHILD_PRELUDE = """\
-import json, resource, sys, time
+import json, os, resource, sys, time
 _t0 = time.perf_counter()
 def _report(**extra):
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -85,6 +95,8 @@ def _report(**extra):
     extra.update(seconds=time.perf_counter() - _t0, max_rss_mib=mib)
     sys.stdout.flush()
     print(MARKER + json.dumps(extra), flush=True)
+    sys.stderr.flush()
+    os._exit(0)
 """.replace("MARKER", repr(MARKER))
 
 _IMPORT_CHILD = (
@@ -260,6 +272,9 @@ class ChildError(Exception):
 @dataclass
 class Run:
     wall_seconds: float
+    cpu_seconds: float
+    """User and system CPU of the child and every process it waited for (a plan's preview run
+    in a second process among them): above the wall time when they ran side by side."""
     child_seconds: float
     max_rss_mib: float
     steps: int | None = None
@@ -279,6 +294,10 @@ class Measurement:
     @property
     def median(self) -> float:
         return statistics.median(r.wall_seconds for r in self.runs)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(r.cpu_seconds for r in self.runs)
 
     @property
     def fastest(self) -> float:
@@ -310,9 +329,16 @@ def shipped_stacks(stacks_dir: Path = STACKS_DIR) -> list[str]:
     return sorted(names)
 
 
+def _children_cpu() -> float:
+    """User + system CPU seconds of every child this process has waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_child(code: str, args: list[str], timeout: float) -> Run:
     """Run `python -c code *args` from the repository root; parse the child's result line."""
     command = [sys.executable, "-c", code, *args]
+    before = _children_cpu()
     started = time.perf_counter()
     try:
         proc = subprocess.run(
@@ -327,6 +353,7 @@ def run_child(code: str, args: list[str], timeout: float) -> Run:
     except subprocess.TimeoutExpired:
         raise ChildError(f"timed out after {timeout:.0f}s") from None
     wall = time.perf_counter() - started
+    cpu = _children_cpu() - before
     result: dict[str, Any] | None = None
     for line in proc.stdout.splitlines():
         if line.startswith(MARKER):
@@ -336,6 +363,7 @@ def run_child(code: str, args: list[str], timeout: float) -> Run:
         raise ChildError(f"exit status {proc.returncode}:\n{tail}")
     return Run(
         wall_seconds=wall,
+        cpu_seconds=cpu,
         child_seconds=float(result["seconds"]),
         max_rss_mib=float(result["max_rss_mib"]),
         steps=result.get("steps"),
@@ -344,21 +372,33 @@ def run_child(code: str, args: list[str], timeout: float) -> Run:
 
 
 def measure(label: str, code: str, args: list[str], repeat: int, timeout: float) -> Measurement:
-    measurement = Measurement(label=label)
+    return measure_interleaved([(label, code, args)], repeat, timeout)[0]
+
+
+def measure_interleaved(
+    children: list[tuple[str, str, list[str]]], repeat: int, timeout: float
+) -> list[Measurement]:
+    """Each `(label, code, args)` child run `repeat` times, in turns (a, b, a, b, ...), so that
+    a machine that speeds up or slows down while the bench runs weighs on every child alike (a
+    plan and its floor are compared run for run). A child that fails is not run again."""
+    measurements = [Measurement(label=label) for label, _, _ in children]
     for index in range(1, repeat + 1):
-        _progress(f"{label} {index}/{repeat} ...")
-        try:
-            run = run_child(code, args, timeout)
-        except ChildError as exc:
-            measurement.error = str(exc)
-            _progress(f"{label} {index}/{repeat} FAILED: {exc}")
-            return measurement
-        measurement.runs.append(run)
-        detail = f"{run.wall_seconds:.2f}s, {run.max_rss_mib:.0f} MiB"
-        if run.steps is not None:
-            detail += f", {run.steps} resources"
-        _progress(f"{label} {index}/{repeat} {detail}")
-    return measurement
+        for measurement, (label, code, args) in zip(measurements, children, strict=True):
+            if measurement.error is not None:
+                continue
+            _progress(f"{label} {index}/{repeat} ...")
+            try:
+                run = run_child(code, args, timeout)
+            except ChildError as exc:
+                measurement.error = str(exc)
+                _progress(f"{label} {index}/{repeat} FAILED: {exc}")
+                continue
+            measurement.runs.append(run)
+            detail = f"{run.wall_seconds:.2f}s, {run.max_rss_mib:.0f} MiB"
+            if run.steps is not None:
+                detail += f", {run.steps} resources"
+            _progress(f"{label} {index}/{repeat} {detail}")
+    return measurements
 
 
 # --------------------------------------------------------------------------- report
@@ -432,12 +472,15 @@ def render(
                         str(m.steps or "?"),
                         f"{m.median:.3f}",
                         f"{m.fastest:.3f}",
+                        f"{m.cpu:.3f}",
                         f"{m.peak_mib:.1f}",
                     ]
                 )
             else:
-                rows.append([m.label, "failed", "", "", ""])
-        out.append(_table(["floor", "resources", "median s", "fastest s", "peak MiB"], rows))
+                rows.append([m.label, "failed", "", "", "", ""])
+        out.append(
+            _table(["floor", "resources", "median s", "fastest s", "cpu s", "peak MiB"], rows)
+        )
     out += ["", "Offline plan (python -m scripts.plan)"]
     rows = []
     notes: list[str] = []
@@ -445,7 +488,7 @@ def render(
         floor = floors.get(m.label)
         floor_cell = f"{floor.median:.3f}" if floor is not None and floor.ok else "n/a"
         if not m.ok:
-            rows.append([m.label, "failed", "", floor_cell, "n/a", "", "", "", ""])
+            rows.append([m.label, "failed", "", floor_cell, "n/a", "", "", "", "", ""])
             continue
         times_floor = _ratio(m, floor)
         over = _overheads(m, baseline)
@@ -464,6 +507,7 @@ def render(
                 floor_cell,
                 f"{times_floor:.2f}" if times_floor is not None else "n/a",
                 f"{m.fastest:.3f}",
+                f"{m.cpu:.3f}",
                 f"{m.peak_mib:.1f}",
                 ratio,
                 per_res,
@@ -478,6 +522,7 @@ def render(
                 "floor s",
                 "x floor",
                 "fastest s",
+                "cpu s",
                 "peak MiB",
                 "x import",
                 "ms/res",
@@ -492,8 +537,9 @@ def render(
         )
     out.append(
         "plan s, floor s = median wall; x floor = plan / floor of the same stack (goal for prod: "
-        "1.5 or less); x import = plan / import baseline; ms/res = (plan - baseline) per "
-        "resource, in ms"
+        "1.5 or less); cpu s = median user + system CPU of the child and its own children (above "
+        "plan s where the preview run went to a second process); x import = plan / import "
+        "baseline; ms/res = (plan - baseline) per resource, in ms"
     )
     out += notes
     return "\n".join(out) + "\n"
@@ -513,7 +559,12 @@ def to_json(
         if m.error is not None:
             data["error"] = m.error
         if m.ok:
-            data.update(median_seconds=m.median, fastest_seconds=m.fastest, peak_rss_mib=m.peak_mib)
+            data.update(
+                median_seconds=m.median,
+                fastest_seconds=m.fastest,
+                median_cpu_seconds=m.cpu,
+                peak_rss_mib=m.peak_mib,
+            )
         return data
 
     stacks = []
@@ -594,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     imports.append(baseline)
 
     floors: dict[str, Measurement] = {}
+    plans: list[Measurement] = []
     with tempfile.TemporaryDirectory(prefix="bench-floor-") as scratch:
         for stack in stacks:
             recorded = str(Path(scratch) / f"{stack}.json")
@@ -603,9 +655,15 @@ def main(argv: list[str] | None = None) -> int:
             except ChildError as exc:
                 floors[stack] = Measurement(stack, error=str(exc))
                 _progress(f"recording {stack} FAILED: {exc}")
+                plans.append(measure(stack, _PLAN_CHILD, [stack], args.repeat, args.timeout))
                 continue
-            floors[stack] = measure(stack, _FLOOR_CHILD, [recorded], args.repeat, args.timeout)
-    plans = [measure(stack, _PLAN_CHILD, [stack], args.repeat, args.timeout) for stack in stacks]
+            floors[stack], plan = measure_interleaved(
+                [(f"floor {stack}", _FLOOR_CHILD, [recorded]), (stack, _PLAN_CHILD, [stack])],
+                args.repeat,
+                args.timeout,
+            )
+            floors[stack].label = stack
+            plans.append(plan)
 
     sys.stdout.write(render(imports, plans, baseline, args.repeat, floors))
     if args.json:

@@ -109,7 +109,7 @@ def _program_runs_once_per_config(tmp_path_factory: pytest.TempPathFactory) -> I
             path.write_bytes(pickle.dumps(run))
             return run
 
-    def run_program(stack: str, raw_config: Any, *, project: str | None = None) -> Any:
+    def run_program(stack: str, raw_config: Any, *, project: str | None = None, **_: Any) -> Any:
         key = (stack, json.dumps(dict(raw_config), sort_keys=True), project)
         if key not in runs:
             runs[key] = computed(key, stack, raw_config, project)

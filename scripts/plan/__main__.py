@@ -14,13 +14,16 @@ Exit codes: 0 ok; 1 a stage found a mandatory violation; 2 the config or the pro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from components.config import ConfigError, StackConfig, load_stack_config
+from scripts.plan import background
 from scripts.plan.diff import apply_base, read_base
 from scripts.plan.pipeline import STAGES
 from scripts.plan.report import MARKDOWN_LIMIT, markdown_report, terminal_report
@@ -81,9 +84,26 @@ def plan(
     config_file: Path | None = None,
     preview_json: Path | None = None,
     base: Path | None = None,
+    parallel: bool = True,
 ) -> tuple[dict[str, Any], dict[str, tuple[str, StageResult]]]:
-    """Produce the document with every stage's result under its key. Raises PlanError."""
+    """Produce the document with every stage's result under its key. Raises PlanError.
+
+    `parallel`: hand the preview run and the pack's preview pass to a forked worker where one can
+    be forked (`background.available()`); the result is the same without."""
+    with contextlib.ExitStack() as cleanup:
+        return _plan(stack, config_file, preview_json, base, parallel, cleanup)
+
+
+def _plan(
+    stack: str | None,
+    config_file: Path | None,
+    preview_json: Path | None,
+    base: Path | None,
+    parallel: bool,
+    cleanup: contextlib.ExitStack,
+) -> tuple[dict[str, Any], dict[str, tuple[str, StageResult]]]:
     config: StackConfig | None = None
+    worker: background.Worker | None = None
     if preview_json is not None:
         if config_file is not None:
             raise PlanError(
@@ -100,10 +120,14 @@ def plan(
             raise PlanError(f"invalid stack config ({path}):\n{exc}") from None
         _progress(f"plan: running stacks/__main__.py for stack {stack!r} under mocks ({path.name})")
         started = time.perf_counter()
-        run = run_program(stack, raw)
+        if parallel and background.available():
+            worker = cleanup.enter_context(background.Worker())
+        run = run_program(stack, raw, worker=worker)
         document = preview_document(run)
+        beside = " (the preview run in a second process)" if run.preview_in_child else ""
         _progress(
-            f"plan: {len(document['steps'])} steps recorded in {time.perf_counter() - started:.1f}s"
+            f"plan: {len(document['steps'])} steps recorded in "
+            f"{time.perf_counter() - started:.1f}s{beside}"
         )
     if base is not None:
         base_state = read_base(base)
@@ -111,7 +135,7 @@ def plan(
             raise PlanError(f"base {base} is of stack {base_state.stack!r}, not {stack!r}")
         apply_base(document, base_state)
         _progress(f"plan: against base {base} ({base_state.kind}): {document['changeSummary']}")
-    context = PlanContext(stack=stack, document=document, config=config)
+    context = PlanContext(stack=stack, document=document, config=config, worker=worker)
     results: dict[str, tuple[str, StageResult]] = {}
     for stage in STAGES:
         started = time.perf_counter()
@@ -149,10 +173,18 @@ def main(argv: list[str] | None = None) -> int:
         help=f"longest Markdown report in characters (default {MARKDOWN_LIMIT}, GitHub's limit)",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the result line")
+    parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="do everything in this process (default: the preview run and the pack's preview "
+        "pass go to a second process where the machine has a second CPU)",
+    )
     args = parser.parse_args(argv)
 
     try:
-        document, results = plan(args.stack, args.config_file, args.preview_json, args.base)
+        document, results = plan(
+            args.stack, args.config_file, args.preview_json, args.base, parallel=not args.serial
+        )
     except PlanError as exc:
         print(f"plan: error: {exc}", file=sys.stderr)
         return 2
@@ -176,5 +208,14 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if blocked else 0
 
 
+def exit_now(code: int) -> NoReturn:
+    """Leave with `code` once the output is flushed, without tearing the interpreter down: the
+    plan holds the SDK's whole object graph, and freeing it module by module takes about a second
+    of a prod plan for nothing (every file the plan writes is closed by then)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

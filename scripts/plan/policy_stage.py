@@ -45,7 +45,7 @@ import contextlib
 import copy
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +53,13 @@ import jsonschema
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import proto
 from pulumi_policy import policy as policy_module
+from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _PolicyAnalyzerServicer
+from pulumi_policy.proxy import unknown_checking_proxy
 
 from policies import pack
 from policies.inputs import UNKNOWN_STRING
+from scripts.plan import background
 from scripts.plan.runner import ROOT, PlanError
 from scripts.plan.stages import PlanContext, StageResult, states
 
@@ -180,7 +183,9 @@ def preview_semantics(document: dict[str, Any]) -> dict[str, Any]:
     preview_inputs = document.get(PREVIEW_INPUTS_KEY)
     if isinstance(preview_inputs, dict):
         absent = set(document.get(PREVIEW_ABSENT_KEY) or [])
-        result = _matching_computed(document)
+        # Only what the preview run never registered (the default providers, which the engine
+        # adds) is approximated by value; the rest takes the preview run's inputs as they are.
+        result = _matching_computed(document, skip=set(preview_inputs))
         result["steps"] = [
             step
             for step in result.get("steps", [])
@@ -193,11 +198,23 @@ def preview_semantics(document: dict[str, Any]) -> dict[str, Any]:
     return _matching_computed(document)
 
 
-def _matching_computed(document: dict[str, Any]) -> dict[str, Any]:
-    """The approximation by value: every input containing a computed value is unknown."""
-    result = copy.deepcopy(document)
-    result.pop(PREVIEW_INPUTS_KEY, None)
-    result.pop(PREVIEW_ABSENT_KEY, None)
+def _step_copy(step: Any, skip: Collection[str]) -> Any:
+    """A deep copy of a step; a state in `skip` gets empty inputs (its caller replaces them)."""
+    state = step.get("newState") if isinstance(step, dict) else None
+    if not isinstance(state, dict) or state.get("urn") not in skip:
+        return copy.deepcopy(step)
+    copied = {k: copy.deepcopy(v) for k, v in step.items() if k != "newState"}
+    copied["newState"] = {k: copy.deepcopy(v) for k, v in state.items() if k != "inputs"}
+    copied["newState"]["inputs"] = {}
+    return copied
+
+
+def _matching_computed(document: dict[str, Any], skip: Collection[str] = ()) -> dict[str, Any]:
+    """The approximation by value: every input containing a computed value is unknown (the
+    states in `skip` get empty inputs: the caller replaces them)."""
+    left_out = (PREVIEW_INPUTS_KEY, PREVIEW_ABSENT_KEY, COMPUTED_KEY, "steps")
+    result = copy.deepcopy({k: v for k, v in document.items() if k not in left_out})
+    result["steps"] = [_step_copy(step, skip) for step in document.get("steps", [])]
     computed = document.get(COMPUTED_KEY)
     if not isinstance(computed, dict) or not computed:
         return result
@@ -350,6 +367,24 @@ class _MemoisedJsonFormat:
         return getattr(json_format, name)
 
 
+class _Memoised:
+    """One of pulumi-policy's pure conversions (`deserialize_properties`, `unknown_checking_proxy`)
+    answered once per input object: the servicer applies them, for every policy, to what the
+    memoised `MessageToDict` returned (the same object for the same bytes), and only reads what
+    they return. The memo holds each input, so an id is never reused while the session lives."""
+
+    def __init__(self, function: Any):
+        self.function = function
+        self.memo: dict[tuple[int, tuple[Any, ...]], tuple[Any, Any]] = {}
+
+    def __call__(self, value: Any, *args: Any) -> Any:
+        key = (id(value), args)
+        found = self.memo.get(key)
+        if found is None or found[0] is not value:
+            found = self.memo[key] = (value, self.function(value, *args))
+        return found[1]
+
+
 class AnalyzerSession:
     """The pack's analyzer configured once for a stage run: both passes (mock and preview
     semantics) go through the same servicer, as one `pulumi preview` talks to one analyzer.
@@ -365,6 +400,11 @@ class AnalyzerSession:
         self.analyzer.Configure(proto.ConfigureAnalyzerRequest(policyConfig=self.configured), None)
         self.info = self.analyzer.GetAnalyzerInfo(None, None)
         self.conversions = _MemoisedJsonFormat()
+        self.patched = {
+            "json_format": self.conversions,
+            "deserialize_properties": _Memoised(deserialize_properties),
+            "unknown_checking_proxy": _Memoised(unknown_checking_proxy),
+        }
         self.answers: dict[bytes, list[Any]] = {}
 
     def analyze(self, request: Any) -> list[Any]:
@@ -386,12 +426,13 @@ class AnalyzerSession:
 
     @contextlib.contextmanager
     def _conversions(self) -> Iterator[None]:
-        saved = policy_module.__dict__["json_format"]
-        policy_module.__dict__["json_format"] = self.conversions
+        namespace = policy_module.__dict__
+        saved = {name: namespace[name] for name in self.patched}
+        namespace.update(self.patched)
         try:
             yield
         finally:
-            policy_module.__dict__["json_format"] = saved
+            namespace.update(saved)
 
 
 def analyze(
@@ -462,6 +503,11 @@ def analyze(
     }
 
 
+def analyze_preview(document: dict[str, Any], config_path: Path | None) -> dict[str, Any]:
+    """The pack's results on the document as a real preview of a new stack would send it."""
+    return analyze(preview_semantics(document), config_path)
+
+
 def _verdict_text(verdict: dict[str, Any] | None) -> str:
     if verdict is None:
         return "-"
@@ -487,12 +533,24 @@ class PolicyStage:
 
     def run(self, context: PlanContext) -> StageResult:
         path = self.config_path(context.stack)
-        session = AnalyzerSession(path)
-        data = analyze(context.document, path, session)
         semantic = bool(
             context.document.get(COMPUTED_KEY) or PREVIEW_INPUTS_KEY in context.document
         )
-        preview = analyze(preview_semantics(context.document), path, session) if semantic else data
+        worker = context.worker if semantic else None
+        if worker is not None:  # the preview view's pass beside this one
+            worker.submit(analyze_preview, context.document, path)
+        session = AnalyzerSession(path)
+        data = analyze(context.document, path, session)
+        preview: dict[str, Any] | None = None if semantic else data
+        if worker is not None:
+            try:
+                preview = worker.result()
+            except background.ChildFailed as exc:
+                raise PlanError(f"the pack failed on the preview view: {exc}") from None
+            except background.ChildLost:
+                preview = None  # the worker is gone: the pass is run here
+        if preview is None:
+            preview = analyze(preview_semantics(context.document), path, session)
         data["preview"] = preview_verdicts(
             data, preview, semantic, read_gaps(self.gaps, context.stack)
         )

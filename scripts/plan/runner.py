@@ -16,11 +16,13 @@ registered its `previewAbsent`: the policy stage judges that view for what a rea
 
 from __future__ import annotations
 
+import contextlib
 import runpy
+import sys
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +31,14 @@ import pulumi
 import yaml
 from pulumi.output import Unknown
 from pulumi.runtime import mocks as sdk_mocks
+from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc, settings
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.config import ConfigError, read_stack_file, stack_file
+from scripts.plan import background
 from scripts.plan.mocks import AUTONAME_PROPERTY, KNOWN_IN_PREVIEW, PlanMocks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -250,6 +255,8 @@ class ProgramRun:
     outputs: dict[str, Any]
     preview_registrations: list[Registration] | None = None
     """The same program as a preview of a new stack registers it (None: not run)."""
+    preview_in_child: bool = False
+    """Whether the preview run was a worker's job beside the first (scripts/plan/background.py)."""
 
 
 def run_function(
@@ -276,7 +283,8 @@ def run_function(
         monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor
     )
     root = settings.get_root_resource()
-    _sync_await(run_pulumi_func(function))
+    with _without_stack_traces():
+        _sync_await(run_pulumi_func(function))
     outputs: dict[str, Any] = {}
     if root is not None:
         for key, value in getattr(root, "outputs", {}).items():
@@ -284,24 +292,67 @@ def run_function(
     return list(monitor.registrations), outputs
 
 
+@contextlib.contextmanager
+def _without_stack_traces() -> Iterator[None]:
+    """The SDK walks the Python stack of every resource it registers to send the engine the
+    resource's source position (`RegisterResourceRequest.stackTrace`); the mock monitor drops it,
+    so the plan skips the walk (a tenth of a run of the prod program) and registers the same
+    resources with the same inputs."""
+    found = getattr(sdk_resource, "_get_stack_trace", None)
+    if found is None:
+        yield
+        return
+    sdk_resource._get_stack_trace = source_pb2.StackTrace  # an empty stack trace
+    try:
+        yield
+    finally:
+        sdk_resource._get_stack_trace = found
+
+
 def run_program(
-    stack: str, raw_config: Mapping[str, str], *, project: str | None = None
+    stack: str,
+    raw_config: Mapping[str, str],
+    *,
+    project: str | None = None,
+    worker: background.Worker | None = None,
 ) -> ProgramRun:
     """Run `stacks/__main__.py` under mocks with `raw_config`; return what it registered.
 
-    Raises PlanError with the program's own message when it fails (an invalid config among them).
+    With a `worker` (scripts/plan/background.py) the preview run is its job while this process
+    does the first run; the result is the same either way. Raises PlanError with the program's
+    own message when it fails (an invalid config among them), the first run's failure first.
     """
     project = project or project_name()
+    if worker is not None:
+        worker.submit(preview_registrations, stack, dict(raw_config), project)
     registrations, outputs = _run_program_once(stack, raw_config, project, preview=False)
-    preview_registrations, _ = _run_program_once(stack, raw_config, project, preview=True)
+    previewed: list[Registration] | None = None
+    if worker is not None:
+        try:
+            previewed = worker.result()
+        except background.ChildFailed as exc:
+            raise PlanError(str(exc)) from None
+        except background.ChildLost as exc:
+            print(f"plan: {exc}; running the preview run here", file=sys.stderr, flush=True)
+    from_worker = previewed is not None
+    if previewed is None:
+        previewed = preview_registrations(stack, raw_config, project)
     return ProgramRun(
         stack=stack,
         project=project,
         config=dict(raw_config),
         registrations=registrations,
         outputs=outputs,
-        preview_registrations=preview_registrations,
+        preview_registrations=previewed,
+        preview_in_child=from_worker,
     )
+
+
+def preview_registrations(
+    stack: str, raw_config: Mapping[str, str], project: str
+) -> list[Registration]:
+    """What the program registers as a preview of a new stack (PlanError when it fails)."""
+    return _run_program_once(stack, raw_config, project, preview=True)[0]
 
 
 def _run_program_once(

@@ -83,22 +83,23 @@ def test_the_floor_registers_the_recorded_resources_again_with_the_same_inputs(r
     assert shape(replayed) == shape(recorded.registrations)
 
 
-def _measured(label: str, seconds: float, steps: int) -> Measurement:
-    return Measurement(label, [Run(seconds, seconds, 100.0, steps=steps)])
+def _measured(label: str, seconds: float, steps: int, cpu: float | None = None) -> Measurement:
+    return Measurement(label, [Run(seconds, cpu or seconds, seconds, 100.0, steps=steps)])
 
 
 def test_each_stack_is_reported_as_a_multiple_of_its_own_floor():
     baseline = _measured("import pulumi + pulumi_aws + pulumi_kubernetes", 1.0, 0)
     floors = {"dev": _measured("dev", 2.0, 105), "prod": _measured("prod", 4.0, 266)}
-    plans = [_measured("dev", 3.0, 106), _measured("prod", 5.0, 267)]
+    plans = [_measured("dev", 3.0, 106), _measured("prod", 5.0, 267, cpu=7.5)]
     text = render([baseline], plans, baseline, 1, floors)
     plan_table = text.split("Offline plan", 1)[1]
     rows = {line.split()[0]: line.split() for line in plan_table.splitlines()[1:] if line.strip()}
-    # stack, resources, plan s, floor s, x floor, fastest, peak, x import, ms/res
+    # stack, resources, plan s, floor s, x floor, fastest, cpu, peak, x import, ms/res
     assert rows["dev"][3] == "2.000"
     assert rows["dev"][4] == "1.50"
     assert rows["prod"][4] == "1.25"
-    assert rows["prod"][7] == "5.00"
+    assert rows["prod"][6] == "7.500"  # the preview run's second process counts in the CPU
+    assert rows["prod"][8] == "5.00"
     floor_table = text.split("Floor (", 1)[1].split("Offline plan", 1)[0]
     assert [line.split()[:3] for line in floor_table.splitlines()[3:] if line.strip()] == [
         ["dev", "105", "2.000"],
@@ -107,6 +108,7 @@ def test_each_stack_is_reported_as_a_multiple_of_its_own_floor():
     data = to_json([baseline], plans, baseline, 1, floors)
     assert [s["floor"]["median_seconds"] for s in data["stacks"]] == [2.0, 4.0]
     assert [s["ratio_to_floor"] for s in data["stacks"]] == [1.5, 1.25]
+    assert [s["median_cpu_seconds"] for s in data["stacks"]] == [3.0, 7.5]
 
 
 def test_a_failed_floor_leaves_the_multiples_unknown():

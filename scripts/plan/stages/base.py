@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from components.config import StackConfig
+from scripts.plan.background import Worker
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class PlanContext:
     document: dict[str, Any]
     config: StackConfig | None = None
     """The validated stack config when the plan ran the program; None for a real preview file."""
+    worker: Worker | None = None
+    """A forked worker a stage may hand an independent half of its work to (None: do it all
+    here; scripts/plan/background.py)."""
 
 
 @dataclass
