@@ -82,6 +82,11 @@ class Worker:
         self._results: IO[bytes] | None = os.fdopen(results_read, "rb")
         self._pending = 0
 
+    @property
+    def running(self) -> bool:
+        """Whether the worker takes jobs (false once closed, cancelled or lost)."""
+        return self._jobs is not None
+
     def submit(self, function: Callable[..., Any], *args: Any) -> None:
         """Hand the worker `function(*args)`; `result()` gives its answers in this order."""
         if self._jobs is None:

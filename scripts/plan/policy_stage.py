@@ -537,6 +537,8 @@ class PolicyStage:
             context.document.get(COMPUTED_KEY) or PREVIEW_INPUTS_KEY in context.document
         )
         worker = context.worker if semantic else None
+        if worker is not None and not worker.running:
+            worker = None  # lost during the program's runs: the pass is run here
         if worker is not None:  # the preview view's pass beside this one
             worker.submit(analyze_preview, context.document, path)
         session = AnalyzerSession(path)

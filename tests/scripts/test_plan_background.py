@@ -66,6 +66,7 @@ def test_a_worker_answers_in_order_passes_errors_back_and_reports_a_lost_worker(
             lost.result()
         except bg.ChildLost as exc:
             out["lost"] = str(exc)
+        out["running_after_loss"] = lost.running
         slow = bg.Worker()
         slow.submit(time.sleep, 60)
         started = time.monotonic()
@@ -89,6 +90,7 @@ def test_a_worker_answers_in_order_passes_errors_back_and_reports_a_lost_worker(
     assert found["unsendable"] == "PicklingError"
     assert found["unpicklable"] in {"PicklingError", "AttributeError"}
     assert found["lost"] == "the worker process ended without a result"
+    assert found["running_after_loss"] is False  # a stage then does the work itself
     assert found["reaped"] is True
     assert found["cancelled_in"] < 30  # killed, not waited for
 
