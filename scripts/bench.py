@@ -18,8 +18,9 @@ import is ever cached in memory:
   components, no preview run, no stages.
 * **Plans**: for each shipped stack (`stacks/Pulumi.<name>.yaml`, or the `--stack` ones) the full
   offline plan as `python -m scripts.plan` does it: `plan(stack)` (the program under mocks, the
-  preview document, every stage) and the terminal report. The child reports the number of
-  resources (the document's `steps`, default providers and the stack root included).
+  preview document, every stage, with the preview's halves in a forked worker where the machine
+  has a second CPU) and the terminal report. The child reports the number of resources (the
+  document's `steps`, default providers and the stack root included).
 
 Each child is run `--repeat` times (default 3); a stack's floor and plan children take turns
 (floor, plan, floor, plan, ...), so a machine whose speed drifts while the bench runs weighs on
