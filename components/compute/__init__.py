@@ -31,6 +31,7 @@ import pulumi_aws as aws
 from components.catalog.conventions import AUTOSCALER_TEMPLATE
 from components.cluster import Cluster
 from components.common import launch_template
+from components.common.security_groups import allow_all_traffic
 from components.config import CapacityType
 from components.network import Network
 from components.resolve.compute import GpuPoolSpec, NodeRepairSpec
@@ -125,21 +126,15 @@ class GpuNodeGroup(pulumi.ComponentResource):
                 description=f"EFA traffic between the nodes of GPU pool {spec.name}",
                 opts=child,
             )
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-efa-in",
-                security_group_id=efa_sg.id,
-                referenced_security_group_id=efa_sg.id,
-                ip_protocol="-1",
-                description="All traffic from nodes of the same EFA group",
-                opts=child,
-            )
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-efa-out",
-                security_group_id=efa_sg.id,
-                referenced_security_group_id=efa_sg.id,
-                ip_protocol="-1",
-                description="All traffic to nodes of the same EFA group",
-                opts=child,
+            allow_all_traffic(
+                (f"{name}-efa-in", f"{name}-efa-out"),
+                efa_sg.id,
+                efa_sg.id,
+                (
+                    "All traffic from nodes of the same EFA group",
+                    "All traffic to nodes of the same EFA group",
+                ),
+                child,
             )
             groups = [refs["cluster_security_group_id"], efa_sg.id]
             template["network_interfaces"] = [

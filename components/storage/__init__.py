@@ -75,6 +75,7 @@ from components.cluster import Cluster
 from components.common import iam, kms
 from components.common.identity import pod_identity
 from components.common.protection import keep
+from components.common.security_groups import allow_all_traffic
 from components.compute import GpuNodeGroup
 from components.network import Network
 from components.resolve.storage import FsxSpec, ReleaseSpec, StorageSpec
@@ -631,54 +632,31 @@ class TieredStorage(pulumi.ComponentResource):
         efa_groups = list(refs.get("efa_security_group_ids") or [])
         if not efa_groups:
             raise ValueError("an EFA-enabled file system needs the EFA pools' security groups")
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-fsx-self-all-in",
-            security_group_id=group.id,
-            referenced_security_group_id=group.id,
-            ip_protocol="-1",
-            description="EFA: all traffic between the file servers",
-            opts=child,
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-fsx-self-all-out",
-            security_group_id=group.id,
-            referenced_security_group_id=group.id,
-            ip_protocol="-1",
-            description="EFA: all traffic between the file servers",
-            opts=child,
+        between = "EFA: all traffic between the file servers"
+        allow_all_traffic(
+            (f"{name}-fsx-self-all-in", f"{name}-fsx-self-all-out"),
+            group.id,
+            group.id,
+            (between, between),
+            child,
         )
         for i, node_group in enumerate(efa_groups):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-fsx-efa{i}-all-in",
-                security_group_id=group.id,
-                referenced_security_group_id=node_group,
-                ip_protocol="-1",
-                description="EFA: all traffic from the EFA nodes",
-                opts=child,
+            allow_all_traffic(
+                (f"{name}-fsx-efa{i}-all-in", f"{name}-fsx-efa{i}-all-out"),
+                group.id,
+                node_group,
+                ("EFA: all traffic from the EFA nodes", "EFA: all traffic to the EFA nodes"),
+                child,
             )
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-fsx-efa{i}-all-out",
-                security_group_id=group.id,
-                referenced_security_group_id=node_group,
-                ip_protocol="-1",
-                description="EFA: all traffic to the EFA nodes",
-                opts=child,
-            )
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-efa{i}-from-fsx",
-                security_group_id=node_group,
-                referenced_security_group_id=group.id,
-                ip_protocol="-1",
-                description="EFA: all traffic from the FSx file servers",
-                opts=child,
-            )
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-efa{i}-to-fsx",
-                security_group_id=node_group,
-                referenced_security_group_id=group.id,
-                ip_protocol="-1",
-                description="EFA: all traffic to the FSx file servers",
-                opts=child,
+            allow_all_traffic(
+                (f"{name}-efa{i}-from-fsx", f"{name}-efa{i}-to-fsx"),
+                node_group,
+                group.id,
+                (
+                    "EFA: all traffic from the FSx file servers",
+                    "EFA: all traffic to the FSx file servers",
+                ),
+                child,
             )
 
     def _hot_tier(
