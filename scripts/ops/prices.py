@@ -33,7 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -69,12 +69,22 @@ def pricing_filters(instance_type: str, region: str) -> list[dict[str, str]]:
     return [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in terms.items()]
 
 
-def _on_demand_usd(product: Mapping[str, Any]) -> list[Decimal]:
-    """Hourly USD prices in a product's OnDemand terms (zero prices left out)."""
+HOURLY_UNITS = ("hrs", "hours", "hour")
+
+
+def _on_demand_usd(
+    product: Mapping[str, Any],
+    units: Collection[str] | None = HOURLY_UNITS,
+    first_tier: bool = False,
+) -> list[Decimal]:
+    """USD prices in a product's OnDemand terms (zero prices left out): those in `units` (any
+    unit when None), and with `first_tier` only a tiered price's first tier (`beginRange` 0)."""
     found = []
     for term in (product.get("terms", {}).get("OnDemand") or {}).values():
         for dimension in (term.get("priceDimensions") or {}).values():
-            if str(dimension.get("unit", "")).lower() not in ("hrs", "hours", "hour"):
+            if units is not None and str(dimension.get("unit", "")).lower() not in units:
+                continue
+            if first_tier and str(dimension.get("beginRange", "0")) not in ("0", "0.0"):
                 continue
             try:
                 price = Decimal(str(dimension["pricePerUnit"]["USD"]))
@@ -348,20 +358,7 @@ def parse_service(price_list: Iterable[str], product: ServiceProduct) -> tuple[D
         usage = str(item.get("product", {}).get("attributes", {}).get("usagetype", ""))
         if not _usage_matches(usage, product.usage_type):
             continue
-        found: list[Decimal] = []
-        for term in (item.get("terms", {}).get("OnDemand") or {}).values():
-            for dimension in (term.get("priceDimensions") or {}).values():
-                unit = str(dimension.get("unit", "")).lower()
-                if product.units is not None and unit not in product.units:
-                    continue
-                if str(dimension.get("beginRange", "0")) not in ("0", "0.0"):
-                    continue
-                try:
-                    price = Decimal(str(dimension["pricePerUnit"]["USD"]))
-                except (KeyError, InvalidOperation):
-                    continue
-                if price > 0:
-                    found.append(price)
+        found = _on_demand_usd(item, product.units, first_tier=True)
         if found:
             prices.append(min(found))
     return (prices[0] if len(prices) == 1 else None), len(prices)
