@@ -142,12 +142,17 @@ class AccessEntry(_Model):
     """Limit the policy to these namespaces. Default: cluster-wide."""
 
 
+def _ipv4_network(cidr: str) -> ipaddress.IPv4Network:
+    """`cidr` as a network; ValueError naming it (and why) when it is not an IPv4 CIDR."""
+    try:
+        return ipaddress.IPv4Network(cidr)
+    except ValueError as exc:
+        raise ValueError(f"{cidr!r} is not an IPv4 CIDR ({exc})") from None
+
+
 def _ipv4_cidrs(value: list[str]) -> list[str]:
     for cidr in value:
-        try:
-            ipaddress.IPv4Network(cidr)
-        except ValueError:
-            raise ValueError(f"{cidr!r} is not an IPv4 CIDR") from None
+        _ipv4_network(cidr)
     return value
 
 
@@ -258,10 +263,7 @@ class Subnets(_Model):
 def _subnet_cidrs(value: dict[str, str], largest: int) -> dict[str, str]:
     """Subnet CIDRs per AZ: IPv4, from /`largest` to AWS's smallest subnet (/28)."""
     for cidr in value.values():
-        try:
-            net = ipaddress.IPv4Network(cidr)
-        except ValueError:
-            raise ValueError(f"{cidr!r} is not an IPv4 CIDR") from None
+        net = _ipv4_network(cidr)
         if not largest <= net.prefixlen <= 28:
             raise ValueError(f"{cidr}: these subnets are /{largest} to /28")
     return value
@@ -285,10 +287,7 @@ class PodNetwork(_Model):
     @field_validator("cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
-        try:
-            net = ipaddress.IPv4Network(value)
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not an IPv4 CIDR ({exc})") from None
+        net = _ipv4_network(value)
         if not 16 <= net.prefixlen <= 26:
             raise ValueError(
                 f"{value}: a secondary VPC range is /16 or smaller, and it must split into a pod "
@@ -1267,10 +1266,7 @@ class StackConfig(_Model):
     @field_validator("vpc_cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
-        try:
-            net = ipaddress.IPv4Network(value)
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not an IPv4 CIDR ({exc})") from None
+        net = _ipv4_network(value)
         if not 16 <= net.prefixlen <= 24:
             raise ValueError(f"{value} must be between /16 and /24 (AWS VPC limits)")
         if not any(net.subnet_of(ipaddress.IPv4Network(block)) for block in _PRIVATE_BLOCKS):
