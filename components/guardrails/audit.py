@@ -35,8 +35,8 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components.catalog.conventions import EXPECTED_SIZE_TAG
 from components.common import iam, kms
+from components.common.buckets import private_bucket
 from components.common.protection import guard, keep
 from components.resolve.audit import (
     ACCESS_LOG_PREFIX,
@@ -333,47 +333,15 @@ class AuditTrail(pulumi.ComponentResource):
         adds the TLS-only deny, is the caller's); returns the bucket and the guards its writer
         waits for: ownership controls, public access block, versioning, encryption."""
         spec = self.spec
-        protect = spec.protect
-        bucket = aws.s3.Bucket(
+        made = private_bucket(
             name,
-            force_destroy=not protect,
-            tags={EXPECTED_SIZE_TAG: f"{spec.expected_log_size_gib:g}"},
-            opts=keep(self, protect),
+            owner=self,
+            protect=spec.protect,
+            expected_size_gib=spec.expected_log_size_gib,
+            encryption=encryption,
+            lifecycle_rules=lifecycle_rules(spec.log_retention_days),
         )
-        ownership = aws.s3.BucketOwnershipControls(
-            name,
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=keep(self, protect),
-        )
-        block = aws.s3.BucketPublicAccessBlock(
-            name,
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=keep(self, protect),
-        )
-        versioning = aws.s3.BucketVersioning(
-            name,
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=keep(self, protect),
-        )
-        sse = aws.s3.BucketServerSideEncryptionConfiguration(
-            name,
-            bucket=bucket.id,
-            rules=[encryption],  # type: ignore[list-item]
-            opts=keep(self, protect),
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            name,
-            bucket=bucket.id,
-            rules=lifecycle_rules(spec.log_retention_days),  # type: ignore[arg-type]
-            opts=keep(self, protect, depends_on=[versioning]),
-        )
-        return bucket, [ownership, block, versioning, sse]
+        return made.bucket, made.guards
 
     def _access_logs(self, name: str, refs: AuditRefs) -> None:
         spec = self.spec

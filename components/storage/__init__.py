@@ -66,13 +66,13 @@ import pulumi_kubernetes as k8s
 
 from components.catalog.conventions import (
     DEFAULT_STORAGE_CLASS,
-    EXPECTED_SIZE_TAG,
     FSX_CLAIM,
     TRAINING_SERVICE_ACCOUNT,
     WORKING_SET_TAG,
 )
 from components.cluster import Cluster
 from components.common import iam, kms
+from components.common.buckets import private_bucket
 from components.common.identity import pod_identity
 from components.common.protection import keep
 from components.common.security_groups import allow_all_traffic
@@ -447,59 +447,26 @@ class TieredStorage(pulumi.ComponentResource):
         buckets: dict[str, aws.s3.Bucket] = {}
         for bucket_spec in spec.buckets:
             bucket_name, size = bucket_spec.name, bucket_spec.expected_size_gib
-            bucket = aws.s3.Bucket(
+            bucket = private_bucket(
                 f"{name}-{bucket_name}",
-                force_destroy=not protect,
-                tags={EXPECTED_SIZE_TAG: f"{size:g}"},
-                opts=kept,
-            )
+                owner=self,
+                protect=protect,
+                expected_size_gib=size,
+                encryption={
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": key.arn,
+                    },
+                    "bucket_key_enabled": True,
+                },
+                lifecycle_rules=bucket_spec.lifecycle_rules,
+            ).bucket
             buckets[bucket_name] = bucket
-            aws.s3.BucketOwnershipControls(
-                f"{name}-{bucket_name}",
-                bucket=bucket.id,
-                rule={"object_ownership": "BucketOwnerEnforced"},
-                opts=kept,
-            )
-            aws.s3.BucketPublicAccessBlock(
-                f"{name}-{bucket_name}",
-                bucket=bucket.id,
-                block_public_acls=True,
-                block_public_policy=True,
-                ignore_public_acls=True,
-                restrict_public_buckets=True,
-                opts=kept,
-            )
-            versioning = aws.s3.BucketVersioning(
-                f"{name}-{bucket_name}",
-                bucket=bucket.id,
-                versioning_configuration={"status": "Enabled"},
-                opts=kept,
-            )
-            aws.s3.BucketServerSideEncryptionConfiguration(
-                f"{name}-{bucket_name}",
-                bucket=bucket.id,
-                rules=[
-                    {
-                        "apply_server_side_encryption_by_default": {
-                            "sse_algorithm": "aws:kms",
-                            "kms_master_key_id": key.arn,
-                        },
-                        "bucket_key_enabled": True,
-                    }
-                ],
-                opts=kept,
-            )
             aws.s3.BucketPolicy(
                 f"{name}-{bucket_name}",
                 bucket=bucket.id,
                 policy=bucket.bucket.apply(lambda b: tls_only_policy(s3_arn(part, b))),
                 opts=kept,
-            )
-            aws.s3.BucketLifecycleConfiguration(
-                f"{name}-{bucket_name}",
-                bucket=bucket.id,
-                rules=bucket_spec.lifecycle_rules,  # type: ignore[arg-type]
-                opts=keep(self, protect, depends_on=[versioning]),
             )
 
         self.bucket_names = {n: b.bucket for n, b in buckets.items()}
