@@ -124,7 +124,7 @@ def _plan(
             worker = cleanup.enter_context(background.Worker())
         run = run_program(stack, raw, worker=worker)
         document = preview_document(run)
-        beside = " (the preview run in a second process)" if run.preview_in_child else ""
+        beside = " (the preview run in a second process)" if run.preview_in_worker else ""
         _progress(
             f"plan: {len(document['steps'])} steps recorded in "
             f"{time.perf_counter() - started:.1f}s{beside}"

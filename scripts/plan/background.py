@@ -81,6 +81,8 @@ class Worker:
         self._jobs: IO[bytes] | None = os.fdopen(jobs_write, "wb")
         self._results: IO[bytes] | None = os.fdopen(results_read, "rb")
         self._pending = 0
+        self.exit_status: int | None = None
+        """The worker's wait status once it is reaped (`os.waitpid`)."""
 
     @property
     def running(self) -> bool:
@@ -118,7 +120,7 @@ class Worker:
                 if stream is not None:
                     stream.close()
         self._jobs = self._results = None
-        os.waitpid(self.pid, 0)
+        self.exit_status = os.waitpid(self.pid, 0)[1]
 
     def cancel(self) -> None:
         """Stop the worker now (the caller's own work failed) and reap it."""

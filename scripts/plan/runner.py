@@ -255,7 +255,7 @@ class ProgramRun:
     outputs: dict[str, Any]
     preview_registrations: list[Registration] | None = None
     """The same program as a preview of a new stack registers it (None: not run)."""
-    preview_in_child: bool = False
+    preview_in_worker: bool = False
     """Whether the preview run was a worker's job beside the first (scripts/plan/background.py)."""
 
 
@@ -344,7 +344,7 @@ def run_program(
         registrations=registrations,
         outputs=outputs,
         preview_registrations=previewed,
-        preview_in_child=from_worker,
+        preview_in_worker=from_worker,
     )
 
 
