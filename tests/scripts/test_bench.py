@@ -122,3 +122,23 @@ def test_a_failed_floor_leaves_the_multiples_unknown():
         next(line for line in floor_table.splitlines() if line.startswith("prod")).split()[1]
         == "failed"
     )
+
+
+def test_a_floor_and_its_plan_take_turns_and_a_failed_child_is_not_run_again(monkeypatch):
+    import scripts.bench as bench
+
+    calls: list[str] = []
+
+    def run_child(code: str, args: list[str], timeout: float) -> Run:
+        calls.append(args[0])
+        if args[0] == "broken" and calls.count("broken") == 2:
+            raise bench.ChildError("exit status 1")
+        return Run(1.0, 1.0, 1.0, 100.0, steps=3)
+
+    monkeypatch.setattr(bench, "run_child", run_child)
+    floor, plan, broken = bench.measure_interleaved(
+        [("floor", "", ["floor"]), ("plan", "", ["plan"]), ("broken", "", ["broken"])], 3, 1.0
+    )
+    assert calls == ["floor", "plan", "broken"] * 2 + ["floor", "plan"]
+    assert [len(floor.runs), len(plan.runs), len(broken.runs)] == [3, 3, 1]
+    assert broken.error == "exit status 1" and not broken.ok
