@@ -22,6 +22,10 @@ import is ever cached in memory:
   has a second CPU) and the terminal report. The child reports the number of resources (the
   document's `steps`, default providers and the stack root included).
 
+The plan child and the floor child both set the cyclic garbage collector as `python -m
+scripts.plan` does (`scripts.plan.runner.tune_collector`, right after their imports), so the
+collector's setting speeds both alike and `x floor` measures the plan's own work only.
+
 Each child is run `--repeat` times (default 3); a stack's floor and plan children take turns
 (floor, plan, floor, plan, ...), so a machine whose speed drifts while the bench runs weighs on
 both alike. The table shows the median and the fastest wall time, measured by this process around
@@ -115,7 +119,8 @@ _PLAN_CHILD = (
     + """\
 from scripts.plan.__main__ import plan
 from scripts.plan.report import terminal_report
-from scripts.plan.runner import PlanError
+from scripts.plan.runner import PlanError, tune_collector
+tune_collector()
 try:
     _document, _results = plan(sys.argv[1])
 except PlanError as exc:
@@ -144,6 +149,8 @@ _FLOOR_CHILD = (
     + """\
 import json
 from scripts.bench import replay_floor
+from scripts.plan.runner import tune_collector
+tune_collector()
 with open(sys.argv[1]) as _file:
     _records = json.load(_file)
 _report(steps=len(replay_floor(_records)))

@@ -134,3 +134,11 @@ def _program_runs_once_per_config(tmp_path_factory: pytest.TempPathFactory) -> I
     patch.setattr(policy_stage, "analyze", analyze)
     yield
     patch.undo()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The collector set as the plan's command line sets it, once per test process (each xdist
+    worker runs this too): the suite runs hundreds of programs under mocks."""
+    from scripts.plan.runner import tune_collector
+
+    tune_collector()

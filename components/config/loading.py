@@ -22,6 +22,11 @@ from components.config.checks import cross_checks
 from components.config.errors import PROJECT_NAMESPACE, REGION_KEY, ConfigError
 from components.config.models import StackConfig
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML was built with it (its wheels are): the same documents as
+`yaml.SafeLoader`, read several times faster (the test suite reads the stack files hundreds of
+times)."""
+
 FOREIGN_NAMESPACES = frozenset({"aws", "kubernetes", "pulumi", "random", "tls", "command"})
 """Namespaces of providers and the engine: never a misspelling of the project's."""
 
@@ -58,7 +63,7 @@ def read_stack_file(path: Path, project: str = PROJECT_NAMESPACE) -> dict[str, s
     except OSError as exc:
         raise ConfigError([(where, f"cannot read: {exc.strerror}")]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""

@@ -33,6 +33,7 @@ from scripts.plan.runner import (
     read_stack_config,
     run_program,
     stack_config_path,
+    tune_collector,
 )
 from scripts.plan.stages import PlanContext, StageResult
 
@@ -218,4 +219,5 @@ def exit_now(code: int) -> NoReturn:
 
 
 if __name__ == "__main__":
+    tune_collector()
     exit_now(main())

@@ -17,6 +17,7 @@ registered its `previewAbsent`: the policy stage judges that view for what a rea
 from __future__ import annotations
 
 import contextlib
+import gc
 import runpy
 import sys
 import threading
@@ -44,6 +45,29 @@ from scripts.plan.mocks import AUTONAME_PROPERTY, KNOWN_IN_PREVIEW, PlanMocks
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "stacks" / "__main__.py"
 STACK_ROOT_TYPE = "pulumi:pulumi:Stack"
+
+
+COLLECTOR_THRESHOLDS = (50_000, 50, 100)
+"""The cyclic collector's thresholds for a process that runs programs under mocks (CPython's
+defaults are 700, 10, 10)."""
+
+
+def tune_collector() -> None:
+    """Set the cyclic garbage collector for a process that runs programs under mocks.
+
+    A run of the prod program leaves about 340,000 more objects tracked by the collector
+    (resources, Outputs, futures, protobuf structs) on top of the 60,000 the imports made, and
+    nearly all of them live until the run ends. At CPython's default thresholds the collector
+    walks them again and again for cycles it does not find. `gc.freeze()` moves what exists so
+    far (the SDKs' modules and types) out of its reach for good, and the higher thresholds let it
+    run less often; it still collects cycles. Measured on the prod plan: a first run in a fresh
+    process 7.4 s -> 6.2 s, a later run 4.2 s -> 3.3 s, peak memory 205 -> 223 MiB.
+
+    Call once per process, early (the plan's command line, the test session, each benchmark
+    child): a frozen object is never collected, so freezing again later would keep the garbage
+    of earlier runs."""
+    gc.freeze()
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
 
 
 class PlanError(Exception):

@@ -142,3 +142,16 @@ def test_a_floor_and_its_plan_take_turns_and_a_failed_child_is_not_run_again(mon
     assert calls == ["floor", "plan", "broken"] * 2 + ["floor", "plan"]
     assert [len(floor.runs), len(plan.runs), len(broken.runs)] == [3, 3, 1]
     assert broken.error == "exit status 1" and not broken.ok
+
+
+def test_the_plan_child_and_the_floor_child_set_the_collector_alike_before_their_work():
+    """`x floor` compares like with like: both children set the cyclic collector as `python -m
+    scripts.plan` does, after their imports and before the plan or the floor program runs."""
+    from scripts import bench
+
+    for child, work in (
+        (bench._PLAN_CHILD, "plan(sys.argv[1])"),
+        (bench._FLOOR_CHILD, "replay_floor("),
+    ):
+        assert "tune_collector()" in child
+        assert child.index("tune_collector()") < child.index(work)

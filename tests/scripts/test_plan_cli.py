@@ -329,3 +329,26 @@ def test_a_long_report_drops_whole_sections_never_cutting_one(tmp_path: Path):
             if line.startswith("|"):
                 assert line.endswith("|"), line
     assert markdown_report(document, results, limit=len(full)) == full
+
+
+def test_the_command_line_sets_the_collector_before_it_plans():
+    """`python -m scripts.plan` freezes what its imports made and raises the collector's
+    thresholds (scripts/plan/runner.py, tune_collector) before anything runs."""
+    from scripts.plan.runner import COLLECTOR_THRESHOLDS
+
+    code = (
+        "import gc, runpy, sys\n"
+        "sys.argv = ['scripts.plan', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('scripts.plan', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('COLLECTOR', list(gc.get_threshold()), gc.get_freeze_count())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    line = next(x for x in result.stdout.splitlines() if x.startswith("COLLECTOR "))
+    thresholds, frozen = line.removeprefix("COLLECTOR ").rsplit(" ", 1)
+    assert json.loads(thresholds) == list(COLLECTOR_THRESHOLDS) != [700, 10, 10]
+    assert int(frozen) > 10_000  # the SDKs' modules and types, out of the collector's reach
