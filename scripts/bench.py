@@ -186,24 +186,13 @@ def record_floor(stack: str, path: str) -> None:
 def floor_records(registrations: list[Registration]) -> list[dict[str, Any]]:
     """What the floor program registers again: every recorded resource but the stack root (the
     SDK registers that itself), with the module and class of its type in the SDKs."""
-    from pulumi.runtime import rpc
-
-    from scripts.plan.runner import STACK_ROOT_TYPE
+    from scripts.plan.runner import STACK_ROOT_TYPE, sdk_class
 
     records = []
     for reg in registrations:
         if reg.type == STACK_ROOT_TYPE:
             continue  # the SDK registers the stack root itself
-        module, cls = "", ""
-        if reg.type.startswith("pulumi:providers:"):
-            package = reg.type.removeprefix("pulumi:providers:")
-            for package_info in rpc._RESOURCE_PACKAGES.get(package, []):
-                found = package_info.pkg_info  # type: ignore[attr-defined]
-                module, cls = found["fqn"], found["class"]
-        elif reg.custom:
-            for module_info in rpc._RESOURCE_MODULES.get(reg.type.rsplit(":", 1)[0], []):
-                mod_info = module_info.mod_info  # type: ignore[attr-defined]
-                module, cls = mod_info["fqn"], mod_info["classes"].get(reg.type, "")
+        module, cls = sdk_class(reg.type, reg.custom)
         records.append(
             {
                 "urn": reg.urn,

@@ -29,6 +29,7 @@ from scripts.plan.pipeline import STAGES
 from scripts.plan.report import MARKDOWN_LIMIT, markdown_report, terminal_report
 from scripts.plan.runner import (
     PlanError,
+    load_provider_modules,
     preview_document,
     read_stack_config,
     run_program,
@@ -122,6 +123,7 @@ def _plan(
         _progress(f"plan: running stacks/__main__.py for stack {stack!r} under mocks ({path.name})")
         started = time.perf_counter()
         if parallel and background.available():
+            load_provider_modules()  # once, before the fork: both processes share them
             worker = cleanup.enter_context(background.Worker())
         run = run_program(stack, raw, worker=worker)
         document = preview_document(run)

@@ -204,3 +204,47 @@ def test_the_plan_with_a_worker_writes_the_same_document_as_without():
     assert sorted(k for k in alone if beside.get(k) != alone[k]) == []
     assert beside == alone
     assert len(beside["policies"]["preview"]) > 0
+
+
+def test_the_modules_loaded_before_the_fork_are_those_the_shipped_stacks_register():
+    """The plan loads `PROVIDER_MODULES` before it forks, so the worker does not load them again;
+    the list is exactly the SDK modules of the shipped stacks' resources and providers (a custom
+    resource of a CRD has no SDK class of its own)."""
+    from scripts.plan.runner import PROVIDER_MODULES, sdk_class
+    from tests.support import STACKS
+
+    used: set[str] = set()
+    for stack in STACKS:
+        for step in shipped_plan(stack)[0]["steps"]:
+            state = step["newState"]
+            module, cls = sdk_class(state["type"], state["custom"])
+            if module:
+                used.add(module)
+                assert cls, state["type"]
+            else:
+                assert not state["custom"] or "." in state["type"].split(":")[1], state["type"]
+    assert used == set(PROVIDER_MODULES)
+    assert len(PROVIDER_MODULES) == len(set(PROVIDER_MODULES))
+
+
+def test_loading_the_provider_modules_loads_their_classes_now():
+    found = _python(
+        """
+        import json, sys
+        import pulumi_aws
+        from scripts.plan.runner import PROVIDER_MODULES, load_provider_modules
+        ec2 = sys.modules.get("pulumi_aws.ec2")
+        before = ec2 is not None and "Vpc" in vars(ec2)
+        load_provider_modules()
+        loaded = {name: vars(sys.modules[name]) for name in PROVIDER_MODULES}
+        print(json.dumps({
+            "before": before,
+            "vpc": "Vpc" in loaded["pulumi_aws.ec2"],
+            "namespace": "Namespace" in loaded["pulumi_kubernetes.core.v1"],
+            "sizes": {name: len(names) for name, names in loaded.items()},
+        }))
+        """
+    )
+    assert found["before"] is False
+    assert found["vpc"] is True and found["namespace"] is True
+    assert all(size > 10 for size in found["sizes"].values()), found["sizes"]
