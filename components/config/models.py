@@ -14,13 +14,16 @@ import difflib
 import ipaddress
 import itertools
 import re
-from typing import Annotated, Literal, Self
+import types
+import typing
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -59,6 +62,21 @@ def problem(field: str, message: str) -> PydanticCustomError:
     return PydanticCustomError("field_problem", "{message}", {"field": field, "message": message})
 
 
+def _scalar_kinds(annotation: Any) -> frozenset[type]:
+    """The scalar types (bool, int, float) a field's annotation admits."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _scalar_kinds(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return frozenset().union(*(_scalar_kinds(arg) for arg in typing.get_args(annotation)))
+    if annotation in (bool, int, float):
+        return frozenset({annotation})
+    return frozenset()
+
+
+_NUMBERS = frozenset({int, float})
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -68,6 +86,23 @@ class _Model(BaseModel):
         use_enum_values=False,
         use_attribute_docstrings=True,
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _booleans_and_numbers_apart(cls, value: Any, info: ValidationInfo) -> Any:
+        """Pydantic's lax mode reads `true` as 1 and `0` as false. In a stack file a boolean
+        where a number belongs (`maxSize: true`), or a number where a boolean belongs
+        (`enabled: 0`), is a mistake, so both are refused; numbers and booleans written as
+        strings (how `pulumi config set` stores them) still parse."""
+        if info.field_name is None or not isinstance(value, int | float):
+            return value
+        kinds = _scalar_kinds(cls.model_fields[info.field_name].annotation)
+        if isinstance(value, bool):
+            if kinds & _NUMBERS and bool not in kinds:
+                raise ValueError("must be a number, not a boolean")
+        elif bool in kinds and not kinds & _NUMBERS:
+            raise ValueError("must be true or false, not a number")
+        return value
 
 
 def _known_instance_type(name: str) -> str:
@@ -133,13 +168,32 @@ class FlowLogs(_Model):
     """Which traffic to log. Default: ALL."""
 
 
+_NAMESPACE_SCOPE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$|^[a-z0-9][-a-z0-9]{0,61}\*$")
+
+
+def _namespace_scope(names: list[str]) -> list[str]:
+    if not names:
+        raise ValueError(
+            "an empty list would scope the policy to the whole cluster: name the namespaces, "
+            "or leave the key out for cluster-wide access"
+        )
+    for name in names:
+        if not _NAMESPACE_SCOPE.match(name):
+            raise ValueError(
+                f"{name!r} is not a namespace name (lower-case letters, digits and '-', at most "
+                "63, starting and ending with a letter or digit) nor a prefix ending in '*'"
+            )
+    return names
+
+
 class AccessEntry(_Model):
     principal_arn: str = Field(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user)/.+$")
     """IAM role or user ARN granted access to the cluster."""
     policy: AccessPolicy = AccessPolicy.VIEW
     """EKS access policy. Default: view."""
-    namespaces: list[str] | None = None
-    """Limit the policy to these namespaces. Default: cluster-wide."""
+    namespaces: Annotated[list[str], AfterValidator(_namespace_scope)] | None = None
+    """Limit the policy to these namespaces (a name may end in `*`, EKS's wildcard: `team-*`).
+    Default: cluster-wide."""
 
 
 def _ipv4_network(cidr: str) -> ipaddress.IPv4Network:

@@ -742,6 +742,58 @@ BAD_CASES = [
         f"{NS}accessEntries[0].policy",
         "'root'",
     ),
+    # A boolean is not a number, nor a number a boolean (Pydantic's lax mode would read
+    # `true` as 1 and `0` as false).
+    _case(
+        "pool-max-size-true",
+        {"gpuPools": [pool(maxSize=True)]},
+        f"{_P}.maxSize",
+        "must be a number, not a boolean",
+        "(got true)",
+    ),
+    _case(
+        "team-gpu-quota-false",
+        {"teams": [{"name": "research", "gpuQuota": False}]},
+        f"{NS}teams[0].gpuQuota",
+        "must be a number, not a boolean",
+    ),
+    _case(
+        "flow-log-retention-true",
+        {"flowLogs": {"enabled": True, "retentionDays": True}},
+        f"{NS}flowLogs.retentionDays",
+        "must be a number, not a boolean",
+    ),
+    _case(
+        "fsx-enabled-zero",
+        {"storage": {"fsx": {"enabled": 0}}},
+        f"{NS}storage.fsx.enabled",
+        "must be true or false, not a number",
+        "(got 0)",
+    ),
+    _case(
+        "addon-flag-one",
+        {"addons": {"triton": 1}},
+        f"{NS}addons.triton",
+        "must be true or false, not a number",
+    ),
+    # An access policy's namespace scope: EKS takes names (or a prefix ending in '*'); an empty
+    # list would silently widen the policy to the whole cluster.
+    _case(
+        "access-entry-empty-namespaces",
+        {"accessEntries": [{"principalArn": "arn:aws:iam::111122223333:role/x", "namespaces": []}]},
+        f"{NS}accessEntries[0].namespaces",
+        "whole cluster",
+    ),
+    _case(
+        "access-entry-namespace-not-a-name",
+        {
+            "accessEntries": [
+                {"principalArn": "arn:aws:iam::111122223333:role/x", "namespaces": ["Team A"]}
+            ]
+        },
+        f"{NS}accessEntries[0].namespaces",
+        "'Team A' is not a namespace name",
+    ),
     _case(
         "pools-not-json",
         {"gpuPools": "[not json"},
@@ -972,3 +1024,20 @@ def test_the_plan_reads_bare_keys_like_the_cli(tmp_path: Path, capsys) -> None:
         and "control-plane" in s["urn"]
     ]
     assert [g["retentionInDays"] for g in groups] == [30]
+
+
+def test_numbers_and_booleans_written_as_strings_still_parse() -> None:
+    """`pulumi config set` stores every value as a string: `"8"` is a number, `"true"` a
+    boolean, and an access policy may be scoped with EKS's wildcard."""
+    config = load_stack_config(
+        raw_config(
+            gpuPools=[pool(maxSize="8")],
+            activateCostAllocationTags="true",
+            accessEntries=[
+                {"principalArn": "arn:aws:iam::111122223333:role/x", "namespaces": ["team-*", "a"]}
+            ],
+        )
+    )
+    assert config.gpu_pools[0].max_size == 8
+    assert config.activate_cost_allocation_tags is True
+    assert config.access_entries[0].namespaces == ["team-*", "a"]
