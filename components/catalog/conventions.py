@@ -35,6 +35,13 @@ MIG_CONFIG_LABEL: Final = "nvidia.com/mig.config"
 AUTOSCALER_TEMPLATE: Final = "k8s.io/cluster-autoscaler/node-template"
 """Prefix of the Auto Scaling group tags the Cluster Autoscaler builds empty nodes from."""
 
+PLATFORM_TAG_KEYS: Final = frozenset({"environment", "project", "stack", "managed-by", "Name"})
+"""Tag keys the platform sets on resources itself (the stack's tags, `stack_tags` in
+components/resolve, and each resource's Name): not available as a stack's own tag keys."""
+PLATFORM_TAGS_PER_RESOURCE: Final = 6
+"""The most tags the platform puts on one resource beside the stack's own: the four stack tags,
+Name and one role tag (a subnet's); a test checks it against every shipped stack's plan."""
+
 SUBNET_ROLE_TAG: Final = "gpu-platform/subnet-role"
 """Subnet tag: `pods` (VPC CNI custom networking, pods' addresses) or `control-plane` (the EKS
 control plane's network interfaces). The plan's capacity stage reads it from the document."""

@@ -37,6 +37,10 @@ from components.catalog import (
     supported_instance_types,
     types_meeting,
 )
+from components.catalog.conventions import (
+    PLATFORM_TAG_KEYS,
+    PLATFORM_TAGS_PER_RESOURCE,
+)
 from components.catalog.conventions import RESERVED_LABEL_PREFIXES as _RESERVED_LABEL_PREFIXES
 from components.catalog.zones import CAPACITY_BLOCK_TYPES, known_regions, region_zones
 from components.config.choices import (
@@ -134,6 +138,18 @@ RESERVED_NAMESPACES = frozenset(
 )
 """Namespaces the platform creates or Kubernetes owns: not available as team names."""
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+"""EKS takes node group label keys and values of 1-63 characters, in Kubernetes' label syntax."""
+_TAG_TEXT = re.compile(r"^[\w +\-=.:/@]*$")
+"""What every AWS service takes in a tag key or value: letters, digits, spaces, + - = . _ : / @."""
+MAX_RESOURCE_TAGS = 50
+"""User tags per AWS resource (tags starting aws: do not count)."""
+MAX_STACK_TAGS = MAX_RESOURCE_TAGS - PLATFORM_TAGS_PER_RESOURCE
+"""The stack's own `tags`: what is left of AWS's 50 after the platform's."""
 _PRIVATE_BLOCKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 
 
@@ -211,6 +227,18 @@ def _ipv4_cidrs(value: list[str]) -> list[str]:
 
 
 Ipv4Cidrs = Annotated[list[str], AfterValidator(_ipv4_cidrs)]
+
+
+def _once_each(values: list[Any]) -> list[Any]:
+    """The list, when no value is in it twice (AWS refuses a repeat, or would drop it unseen)."""
+    seen = [getattr(v, "value", v) for v in values]
+    dupes = sorted({str(v) for v in seen if seen.count(v) > 1})
+    if dupes:
+        raise ValueError(f"{', '.join(dupes)} listed twice")
+    return values
+
+
+InstanceTypes = Annotated[list[InstanceTypeName], AfterValidator(_once_each)]
 _PRINCIPAL = r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+$"
 
 
@@ -382,7 +410,7 @@ class _NodeGroup(_Model):
 class SystemPool(_NodeGroup):
     """The small on-demand CPU node group for cluster add-ons (CoreDNS, controllers, operators)."""
 
-    instance_types: list[InstanceTypeName] = Field(default=["m7i.xlarge"], min_length=1)
+    instance_types: InstanceTypes = Field(default=["m7i.xlarge"], min_length=1)
     """Default: [m7i.xlarge]."""
     min_size: int = Field(default=2, ge=1)
     """Default: 2 (CoreDNS and controllers keep two replicas)."""
@@ -423,7 +451,7 @@ class GpuPool(_NodeGroup):
     purpose: PoolPurpose = PoolPurpose.BATCH
     """training | inference | batch: decides labels and which workloads land here.
     Default: batch."""
-    instance_types: list[InstanceTypeName] | None = Field(default=None, min_length=1)
+    instance_types: InstanceTypes | None = Field(default=None, min_length=1)
     """Explicit instance types. Give this or `gpuNeed`, not both."""
     gpu_need: GpuNeed | None = None
     """Derive a diversified list of instance types (spot pools). Give this or `instanceTypes`."""
@@ -469,6 +497,17 @@ class GpuPool(_NodeGroup):
                 f"{reserved} use a reserved prefix ({', '.join(_RESERVED_LABEL_PREFIXES)}): "
                 "the platform sets those labels itself"
             )
+        for key, label in value.items():
+            if len(key) > 63 or not _LABEL_KEY.match(key):
+                raise ValueError(
+                    f"label key {key!r} is not a Kubernetes label key of at most 63 characters "
+                    "(EKS node group labels)"
+                )
+            if not _LABEL_VALUE.match(label):
+                raise ValueError(
+                    f"label {key!r} value {label!r} must be 1-63 letters, digits, '-', '_' or "
+                    "'.', starting and ending with a letter or digit (EKS node group labels)"
+                )
         return value
 
     @field_validator("name")
@@ -1227,7 +1266,7 @@ class StackConfig(_Model):
     """public | private. Default: public (prod stacks set private)."""
     public_access_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
     """Who may reach a public endpoint. Default: anywhere (narrow it)."""
-    cluster_log_types: list[LogType] = Field(
+    cluster_log_types: Annotated[list[LogType], AfterValidator(_once_each)] = Field(
         default_factory=lambda: [LogType.API, LogType.AUDIT, LogType.AUTHENTICATOR]
     )
     """Control-plane log types. Default: api, audit, authenticator."""
@@ -1270,8 +1309,11 @@ class StackConfig(_Model):
     account-wide and AWS accepts it only once a key has appeared on billed resources (about a
     day after the first deployment), from the payer account: turn it on in one stack, later.
     Default: false."""
-    budget_alert_emails: list[str] = Field(default_factory=list)
-    """Who gets the budget alerts (80% actual, 100% forecast). Default: none (no alerts)."""
+    budget_alert_emails: Annotated[list[str], AfterValidator(_once_each)] = Field(
+        default_factory=list, max_length=10
+    )
+    """Who gets the budget alerts (80% actual, 100% forecast): at most 10, AWS Budgets' limit of
+    email subscribers per notification. Default: none (no alerts)."""
     teams: list[Team] = Field(default_factory=list)
     """Team namespaces with GPU quotas (used by Kubeflow). Default: none."""
     tags: dict[str, str] = Field(default_factory=dict)
@@ -1379,10 +1421,27 @@ class StackConfig(_Model):
     @classmethod
     def _tag_shape(cls, value: dict[str, str]) -> dict[str, str]:
         for key, val in value.items():
-            if not 1 <= len(key) <= 128 or key.startswith("aws:"):
+            if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
                 raise ValueError(f"tag key {key!r} must be 1-128 characters, not starting aws:")
             if len(val) > 256:
                 raise ValueError(f"tag {key!r} value is longer than 256 characters")
+            if val.lower().startswith("aws:"):
+                raise ValueError(f"tag {key!r} value must not start with aws: (AWS's own)")
+            for text in (key, val):
+                if not _TAG_TEXT.match(text):
+                    raise ValueError(
+                        f"tag {key!r}: {text!r} has a character AWS does not take in every "
+                        "service's tags (letters, digits, spaces and + - = . _ : / @)"
+                    )
+            if key in PLATFORM_TAG_KEYS:
+                raise ValueError(
+                    f"tag {key!r} is set by the platform on every resource; use another key"
+                )
+        if len(value) > MAX_STACK_TAGS:
+            raise ValueError(
+                f"{len(value)} tags: at most {MAX_STACK_TAGS} (AWS takes 50 per resource, and the "
+                f"platform sets up to {MAX_RESOURCE_TAGS - MAX_STACK_TAGS} of its own)"
+            )
         return value
 
     @property

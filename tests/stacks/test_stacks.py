@@ -180,3 +180,22 @@ def test_prod_gpu_software_and_workloads():
     assert states(document, "aws:budgets/budget:Budget")
     assert document["kubernetes"]["objects"]
     assert all(not o["problems"] for o in document["kubernetes"]["objects"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_platform_puts_no_more_tags_on_a_resource_than_the_stacks_tags_leave_room_for(stack):
+    """A stack may set at most 50 - PLATFORM_TAGS_PER_RESOURCE tags (components/config/models.py)
+    because no resource carries more of the platform's own than that; and the stack's tags
+    themselves use only the keys the config reserves for the platform."""
+    from components.catalog.conventions import PLATFORM_TAG_KEYS, PLATFORM_TAGS_PER_RESOURCE
+    from components.resolve import stack_tags
+    from tests.support import config
+
+    own = config(stack).tags
+    assert set(stack_tags(config(stack), "gpu-platform", stack)) - set(own) <= PLATFORM_TAG_KEYS
+    most = 0
+    for step in shipped_plan(stack)[0]["steps"]:
+        tags = step["newState"]["inputs"].get("tags")
+        if isinstance(tags, dict):
+            most = max(most, len(set(tags) - set(own)))
+    assert 0 < most <= PLATFORM_TAGS_PER_RESOURCE

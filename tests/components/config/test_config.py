@@ -794,6 +794,80 @@ BAD_CASES = [
         f"{NS}accessEntries[0].namespaces",
         "'Team A' is not a namespace name",
     ),
+    # AWS's limits on tags, EKS's on node group labels, Budgets' on subscribers; repeats.
+    _case(
+        "tag-key-character",
+        {"tags": {"team": "a", "owner": "b", "cost-center": "c", "a{b}": "v"}},
+        f"{NS}tags",
+        "'a{b}' has a character AWS does not take",
+    ),
+    _case(
+        "tag-value-aws-prefix",
+        {"tags": {"team": "AWS:ml", "owner": "b", "cost-center": "c"}},
+        f"{NS}tags",
+        "must not start with aws:",
+    ),
+    _case(
+        "tag-key-the-platform-sets",
+        {"tags": {"team": "a", "owner": "b", "cost-center": "c", "environment": "production"}},
+        f"{NS}tags",
+        "'environment' is set by the platform",
+    ),
+    _case(
+        "too-many-tags",
+        {
+            "tags": {
+                "team": "a",
+                "owner": "b",
+                "cost-center": "c",
+                **{f"k{i}": "v" for i in range(42)},
+            }
+        },
+        f"{NS}tags",
+        "45 tags: at most 44",
+    ),
+    _case(
+        "label-value-with-a-space",
+        {"gpuPools": [pool(labels={"tier": "gold plus"})]},
+        f"{_P}.labels",
+        "'gold plus' must be 1-63",
+    ),
+    _case(
+        "label-value-empty",
+        {"gpuPools": [pool(labels={"tier": ""})]},
+        f"{_P}.labels",
+        "label 'tier' value '' must be 1-63",
+    ),
+    _case(
+        "label-key-too-long",
+        {"gpuPools": [pool(labels={"example.com/" + "k" * 60: "v"})]},
+        f"{_P}.labels",
+        "at most 63 characters",
+    ),
+    _case(
+        "eleven-budget-emails",
+        {"budgetAlertEmails": [f"a{i}@example.com" for i in range(11)]},
+        f"{NS}budgetAlertEmails",
+        "at most 10 items",
+    ),
+    _case(
+        "budget-email-twice",
+        {"budgetAlertEmails": ["a@example.com", "a@example.com"]},
+        f"{NS}budgetAlertEmails",
+        "a@example.com listed twice",
+    ),
+    _case(
+        "log-type-twice",
+        {"clusterLogTypes": ["api", "audit", "api"]},
+        f"{NS}clusterLogTypes",
+        "api listed twice",
+    ),
+    _case(
+        "instance-type-twice",
+        {"gpuPools": [pool(instanceTypes=["g4dn.xlarge", "g4dn.2xlarge", "g4dn.xlarge"])]},
+        f"{_P}.instanceTypes",
+        "g4dn.xlarge listed twice",
+    ),
     _case(
         "pools-not-json",
         {"gpuPools": "[not json"},
