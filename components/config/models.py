@@ -250,7 +250,7 @@ class Deployer(_Model):
     entry, created explicitly (the cluster is created with
     `bootstrapClusterCreatorAdminPermissions: false`, so no principal gets two entries).
     Required."""
-    runner_labels: list[str] = Field(default_factory=list)
+    runner_labels: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     """GitHub Actions runner labels the deploy workflow runs this stack on (self-hosted runners
     whose egress is `egressCidrs`). Default: none (GitHub-hosted runners; only a public endpoint
     open to the internet can be reached from them)."""
@@ -764,8 +764,9 @@ _COLDNESS = {
 class Transition(_Model):
     """One lifecycle step: move current objects to a colder class after `days`."""
 
-    days: int = Field(ge=0)
-    """Days after creation."""
+    days: int = Field(ge=0, le=36500)
+    """Days after creation (at most 36500, a century; S3 takes no day count past a 32-bit
+    integer)."""
     storage_class: StorageClass
     """Target S3 storage class."""
 
@@ -777,8 +778,8 @@ class BucketConfig(_Model):
     """For cost estimates only. Default: 0."""
     transitions: list[Transition] = Field(default_factory=list)
     """Current-version transitions, in increasing days. Default: none."""
-    noncurrent_expiration_days: int | None = Field(default=None, ge=1)
-    """Expire noncurrent versions after this many days. Default: keep."""
+    noncurrent_expiration_days: int | None = Field(default=None, ge=1, le=36500)
+    """Expire noncurrent versions after this many days (at most 36500). Default: keep."""
 
     @field_validator("transitions")
     @classmethod
@@ -1288,7 +1289,8 @@ class StackConfig(_Model):
     """Attach AmazonSSMManagedInstanceCore to the node role, so nodes can be reached with SSM
     Session Manager for debugging (no SSH, no open port). Default: off."""
     access_entries: list[AccessEntry] = Field(default_factory=list)
-    """Extra principals granted cluster access (the deploying identity is admin)."""
+    """Extra principals granted cluster access (the deploying identity is admin); one entry per
+    principal, as EKS allows."""
     system_pool: SystemPool = Field(default_factory=SystemPool)
     """The on-demand CPU node group for add-ons. Default: 2-4 x m7i.xlarge."""
     gpu_pools: list[GpuPool] = Field(default_factory=list)
@@ -1385,6 +1387,12 @@ class StackConfig(_Model):
                 f"{value!r} is not a supported version "
                 f"(supported: {', '.join(versions.EKS_ADDONS)}){quoted}"
             )
+        return value
+
+    @field_validator("access_entries")
+    @classmethod
+    def _one_entry_per_principal(cls, value: list[AccessEntry]) -> list[AccessEntry]:
+        _once_each([entry.principal_arn for entry in value])  # EKS: one access entry each
         return value
 
     @field_validator("interface_endpoints")

@@ -869,6 +869,27 @@ BAD_CASES = [
         "g4dn.xlarge listed twice",
     ),
     _case(
+        "access-entry-principal-twice",
+        {
+            "accessEntries": [
+                {"principalArn": "arn:aws:iam::111122223333:role/x"},
+                {"principalArn": "arn:aws:iam::111122223333:role/x", "policy": "edit"},
+            ]
+        },
+        f"{NS}accessEntries",
+        "arn:aws:iam::111122223333:role/x listed twice",
+    ),
+    _case(
+        "lifecycle-days-past-a-century",
+        {
+            "storage": {
+                "datasets": {"transitions": [{"days": 10**12, "storageClass": "GLACIER_IR"}]}
+            }
+        },
+        f"{NS}storage.datasets.transitions[0].days",
+        "less than or equal to 36500",
+    ),
+    _case(
         "pools-not-json",
         {"gpuPools": "[not json"},
         f"{NS}gpuPools",
