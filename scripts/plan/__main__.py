@@ -36,6 +36,7 @@ from scripts.plan.runner import (
     stack_config_path,
     tune_collector,
 )
+from scripts.plan.stacks import NAME
 from scripts.plan.stages import PlanContext, StageResult
 
 
@@ -52,6 +53,16 @@ def _document_stack(document: dict[str, Any]) -> str | None:
         if isinstance(urn, str) and urn.startswith("urn:pulumi:"):
             return urn.removeprefix("urn:pulumi:").split("::", 1)[0]
     return None
+
+
+def _check_stack_name(stack: str, where: str = "") -> None:
+    """Refuse what is not a stack name: it names `stacks/Pulumi.<stack>.yaml` and
+    `policies/config/<stack>.json`, so a path or an empty name never reaches a file name."""
+    if not NAME.fullmatch(stack):
+        raise PlanError(
+            f"{where}{stack!r} is not a stack name (letters, digits, '-', '_' and '.', starting "
+            "with a letter or digit)"
+        )
 
 
 def read_preview_document(path: Path, stack: str | None) -> tuple[str, dict[str, Any]]:
@@ -77,6 +88,7 @@ def read_preview_document(path: Path, stack: str | None) -> tuple[str, dict[str,
     resolved = stack or found
     if resolved is None:
         raise PlanError(f"preview document {path} names no stack: give --stack")
+    _check_stack_name(resolved, f"preview document {path}: ")
     document["stack"] = resolved
     return resolved, document
 
@@ -106,6 +118,8 @@ def _plan(
 ) -> tuple[dict[str, Any], dict[str, tuple[str, StageResult]]]:
     config: StackConfig | None = None
     worker: background.Worker | None = None
+    if stack is not None:
+        _check_stack_name(stack)
     if preview_json is not None:
         if config_file is not None:
             raise PlanError(
@@ -183,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
         "pass go to a second process where the machine has a second CPU)",
     )
     args = parser.parse_args(argv)
+    if args.markdown_limit < 1:
+        print(
+            f"plan: error: --markdown-limit must be a positive number of characters "
+            f"(got {args.markdown_limit})",
+            file=sys.stderr,
+        )
+        return 2
 
     try:
         document, results = plan(

@@ -352,3 +352,30 @@ def test_the_command_line_sets_the_collector_before_it_plans():
     thresholds, frozen = line.removeprefix("COLLECTOR ").rsplit(" ", 1)
     assert json.loads(thresholds) == list(COLLECTOR_THRESHOLDS) != [700, 10, 10]
     assert int(frozen) > 10_000  # the SDKs' modules and types, out of the collector's reach
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--stack", ""], "'' is not a stack name"),
+        (["--stack", "../prod"], "'../prod' is not a stack name"),
+        (["--stack", "dev", "--markdown-limit", "0"], "--markdown-limit must be a positive"),
+        (["--stack", "dev", "--markdown-limit", "-5"], "(got -5)"),
+    ],
+)
+def test_a_bad_argument_is_one_line_exit_2(argv: list[str], message: str, capsys):
+    """An empty stack name is not the default stack, a path is not a stack name (it would name
+    files outside stacks/ and policies/config/), and a report cannot be shorter than nothing."""
+    assert main([*argv, "--quiet"]) == 2
+    assert message in _one_line_error(capsys)
+
+
+def test_a_preview_document_of_a_stack_that_is_no_stack_name_is_refused(
+    prod_document: Path, tmp_path: Path, capsys
+):
+    document = json.loads(prod_document.read_text())
+    document["stack"] = "../../etc"
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(document))
+    assert main(["--preview-json", str(path), "--quiet"]) == 2
+    assert "'../../etc' is not a stack name" in _one_line_error(capsys)
