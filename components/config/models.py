@@ -1319,7 +1319,9 @@ class StackConfig(_Model):
     teams: list[Team] = Field(default_factory=list)
     """Team namespaces with GPU quotas (used by Kubeflow). Default: none."""
     tags: dict[str, str] = Field(default_factory=dict)
-    """Tags on every taggable resource (environment and project are added)."""
+    """Tags on every taggable resource, beside the platform's own (`environment`, `project`,
+    `stack`, `managed-by` and each resource's `Name`, which are not available here): at most 44
+    (AWS takes 50 per resource), in the characters every AWS service takes in tags."""
     protect_stateful: bool | None = None
     """Protect and retain stateful resources (KMS keys, buckets, FSx). Default: true in prod."""
     audit: Audit = Field(default_factory=Audit)
