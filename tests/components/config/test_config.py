@@ -1136,3 +1136,13 @@ def test_numbers_and_booleans_written_as_strings_still_parse() -> None:
     assert config.gpu_pools[0].max_size == 8
     assert config.activate_cost_allocation_tags is True
     assert config.access_entries[0].namespaces == ["team-*", "a"]
+
+
+def test_the_tags_key_documents_the_limit_it_enforces() -> None:
+    from components.config.models import MAX_STACK_TAGS
+
+    description = StackConfig.model_fields["tags"].description or ""
+    assert f"at most {MAX_STACK_TAGS}" in " ".join(description.split())
+    load_stack_config(raw_config(tags={f"k{i}": "v" for i in range(MAX_STACK_TAGS)}))
+    with pytest.raises(ConfigError, match=f"at most {MAX_STACK_TAGS}"):
+        load_stack_config(raw_config(tags={f"k{i}": "v" for i in range(MAX_STACK_TAGS + 1)}))
