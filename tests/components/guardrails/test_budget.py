@@ -10,7 +10,7 @@ def test_budget_limit_filter_and_alerts(run_pulumi):
     budget_spec = platform(
         "prod",
         monthlyBudgetUsd=250000,
-        budgetAlertEmails=["b@example.com", "a@example.com", "b@example.com"],
+        budgetAlertEmails=["b@example.com", "a@example.com"],
         activateCostAllocationTags=True,
         tags={"team": "ml-platform"},
     ).budget
