@@ -584,9 +584,12 @@ def refresh_from_karpenter(
     (nothing is written) and a report of what changed."""
     try:
         text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OpsError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
         document: dict[str, Any] = json.loads(source_file.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise OpsError(f"cannot read {exc}") from None
+        raise OpsError(f"cannot read {source_file}: {exc}") from None
     stamp, generated, header_region, regions = parse_karpenter(text)
     region = region or header_region
     if region not in regions:

@@ -633,6 +633,10 @@ def test_refresh_from_a_file_that_is_not_karpenters_is_an_error(
     run = run_ops(capsys, ["prices", "refresh", "--commit", KARPENTER_COMMIT, "--dry-run"])
     assert run.code == 2
     assert "--commit goes with --from" in run.err
+    missing = tmp_path / "absent.go"
+    run = run_ops(capsys, ["prices", "refresh", "--from", str(missing), "--dry-run"])
+    assert run.code == 2
+    assert f"cannot read {missing}: No such file or directory" in run.err
 
 
 def test_refresh_looks_up_every_service_price_of_the_catalog() -> None:
