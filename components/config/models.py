@@ -474,15 +474,17 @@ class GpuPool(_NodeGroup):
     """Required: the largest node count this pool may reach."""
     efa: bool = False
     """Attach EFA devices on every network card (multi-node training). Default: false."""
-    availability_zones: list[str] | None = Field(default=None, min_length=1)
+    availability_zones: Annotated[list[str], AfterValidator(_once_each)] | None = Field(
+        default=None, min_length=1
+    )
     """Subset of the stack's AZs. Default: all of them; EFA pools default to the first one."""
     ami_type: GpuAmiType = GpuAmiType.AL2023_NVIDIA
     """Default: AL2023_x86_64_NVIDIA (driver and container toolkit on the AMI)."""
     disk_size_gib: int = Field(default=200, ge=50, le=16384)
     """Encrypted gp3 root volume (container images are large). Default: 200 GiB."""
     time_slicing_replicas: int | None = None
-    """Share each GPU between this many pods (NVIDIA device-plugin time-slicing; no memory or
-    fault isolation). For GPUs without MIG, such as the T4. Default: off."""
+    """Share each GPU between this many pods, 2 to 48 (NVIDIA device-plugin time-slicing; no
+    memory or fault isolation). For GPUs without MIG, such as the T4. Default: off."""
     mig_profile: str | None = None
     """Partition each GPU with MIG (e.g. `all-1g.10gb` on H100). Default: off."""
     labels: dict[str, str] = Field(default_factory=dict)
@@ -533,8 +535,13 @@ class GpuPool(_NodeGroup):
     @field_validator("time_slicing_replicas")
     @classmethod
     def _replicas(cls, value: int | None) -> int | None:
-        if value is not None and not 1 <= value <= 48:
-            raise ValueError(f"{value} replicas: time-slicing needs 1 to 48")
+        if value == 1:
+            raise ValueError(
+                "1 replica shares nothing (each pod still gets a whole GPU): give 2 to 48, or "
+                "leave timeSlicingReplicas out"
+            )
+        if value is not None and not 2 <= value <= 48:
+            raise ValueError(f"{value} replicas: time-slicing needs 2 to 48")
         return value
 
     @field_validator("capacity_reservation_id")

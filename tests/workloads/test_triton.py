@@ -392,7 +392,10 @@ def test_kube_reserved_cpu_follows_the_eks_ami_tiers(vcpus, reserved):
 def test_derived_requests_fit_every_replica_a_node_can_hold(pool_type, slicing, gpus_per_replica):
     pools = json.loads(raw_config("prod")["gpu-platform:gpuPools"])
     inference = next(p for p in pools if p["purpose"] == "inference")
-    inference.update(instanceTypes=[pool_type], timeSlicingReplicas=slicing, maxSize=4)
+    inference.update(instanceTypes=[pool_type], maxSize=4)
+    inference.pop("timeSlicingReplicas", None)
+    if slicing > 1:  # 1: no time-slicing (one pod per GPU)
+        inference["timeSlicingReplicas"] = slicing
     spec = platform("prod", gpuPools=pools, triton={"gpusPerReplica": gpus_per_replica}).triton
     assert spec is not None
     instance = get_instance_type(pool_type)

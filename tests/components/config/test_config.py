@@ -890,6 +890,12 @@ BAD_CASES = [
         "less than or equal to 36500",
     ),
     _case(
+        "pool-zone-twice",
+        {"gpuPools": [pool(availabilityZones=["us-east-1a", "us-east-1a"])]},
+        f"{_P}.availabilityZones",
+        "us-east-1a listed twice",
+    ),
+    _case(
         "pools-not-json",
         {"gpuPools": "[not json"},
         f"{NS}gpuPools",

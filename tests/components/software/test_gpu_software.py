@@ -36,7 +36,7 @@ def one_pool(**fields: Any) -> GpuPoolSpec:
 # ------------------------------------------------------------------ sharing GPUs
 
 
-@pytest.mark.parametrize("replicas", [1, 2, 4, 48])
+@pytest.mark.parametrize("replicas", [2, 4, 48])
 def test_time_slicing_labels_the_pool_and_scales_the_autoscaler_template(replicas):
     spec = one_pool(instanceTypes=["g4dn.12xlarge"], timeSlicingReplicas=replicas)
     assert spec.labels[DEVICE_PLUGIN_CONFIG_LABEL] == time_slicing_config_name(replicas)
@@ -57,6 +57,11 @@ def test_mig_labels_the_pool_and_counts_mig_devices(profile):
     ("fields", "key", "fragment"),
     [
         ({"instanceTypes": ["g4dn.xlarge"], "timeSlicingReplicas": 0}, "timeSlicingReplicas", "0"),
+        (
+            {"instanceTypes": ["g4dn.xlarge"], "timeSlicingReplicas": 1},
+            "timeSlicingReplicas",
+            "1 replica shares nothing",
+        ),
         ({"instanceTypes": ["g4dn.xlarge"], "migProfile": "all-1g.10gb"}, "migProfile", "T4"),
         ({"instanceTypes": ["p5.48xlarge"], "migProfile": "all-1g.5gb"}, "migProfile", "H100"),
         (
