@@ -22,10 +22,43 @@ from components.config.checks import cross_checks
 from components.config.errors import PROJECT_NAMESPACE, REGION_KEY, ConfigError
 from components.config.models import StackConfig
 
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader where PyYAML was built with it (its wheels are): the same documents as
-`yaml.SafeLoader`, read several times faster (the test suite reads the stack files hundreds of
-times)."""
+_BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _StackFileLoader(_BASE_LOADER):  # type: ignore[misc,valid-type]
+    """YAML as the Pulumi CLI reads a stack file: a safe load (libyaml's where PyYAML was built
+    with it, as its wheels are: several times faster), except that an unquoted date or time stays
+    the text it is. The CLI's YAML library gives a config value `2026-01-01` to the program as that
+    string; PyYAML would make it a `date`, which no config value can be."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in _BASE_LOADER.yaml_implicit_resolvers.items()
+    }
+
+
+MAX_VALUES = 100_000
+"""The most values (mappings, lists and scalars, aliases expanded) a stack file may hold. The
+shipped stacks hold about a thousand; a file past this is an alias bomb, which the Pulumi CLI's
+YAML library refuses too ("excessive aliasing")."""
+
+
+def _too_many_values(data: Any, limit: int = MAX_VALUES) -> bool:
+    """Whether `data`, with every alias expanded, holds more than `limit` values (stops counting
+    there, so a bomb costs no more than the limit)."""
+    pending = [data]
+    count = 0
+    while pending:
+        item = pending.pop()
+        count += 1
+        if count > limit:
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple | set):
+            pending.extend(item)
+    return False
 
 FOREIGN_NAMESPACES = frozenset({"aws", "kubernetes", "pulumi", "random", "tls", "command"})
 """Namespaces of providers and the engine: never a misspelling of the project's."""
@@ -63,11 +96,15 @@ def read_stack_file(path: Path, project: str = PROJECT_NAMESPACE) -> dict[str, s
     except OSError as exc:
         raise ConfigError([(where, f"cannot read: {exc.strerror}")]) from None
     try:
-        data = yaml.load(text, Loader=_SAFE_LOADER)
+        data = yaml.load(text, Loader=_StackFileLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError([(where, f"not valid YAML{at}")]) from None
+    if _too_many_values(data):
+        raise ConfigError(
+            [(where, f"holds more than {MAX_VALUES:,} values once its YAML aliases are expanded")]
+        )
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -90,8 +127,33 @@ def read_stack_file(path: Path, project: str = PROJECT_NAMESPACE) -> dict[str, s
             )
         if name in raw:
             raise ConfigError([(name, "set twice (once with and once without its namespace)")])
-        raw[name] = value if isinstance(value, str) else json.dumps(value)
+        try:
+            raw[name] = value if isinstance(value, str) else json.dumps(value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                [(name, f"{_yaml_kind(value)} cannot be a config value (Pulumi passes JSON)")]
+            ) from None
     return raw
+
+
+def _yaml_kind(value: Any) -> str:
+    """What in `value` JSON cannot carry, in YAML's words."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if any(not isinstance(k, str | int | float | bool) and k is not None for k in item):
+                return "a YAML mapping with a non-scalar key"
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, bytes):
+            return "a YAML !!binary value"
+        elif isinstance(item, set):
+            return "a YAML !!set"
+        elif not isinstance(item, str | int | float | bool) and item is not None:
+            return f"a YAML {type(item).__name__}"
+    return "a YAML value"
 
 
 def _field_aliases(model: type[BaseModel]) -> dict[str, str]:

@@ -1082,6 +1082,25 @@ def test_bare_keys_take_the_projects_namespace_as_the_pulumi_cli_does(tmp_path: 
     assert raw == {"aws:region": "us-east-1", "gpu-platform:clusterLogRetentionDays": "14"}
 
 
+def test_dates_and_times_reach_the_program_as_the_text_written(tmp_path: Path) -> None:
+    """The CLI's YAML library passes an unquoted date as its text; so does the plan."""
+    from components.config import read_stack_file
+
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_text("config:\n  a: 2026-01-01\n  b: {since: 2026-01-01T10:00:00Z}\n")
+    assert read_stack_file(path) == {
+        "gpu-platform:a": "2026-01-01",
+        "gpu-platform:b": '{"since": "2026-01-01T10:00:00Z"}',
+    }
+
+
+_ALIAS_BOMB = (
+    "config:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    + "".join(f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9))
+).encode()
+"""Ten to the ninth values once expanded ("billion laughs"): refused before anything expands it."""
+
+
 @pytest.mark.parametrize(
     ("content", "needle"),
     [
@@ -1091,8 +1110,12 @@ def test_bare_keys_take_the_projects_namespace_as_the_pulumi_cli_does(tmp_path: 
         (b"config:\n  environment: \xff\xfe\n", "not UTF-8"),
         (b"config:\n  x: {secure: abc}\n", "only the Pulumi CLI can decrypt"),
         (b"config:\n  vpcCidr: a\n  gpu-platform:vpcCidr: b\n", "set twice"),
+        (b"config:\n  vpcCidr: !!binary aGVsbG8=\n", "a YAML !!binary value cannot be"),
+        (b"config:\n  teams: !!set {a, b}\n", "gpu-platform:teams: a YAML !!set cannot be"),
+        (b"config:\n  tags: {a: !!timestamp 2026-01-01}\n", "a YAML date cannot be"),
+        (_ALIAS_BOMB, "more than 100,000 values once its YAML aliases are expanded"),
     ],
-    ids=["list", "config-list", "yaml", "utf8", "secret", "twice"],
+    ids=["list", "config-list", "yaml", "utf8", "secret", "twice", "binary", "set", "date", "bomb"],
 )
 def test_unreadable_stack_files_are_one_clear_error(tmp_path: Path, content: bytes, needle: str):
     from components.config import read_stack_file
