@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -36,6 +37,7 @@ from scripts.plan.runner import (
     stack_config_path,
     tune_collector,
 )
+from scripts.plan.shape import preview_document_problem
 from scripts.plan.stacks import NAME
 from scripts.plan.stages import PlanContext, StageResult
 
@@ -76,10 +78,9 @@ def read_preview_document(path: Path, stack: str | None) -> tuple[str, dict[str,
             f"preview document {path} is not a JSON object "
             "(expected `pulumi preview --json` output)"
         )
-    if not isinstance(document.get("steps", []), list) or not all(
-        isinstance(step, dict) for step in document.get("steps", [])
-    ):
-        raise PlanError(f"preview document {path}: `steps` must be a list of objects")
+    problem = preview_document_problem(document)
+    if problem:
+        raise PlanError(f"preview document {path}: {problem}")
     found = _document_stack(document)
     if stack is not None and found is not None and found != stack:
         raise PlanError(
@@ -91,6 +92,24 @@ def read_preview_document(path: Path, stack: str | None) -> tuple[str, dict[str,
     _check_stack_name(resolved, f"preview document {path}: ")
     document["stack"] = resolved
     return resolved, document
+
+
+@contextlib.contextmanager
+def _reading(source: str, doing: str = "") -> Iterator[None]:
+    """A failure while reading a document from outside (`source`: a preview document, a base) is
+    that document's fault: one PlanError naming it and what went wrong. Without such a source the
+    document is the plan's own, and a failure is a bug in the plan, shown whole."""
+    try:
+        yield
+    except PlanError:
+        raise
+    except Exception as exc:
+        if not source:
+            raise
+        raise PlanError(
+            f"{doing}cannot read {source}: {type(exc).__name__}: {exc} (a value of an unexpected "
+            "type in its steps' inputs?)"
+        ) from None
 
 
 def plan(
@@ -150,13 +169,17 @@ def _plan(
         base_state = read_base(base)
         if base_state.stack is not None and base_state.stack != stack:
             raise PlanError(f"base {base} is of stack {base_state.stack!r}, not {stack!r}")
-        apply_base(document, base_state)
+        with _reading(f"base {base}"):
+            apply_base(document, base_state)
         _progress(f"plan: against base {base} ({base_state.kind}): {document['changeSummary']}")
     context = PlanContext(stack=stack, document=document, config=config, worker=worker)
     results: dict[str, tuple[str, StageResult]] = {}
+    sources = (("preview document", preview_json), ("base", base))
+    read_from = " and ".join(f"{what} {path}" for what, path in sources if path)
     for stage in STAGES:
         started = time.perf_counter()
-        result = stage.run(context)
+        with _reading(read_from, f"stage {stage.key}: "):
+            result = stage.run(context)
         document[stage.key] = result.data
         results[stage.key] = (stage.title, result)
         _progress(f"plan: stage {stage.key} done in {time.perf_counter() - started:.2f}s")

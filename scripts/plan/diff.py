@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts.plan.runner import PlanError
+from scripts.plan.shape import export_problem, preview_document_problem
 
 RULES_PATH = Path(__file__).with_name("replace_rules.json")
 REPLACE_OPS = {"replace", "create-replacement", "delete-replaced"}
@@ -156,25 +157,24 @@ def base_from_data(data: Any, path: str = "<base>") -> Base:
         raise PlanError(f"base {path} is not a JSON object")
     resources: dict[str, dict[str, Any]] = {}
     if isinstance(data.get("deployment"), dict):
-        listed = data["deployment"].get("resources") or []
-        if not isinstance(listed, list):
-            raise PlanError(f"base {path}: deployment.resources is not a list")
-        for index, resource in enumerate(listed):
-            if not isinstance(resource, dict) or not {"urn", "type"} <= set(resource):
-                raise PlanError(f"base {path}: deployment.resources[{index}] has no urn and type")
+        problem = export_problem(data["deployment"])
+        if problem:
+            raise PlanError(f"base {path}: {problem}")
+        for resource in data["deployment"].get("resources") or []:
             if resource.get("delete"):
                 continue  # the old copy of a replaced resource, pending deletion: not owned
             resources[resource["urn"]] = _state_from_export(resource)
         kind = "export"
     elif isinstance(data.get("steps"), list):
+        problem = preview_document_problem(data)
+        if problem:
+            raise PlanError(f"base {path}: {problem}")
         for index, step in enumerate(data["steps"]):
-            if not isinstance(step, dict):
-                raise PlanError(f"base {path}: steps[{index}] is not an object")
             if step.get("op") in DELETE_OPS or step.get("op") == "delete-replaced":
                 continue
             state = step.get("newState")
-            if not isinstance(state, dict) or not {"urn", "type"} <= set(state):
-                raise PlanError(f"base {path}: steps[{index}] has no newState with urn and type")
+            if not isinstance(state, dict):
+                raise PlanError(f"base {path}: steps[{index}] ({step.get('op')}) has no newState")
             resources[state["urn"]] = state
         kind = "plan"
     else:

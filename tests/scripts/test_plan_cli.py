@@ -199,8 +199,15 @@ def test_preview_json_with_config_file_is_an_error(prod_document: Path, tmp_path
         ("[1, 2]", "is not a JSON object"),
         ('"steps"', "is not a JSON object"),
         ("{", "cannot read preview document"),
-        ('{"steps": {}}', "`steps` must be a list of objects"),
-        ('{"steps": [1]}', "`steps` must be a list of objects"),
+        ('{"steps": {}}', "steps: must be a list (got {})"),
+        ('{"steps": [1]}', "steps[0]: must be an object (got 1)"),
+        ('{"steps": [{"op": "create", "newState": {}}]}', "steps[0].newState.urn: must be a URN"),
+        (
+            '{"steps": [{"op": "same", "newState": {"urn": "urn:pulumi:dev::p::t::a", "type": "t",'
+            ' "inputs": "x"}}]}',
+            'steps[0].newState.inputs: must be an object (got "x")',
+        ),
+        ('{"stack": "dev", "previewAbsent": "all"}', "previewAbsent: must be a list of URNs"),
         ("{}", "names no stack"),
     ],
 )
@@ -379,3 +386,36 @@ def test_a_preview_document_of_a_stack_that_is_no_stack_name_is_refused(
     path.write_text(json.dumps(document))
     assert main(["--preview-json", str(path), "--quiet"]) == 2
     assert "'../../etc' is not a stack name" in _one_line_error(capsys)
+
+
+def test_a_preview_document_with_a_mistyped_input_is_one_line_naming_the_stage(
+    prod_document: Path, tmp_path: Path, capsys
+):
+    """A hand-edited document whose subnet CIDRs are `true`: the stage that reads it fails, and the
+    failure is the document's, named as such (never a traceback)."""
+    document = json.loads(prod_document.read_text())
+    for step in document["steps"]:
+        if step["newState"]["type"] == "aws:ec2/subnet:Subnet":
+            step["newState"]["inputs"]["cidrBlock"] = True
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(document))
+    assert main(["--preview-json", str(path), "--quiet"]) == 2
+    line = _one_line_error(capsys)
+    assert f"cannot read preview document {path}" in line
+    assert "stage capacity" in line
+
+
+def test_a_failure_of_a_stage_on_the_plans_own_document_is_not_blamed_on_an_input(monkeypatch):
+    """Without a document from outside, a stage that fails has a bug: it surfaces as itself."""
+    from scripts.plan import pipeline
+    from scripts.plan.__main__ import plan
+
+    class Broken:
+        key, title = "broken", "Broken"
+
+        def run(self, context):
+            raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr("scripts.plan.__main__.STAGES", [*pipeline.STAGES[:1], Broken()])
+    with pytest.raises(ZeroDivisionError, match="a bug"):
+        plan("dev", parallel=False)

@@ -183,13 +183,44 @@ def test_a_custom_type_without_replace_rules_is_an_error_not_an_update():
     [
         ([], "not a JSON object"),
         ({"version": 3}, "neither a preview document"),
-        ({"deployment": {"resources": [{"urn": "x"}]}}, r"resources\[0\] has no urn and type"),
-        ({"steps": [{"op": "create"}]}, r"steps\[0\] has no newState"),
+        (
+            {"deployment": {"resources": [{"urn": "x"}]}},
+            r"deployment\.resources\[0\]\.urn: must be a URN \(urn:pulumi:\.\.\.\) \(got \"x\"\)",
+        ),
+        (
+            {"deployment": {"resources": [{"urn": f"{URN}t::a"}]}},
+            r"deployment\.resources\[0\]\.type: must be a resource type token",
+        ),
+        ({"steps": [{"op": "create"}]}, r"steps\[0\]: has neither newState nor oldState"),
+        (
+            {
+                "steps": [
+                    {"op": "create", "newState": {"urn": f"{URN}t::a", "type": "t", "parent": True}}
+                ]
+            },
+            r"steps\[0\]\.newState\.parent: must be a string \(got true\)",
+        ),
+        (
+            {
+                "steps": [
+                    {
+                        "op": "create",
+                        "newState": {"urn": f"{URN}t::a", "type": "t", "propertyDependencies": -1},
+                    }
+                ]
+            },
+            r"steps\[0\]\.newState\.propertyDependencies: must be an object of URN lists",
+        ),
     ],
 )
 def test_a_bad_base_is_a_plan_error(data: Any, message: str):
     with pytest.raises(PlanError, match=message):
         base_from_data(data, "base.json")
+
+
+def test_a_base_step_with_only_an_old_state_is_a_deletion_not_a_resource():
+    deleted = {"urn": f"{URN}t::a", "type": "t"}
+    assert base_from_data({"steps": [{"op": "delete", "oldState": deleted}]}).resources == {}
 
 
 # --------------------------------------------------------------------------- blocking and cost

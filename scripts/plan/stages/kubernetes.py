@@ -107,6 +107,11 @@ def _validator(version: str, api_version: str, kind: str) -> jsonschema.Draft202
 
 def check(obj: dict[str, Any], version: str) -> list[str]:
     """Problems with one object (empty when valid)."""
+    for key in ("apiVersion", "kind"):
+        if not isinstance(obj.get(key), str) or not obj[key]:
+            return [f"{key} {obj.get(key)!r} is not a string"]
+    if obj.get("metadata") is not None and not isinstance(obj["metadata"], dict):
+        return [f"metadata {obj['metadata']!r} is not an object"]
     group = obj["apiVersion"].rsplit("/", 1)[0] if "/" in obj["apiVersion"] else ""
     name = (obj.get("metadata") or {}).get("name")
     if group in BUILT_IN_GROUPS:
