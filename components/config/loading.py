@@ -60,6 +60,7 @@ def _too_many_values(data: Any, limit: int = MAX_VALUES) -> bool:
             pending.extend(item)
     return False
 
+
 FOREIGN_NAMESPACES = frozenset({"aws", "kubernetes", "pulumi", "random", "tls", "command"})
 """Namespaces of providers and the engine: never a misspelling of the project's."""
 

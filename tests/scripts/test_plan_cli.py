@@ -391,8 +391,8 @@ def test_a_preview_document_of_a_stack_that_is_no_stack_name_is_refused(
 def test_a_preview_document_with_a_mistyped_input_is_one_line_naming_the_stage(
     prod_document: Path, tmp_path: Path, capsys
 ):
-    """A hand-edited document whose subnet CIDRs are not CIDRs: the stage that reads it fails, and the
-    failure is the document's, named as such (never a traceback)."""
+    """A hand-edited document whose subnet CIDRs are not CIDRs: the stage that reads them fails,
+    and the failure is the document's, named as such (never a traceback)."""
     document = json.loads(prod_document.read_text())
     for step in document["steps"]:
         if step["newState"]["type"] == "aws:ec2/subnet:Subnet":
