@@ -845,10 +845,7 @@ class MountpointVolume(_Model):
     @field_validator("teams")
     @classmethod
     def _unique_teams(cls, value: list[str] | None) -> list[str] | None:
-        dupes = sorted({t for t in value or () if (value or []).count(t) > 1})
-        if dupes:
-            raise ValueError(f"{', '.join(dupes)} listed twice")
-        return value
+        return None if value is None else _once_each(value)
 
 
 def _default_mountpoint_volumes() -> list[MountpointVolume]:
@@ -1407,10 +1404,7 @@ class StackConfig(_Model):
     @field_validator("interface_endpoints")
     @classmethod
     def _unique_endpoints(cls, value: list[InterfaceEndpoint]) -> list[InterfaceEndpoint]:
-        dupes = sorted({e.value for e in value if value.count(e) > 1})
-        if dupes:
-            raise ValueError(f"{dupes} listed twice")
-        return value
+        return _once_each(value)
 
     @field_validator("public_access_cidrs")
     @classmethod

@@ -890,6 +890,12 @@ BAD_CASES = [
         "less than or equal to 36500",
     ),
     _case(
+        "interface-endpoint-twice",
+        {"interfaceEndpoints": ["ecr.api", "sts", "ecr.api"]},
+        f"{NS}interfaceEndpoints",
+        "ecr.api listed twice",
+    ),
+    _case(
         "pool-zone-twice",
         {"gpuPools": [pool(availabilityZones=["us-east-1a", "us-east-1a"])]},
         f"{_P}.availabilityZones",
