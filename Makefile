@@ -57,15 +57,24 @@ bench: $(RUNTIME)
 
 venv: $(STAMP)
 
+# uv installs (downloads in parallel, byte-compiles on every core: a fresh `make test` sets up in
+# about 40 s instead of 100 s with pip). Where uv cannot install, for example behind a package
+# mirror set in pip.conf (uv does not read it), pip does the same install.
 $(RUNTIME): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(call install,-e .)
 	@touch $(RUNTIME)
 
 $(STAMP): $(RUNTIME)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(call install,-e '.[dev]')
 	@touch $(STAMP)
+
+define install
+	@$(PY) -m pip install --quiet uv 2>/dev/null \
+	  && $(VENV)/bin/uv pip install --quiet --native-tls --compile-bytecode --python $(PY) $(1) \
+	  || { echo "make: installing with pip"; $(PY) -m pip install --quiet --upgrade pip \
+	       && $(PY) -m pip install --quiet $(1); }
+endef
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
