@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import yaml
@@ -286,11 +286,11 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
                     transforms=sdk_mocks._resolve_callbacks(request.transforms),
                 )
             )
-            self.resources[urn] = sdk_mocks.MockMonitor.ResourceRegistration(
-                urn, resource_id or "", state
-            )
+            # As the SDK's monitor keeps them: an id the mocks left out stays None.
+            kept = cast(str, resource_id)
+            self.resources[urn] = sdk_mocks.MockMonitor.ResourceRegistration(urn, kept, state)
             response = resource_pb2.RegisterResourceResponse(
-                urn=urn, id=resource_id or "", object=_serialized(state)
+                urn=urn, id=kept, object=_serialized(state)
             )
         registered = self.resources.get(urn)
         registration = Registration(

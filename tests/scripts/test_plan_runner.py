@@ -100,3 +100,33 @@ def test_an_answer_that_is_not_plain_is_serialized_the_sdks_way():
     later = asyncio.ensure_future(asyncio.sleep(0, result="later"), loop=_ensure_event_loop())
     found = json_format.MessageToDict(runner._serialized({"a": later, "b": 2}))
     assert found == {"a": "later", "b": 2.0}
+
+
+def test_an_answer_without_an_id_is_kept_as_the_sdks_monitor_keeps_it():
+    class NoId(PlanMocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+            return None, super().new_resource(args)[1]
+
+    def program() -> None:
+        aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16")
+
+    mocks = NoId(region="us-east-1")
+    monitor_ids: list[Any] = []
+    real = runner.RecordingMonitor.RegisterResource
+
+    def noting(self: runner.RecordingMonitor, request: Any) -> Any:
+        response = real(self, request)
+        monitor_ids.extend(r.id for r in self.resources.values())
+        return response
+
+    runner.RecordingMonitor.RegisterResource = noting  # type: ignore[method-assign]
+    try:
+        registrations, _ = runner.run_function(
+            program, stack="t", project="p", config={}, mocks=mocks
+        )
+    finally:
+        runner.RecordingMonitor.RegisterResource = real  # type: ignore[method-assign]
+    vpc = next(r for r in registrations if r.name == "vpc")
+    assert vpc.id == ""
+    assert None in monitor_ids
+    assert vpc.inputs["cidrBlock"] == "10.0.0.0/16"
