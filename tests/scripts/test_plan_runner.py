@@ -10,6 +10,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pytest
 from google.protobuf import json_format
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -67,14 +68,10 @@ def test_a_failure_in_an_answer_reaches_the_program_as_its_error():
     def program() -> None:
         aws.ec2.Vpc("bad", cidr_block="10.0.0.0/16")
 
-    try:
+    with pytest.raises(Exception, match="refused"):
         runner.run_function(
             program, stack="t", project="p", config={}, mocks=Failing(region="us-east-1")
         )
-    except Exception as exc:
-        assert "refused" in str(exc)
-    else:
-        raise AssertionError("the failing answer did not fail the run")
 
 
 _PLAIN = st.recursive(
@@ -102,7 +99,9 @@ def test_an_answer_that_is_not_plain_is_serialized_the_sdks_way():
     assert found == {"a": "later", "b": 2.0}
 
 
-def test_an_answer_without_an_id_is_kept_as_the_sdks_monitor_keeps_it():
+def test_an_answer_without_an_id_is_kept_as_the_sdks_monitor_keeps_it(
+    monkeypatch: pytest.MonkeyPatch,
+):
     class NoId(PlanMocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
             return None, super().new_resource(args)[1]
@@ -119,13 +118,8 @@ def test_an_answer_without_an_id_is_kept_as_the_sdks_monitor_keeps_it():
         monitor_ids.extend(r.id for r in self.resources.values())
         return response
 
-    runner.RecordingMonitor.RegisterResource = noting  # type: ignore[method-assign]
-    try:
-        registrations, _ = runner.run_function(
-            program, stack="t", project="p", config={}, mocks=mocks
-        )
-    finally:
-        runner.RecordingMonitor.RegisterResource = real  # type: ignore[method-assign]
+    monkeypatch.setattr(runner.RecordingMonitor, "RegisterResource", noting)
+    registrations, _ = runner.run_function(program, stack="t", project="p", config={}, mocks=mocks)
     vpc = next(r for r in registrations if r.name == "vpc")
     assert vpc.id == ""
     assert None in monitor_ids
